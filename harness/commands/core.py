@@ -1,0 +1,132 @@
+"""``harness plugins``, ``harness run`` and ``harness verify``."""
+from __future__ import annotations
+
+import sys
+
+from .. import context
+from ..errors import Diverged
+from ..report import role_columns, table, to_json
+from ..roles import ROLES, Combination
+from ..train import Session, train
+from ..verify import TOLERANCE, verify
+from . import add_role_options, add_task_options, registry_from_args, settings_from_args, task_from_args
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("plugins", parents=[common], help="list plugins and what each provides")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--hook", metavar="NAME", help="only plugins implementing hook NAME")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("run", parents=[common], help="train one combination and print its losses")
+    add_role_options(p, multiple=False)
+    p.add_argument("--ctx", default="cpu", help="cpu, gpu or gpu:N (default %(default)s)")
+    add_task_options(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("verify", parents=[common], help="check every combination computes the same numbers")
+    p.add_argument("--ctx", default="cpu", help="cpu, gpu or gpu:N (default %(default)s)")
+    add_task_options(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_verify)
+
+
+def cmd_plugins(args) -> int:
+    registry = registry_from_args(args)
+    infos = list(registry.plugins.values())
+    if args.hook:
+        known = sorted(c.name for c in registry.pm.hook.__dict__.values() if hasattr(c, "get_hookimpls"))
+        if args.hook not in known:
+            from ..errors import HarnessError
+
+            raise HarnessError(f"unknown hook {args.hook!r}; hooks: {', '.join(known)}")
+        infos = [i for i in infos if args.hook in i.hooks]
+    if args.json:
+        print(
+            to_json(
+                {
+                    "plugins": [i.as_dict() for i in infos],
+                    "skipped": [s.as_dict() for s in registry.skipped],
+                    "roles": {r: {n: c.plugin for n, c in sorted(registry.components[r].items())} for r in ROLES},
+                }
+            )
+        )
+        return 0
+    rows = []
+    for info in infos:
+        origin = f"{info.distribution} {info.version}, {info.source}" if info.distribution else info.source
+        rows.append({"plugin": info.name, "from": origin, **{r: ", ".join(info.provides.get(r, [])) for r in ROLES}})
+    print(table(rows, ["plugin", "from", *ROLES]))
+    for skipped in registry.skipped:
+        print(f"skipped {skipped.name}: {skipped.reason}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    registry = registry_from_args(args)
+    task = task_from_args(args)
+    settings = settings_from_args(args, task)
+    combo = Combination(**{role: getattr(args, role) for role in ROLES})
+    registry.resolve(combo)  # unknown names fail before any work
+    ctx = context.resolve(args.ctx)
+    session = Session(registry, combo, task, settings, ctx)
+
+    def show(record):
+        if not args.json:
+            print("epoch %d, loss %f (%.3fs)" % (record["epoch"], record["loss"], record["seconds"]), flush=True)
+
+    try:
+        result = train(session, on_epoch=show)
+    except Diverged as exc:
+        if args.json:
+            print(to_json(exc.result.as_dict()))
+        print(f"harness: error: {combo.label} diverged at epoch {exc.epoch} (loss not finite); try a smaller --lr", file=sys.stderr)
+        return 1
+    if args.json:
+        print(to_json(result.as_dict()))
+        return 0
+    print(f"combination: {', '.join(f'{r}={getattr(combo, r)}' for r in ROLES)} on {ctx}")
+    print(f"w learned {_fmt(result.params['w'])}  true {_fmt(task.true_w.tolist())}")
+    print(f"b learned {result.params['b']:.6f}  true {task.true_b:.6f}")
+    return 0
+
+
+def _fmt(values) -> str:
+    return "[" + ", ".join(f"{v:.6f}" for v in values) + "]"
+
+
+def cmd_verify(args) -> int:
+    registry = registry_from_args(args)
+    task = task_from_args(args)
+    settings = settings_from_args(args, task)
+    ctx = context.resolve(args.ctx)
+    rows, reference, ok = verify(registry, task, settings, ctx)
+    if args.json:
+        print(
+            to_json(
+                {
+                    "reference": reference.as_dict(),
+                    "tolerance": TOLERANCE,
+                    "ok": ok,
+                    "rows": [{**r, "combination": r["combination"].as_dict()} for r in rows],
+                }
+            )
+        )
+    else:
+        shown = [
+            {
+                **role_columns(r["combination"]),
+                "final loss": r["final_loss"],
+                "max |Δ| vs ref": r["max_abs_diff"],
+                "status": ("ok" if r["ok"] else "DIFFERS") if not r["error"] else f"FAILED: {r['error']}",
+            }
+            for r in rows
+        ]
+        print(table(shown, [*ROLES, "final loss", "max |Δ| vs ref", "status"], floatfmt=".3g"))
+        print(
+            f"\nreference: {reference.label}; shuffling off, same initial parameters, "
+            f"{settings.epochs} epochs on {ctx}; tolerance {TOLERANCE:g}"
+        )
+        print("all combinations agree" if ok else "some combinations DIFFER from the reference")
+    return 0 if ok else 1

@@ -1,0 +1,73 @@
+"""The hooks a plugin implements: one registration hook per role.
+
+Each hook receives a ``register(name, factory)`` callable and calls it once per
+implementation the plugin offers for that role.  A plugin may implement any
+subset of the hooks.  The host calls every hook once at start-up, keys the
+factories by name, and rejects duplicate names; it never calls a hook inside
+the training loop.  The factory contracts live in :mod:`harness.roles`.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import pluggy
+
+PROJECT = "harness"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+#: ``register(name, factory)``; ``name`` is what users pass on the command line.
+Register = Callable[[str, Callable], None]
+
+
+@hookspec
+def register_data(register: Register) -> None:
+    """Register data loaders.
+
+    Call ``register(name, data_iter)`` for each loader, where
+    ``data_iter(batch_size, features, labels, shuffle) -> Iterable[(X, y)]``
+    is called once per epoch and yields every example exactly once, as
+    batches ``X`` of shape ``(b, num_inputs)`` and ``y`` of shape ``(b,)``
+    with ``b <= batch_size``.  With ``shuffle=False`` the batches follow the
+    row order of ``features``.  Batches may live on any context; the host moves
+    them to the run's context.
+    """
+
+
+@hookspec
+def register_models(register: Register) -> None:
+    """Register models.
+
+    Call ``register(name, model)`` for each model, where
+    ``model(w, b)`` receives the host's initial parameters on the run's
+    context (``w`` of shape ``(num_inputs, 1)``, ``b`` of shape ``(1,)``),
+    must start from exactly those values, and returns either a
+    ``gluon.Block`` or a pair ``(net, params)`` in the seed's style: ``net(X,
+    *params)`` computes ``y_hat`` of shape ``(b, 1)`` and ``params`` is
+    ``[w, b]`` with gradients attached.  Parameters are ordered weight, bias.
+    """
+
+
+@hookspec
+def register_losses(register: Register) -> None:
+    """Register losses.
+
+    Call ``register(name, make_loss)`` for each loss, where ``make_loss()``
+    returns ``loss(y_hat, y)``: ``y_hat`` has shape ``(b, 1)``, ``y`` shape
+    ``(b,)``, and the result holds one squared-error term ``(y_hat - y)**2 / 2``
+    per example (shape ``(b,)`` or ``(b, 1)``), to be summed by ``backward``.
+    """
+
+
+@hookspec
+def register_optimizers(register: Register) -> None:
+    """Register optimizers.
+
+    Call ``register(name, make_optimizer)`` for each optimizer, where
+    ``make_optimizer(model, lr)`` receives a :class:`harness.roles.Model`
+    (use ``model.params`` for raw arrays with ``.grad``, or
+    ``model.collect_params()`` for Gluon Parameters) and the learning rate,
+    and returns ``step(batch_size)``, which updates the parameters in place
+    from gradients summed over ``batch_size`` examples.
+    """

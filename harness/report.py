@@ -1,0 +1,56 @@
+"""Rendering results: tables, JSON, atomic files."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from tabulate import tabulate
+
+from .roles import ROLES
+
+
+def table(rows: list[dict], headers: list[str], tablefmt: str = "simple", floatfmt: str = "g") -> str:
+    """A tabulate table of ``rows`` restricted to ``headers``, in that order."""
+    return tabulate([[row.get(h, "") for h in headers] for row in rows], headers=headers, tablefmt=tablefmt, floatfmt=floatfmt)
+
+
+def role_columns(combo) -> dict:
+    return {role: getattr(combo, role) for role in ROLES}
+
+
+def to_json(obj) -> str:
+    """JSON with NaN/inf written as ``null`` so any reader can parse it."""
+    return json.dumps(_finite(obj), indent=2, sort_keys=False)
+
+
+def _finite(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def write_atomic(path: str | os.PathLike, text: str | bytes) -> None:
+    """Write to a temporary file beside ``path`` and rename it over: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = "wb" if isinstance(text, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -1,0 +1,94 @@
+"""The four roles, the combination of one implementation per role, and the
+adapter that lets any model meet any optimizer.
+
+Contracts (see :mod:`harness.hookspecs` for the factory signatures):
+
+* a batch is ``(X, y)`` with ``X`` of shape ``(b, num_inputs)``, ``y`` of shape ``(b,)``;
+* a model is wrapped in :class:`Model`, which offers both views an optimizer may
+  want: raw arrays with gradients (``params``, the seed's ``[w, b]``) and Gluon
+  Parameters (``collect_params()``, what ``gluon.Trainer`` takes);
+* a loss returns one term per example; ``backward`` sums them;
+* an optimizer step gets the number of examples the gradients were summed over.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+from mxnet import gluon
+
+ROLES = ("data", "model", "loss", "optimizer")
+
+#: The hook that registers each role, by role.
+ROLE_HOOKS = {
+    "data": "register_data",
+    "model": "register_models",
+    "loss": "register_losses",
+    "optimizer": "register_optimizers",
+}
+
+
+@dataclass(frozen=True)
+class Combination:
+    """One implementation name per role."""
+
+    data: str = "scratch"
+    model: str = "scratch"
+    loss: str = "scratch"
+    optimizer: str = "scratch"
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @property
+    def label(self) -> str:
+        return "/".join(getattr(self, role) for role in ROLES)
+
+
+class Model:
+    """A model as every other role sees it, whichever plugin built it."""
+
+    def __init__(self, built):
+        if isinstance(built, gluon.Block):
+            self.block = built
+            self.net = None
+            self._gluon_params = list(built.collect_params().values())
+            # p.data().grad is p.grad(): scratch optimizers can update these in place
+            self.params = [p.data() for p in self._gluon_params]
+        else:
+            net, params = built
+            self.block = None
+            self.net = net
+            self._gluon_params = None
+            self.params = list(params)
+        for p in self.params:
+            if p.grad is None:
+                raise TypeError("model parameter has no gradient buffer; call attach_grad()")
+
+    def __call__(self, X):
+        if self.block is not None:
+            return self.block(X)
+        return self.net(X, *self.params)
+
+    def collect_params(self) -> list:
+        """Gluon Parameters for these weights, for optimizers such as ``gluon.Trainer``.
+
+        A Parameter cannot adopt an existing array, so for a raw-array model the
+        Parameters take over the buffers and the model computes on ``p.data()``
+        from then on.  Attaching a new gradient later would detach the Trainer.
+        """
+        if self._gluon_params is None:
+            owned = []
+            for i, arr in enumerate(self.params):
+                p = gluon.Parameter(f"harness_param{i}", shape=arr.shape, dtype=arr.dtype)
+                p.initialize(ctx=arr.context)
+                p.set_data(arr)
+                owned.append(p)
+            self._gluon_params = owned
+            self.params = [p.data() for p in owned]
+        return self._gluon_params
+
+    def weights(self) -> tuple[np.ndarray, float]:
+        """``(w, b)`` as NumPy: the weight flattened to ``(num_inputs,)``, the bias a float."""
+        weight, bias = self.params[0], self.params[1]
+        return weight.asnumpy().reshape(-1).astype(np.float64), float(bias.asnumpy().reshape(-1)[0])

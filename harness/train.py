@@ -1,0 +1,116 @@
+"""Assemble one combination on one context and train it."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import mxnet as mx
+from mxnet import autograd
+
+from .errors import Diverged, HarnessError
+from .plugins import Registry
+from .roles import Combination, Model
+from .task import Task, seed_everything
+from .timing import synced_clock
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The seed's hyper-parameters by default."""
+
+    epochs: int = 3
+    batch_size: int = 10
+    lr: float = 0.03
+    shuffle: bool = True
+
+    def check(self, task: Task) -> None:
+        if self.epochs <= 0:
+            raise HarnessError(f"--epochs must be a positive integer, got {self.epochs}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise HarnessError(f"--lr must be a positive finite number, got {self.lr}")
+        if not 0 < self.batch_size <= task.num_examples:
+            raise HarnessError(
+                f"--batch-size must be between 1 and --num-examples ({task.num_examples}), got {self.batch_size}"
+            )
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Session:
+    """One combination assembled on one context: the seed's training loop, role by role."""
+
+    def __init__(self, registry: Registry, combo: Combination, task: Task, settings: Settings, ctx: mx.Context):
+        settings.check(task)
+        factories = registry.resolve(combo)
+        self.combo, self.task, self.settings, self.ctx = combo, task, settings, ctx
+        seed_everything(task.seed)
+        self.features, self.labels = task.data(ctx)
+        w, b = task.initial_params(ctx)
+        self.data_iter = factories["data"]
+        self.net = Model(factories["model"](w, b))
+        self.loss = factories["loss"]()
+        self.step = factories["optimizer"](self.net, settings.lr)
+
+    def run_epoch(self) -> None:
+        """One pass over the data; returns without waiting for the engine."""
+        ctx, net, loss, step = self.ctx, self.net, self.loss, self.step
+        for X, y in self.data_iter(self.settings.batch_size, self.features, self.labels, self.settings.shuffle):
+            X, y = X.as_in_context(ctx), y.as_in_context(ctx)
+            with autograd.record():
+                l = loss(net(X), y)
+            l.backward()
+            step(X.shape[0])  # the real length: the last batch may be short
+
+    def evaluate(self) -> float:
+        """Mean loss over the whole training set, as the seed prints it."""
+        return float(self.loss(self.net(self.features), self.labels).mean().asscalar())
+
+
+@dataclass
+class RunResult:
+    combination: Combination
+    ctx: str
+    task: Task
+    settings: Settings
+    epochs: list[dict] = field(default_factory=list)
+    params: dict | None = None
+    diverged_at: int | None = None
+
+    @property
+    def final_loss(self) -> float:
+        return self.epochs[-1]["loss"] if self.epochs else math.nan
+
+    def as_dict(self) -> dict:
+        return {
+            "combination": self.combination.as_dict(),
+            "ctx": self.ctx,
+            "task": self.task.as_dict(),
+            "settings": self.settings.as_dict(),
+            "epochs": self.epochs,
+            "params": self.params,
+            "true_params": {"w": self.task.true_w.tolist(), "b": self.task.true_b},
+            "diverged_at": self.diverged_at,
+        }
+
+
+def train(session: Session, on_epoch=None) -> RunResult:
+    """Train for ``settings.epochs``; each epoch's time includes the engine finishing its work.
+
+    Raises :class:`Diverged` (carrying the partial result) when the loss stops being finite.
+    """
+    result = RunResult(session.combo, str(session.ctx), session.task, session.settings)
+    for epoch in range(1, session.settings.epochs + 1):
+        start = synced_clock()
+        session.run_epoch()
+        seconds = synced_clock() - start
+        record = {"epoch": epoch, "loss": session.evaluate(), "seconds": seconds}
+        result.epochs.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+        if not math.isfinite(record["loss"]):
+            result.diverged_at = epoch
+            raise Diverged(epoch, result)
+    w, b = session.net.weights()
+    result.params = {"w": w.tolist(), "b": b}
+    return result
