@@ -1,0 +1,23 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HARNESS = str(Path(sys.executable).with_name("harness"))
+
+
+def run_cli(*args, env=None, cwd=ROOT, timeout=300):
+    """``harness ARGS`` in a subprocess, as a user types it."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([HARNESS, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def builtin_registry():
+    """Only the seed's two plugins, whatever else is installed."""
+    from harness.plugins import load
+
+    return load(only=["scratch", "gluon"])
