@@ -10,6 +10,7 @@ import importlib
 import importlib.metadata as md
 import itertools
 import os
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -261,12 +262,19 @@ def load(
             add(ep.name, ep.value, ep.load, info)
 
     for module_name in extra:
-        name = module_name
-        info = PluginInfo(name, "-p", module_name)
-        add(name, module_name, lambda m=module_name: importlib.import_module(m), info)
+        info = PluginInfo(module_name, "-p", module_name)
+        add(module_name, module_name, lambda m=module_name: _import_from_cwd(m), info)
 
     _register_components(registry, strict)
     return registry
+
+
+def _import_from_cwd(module_name: str):
+    """Import a ``-p`` module the way ``python -m`` would: the working directory first."""
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    return importlib.import_module(module_name)
 
 
 def _one_line(exc: BaseException) -> str:

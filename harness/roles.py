@@ -28,7 +28,7 @@ ROLE_HOOKS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Combination:
     """One implementation name per role."""
 

@@ -9,6 +9,11 @@ ROOT = Path(__file__).resolve().parent.parent
 HARNESS = str(Path(sys.executable).with_name("harness"))
 
 
+def pytest_configure(config):
+    # mxnet 1.9 uses APIs that newer numpy/scipy/distutils deprecate; not ours to fix
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:mxnet.*")
+
+
 def run_cli(*args, env=None, cwd=ROOT, timeout=300):
     """``harness ARGS`` in a subprocess, as a user types it."""
     full_env = {**os.environ, **(env or {})}

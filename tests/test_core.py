@@ -1,0 +1,185 @@
+"""The host: every combination of the seed's plugins trains, mixes and agrees."""
+import itertools
+
+import mxnet as mx
+import numpy as np
+import pytest
+from mxnet import autograd, gluon, nd
+
+from harness.errors import Diverged, HarnessError, PluginError
+from harness.plugins import load
+from harness.roles import ROLES, Combination, Model
+from harness.task import Task
+from harness.train import Session, Settings, train
+from harness.verify import TOLERANCE, verify
+
+SEED_COMBOS = [Combination(*c) for c in itertools.product(["scratch", "gluon"], repeat=4)]
+
+
+def test_builtins_register_through_entry_points(builtin_registry):
+    for role in ROLES:
+        assert builtin_registry.names(role) == ["gluon", "scratch"]
+    for name in ("scratch", "gluon"):
+        info = builtin_registry.plugins[name]
+        assert info.source == "built-in"
+        assert info.distribution == "mxnet-harness"
+        assert info.module == f"plugins.{name}"
+        assert info.hooks == ["register_data", "register_losses", "register_models", "register_optimizers"]
+    assert sorted(builtin_registry.combinations()) == sorted(SEED_COMBOS)
+
+
+@pytest.mark.parametrize("combo", SEED_COMBOS, ids=lambda c: c.label)
+def test_every_combination_trains_at_seed_settings(builtin_registry, combo):
+    task = Task()
+    result = train(Session(builtin_registry, combo, task, Settings(), mx.cpu()))
+    assert len(result.epochs) == 3
+    assert np.max(np.abs(np.array(result.params["w"]) - task.true_w)) < 0.02
+    assert abs(result.params["b"] - task.true_b) < 0.02
+    assert result.final_loss < 1e-4
+    # the seed's trajectory: ~0.04 after one epoch, then down by orders of magnitude
+    assert result.epochs[0]["loss"] > result.final_loss
+
+
+def test_verify_all_combinations_agree(builtin_registry):
+    rows, reference, ok = verify(builtin_registry, Task(), Settings(), mx.cpu())
+    assert reference == Combination()
+    assert ok, [(r["combination"].label, r["max_abs_diff"], r["error"]) for r in rows]
+    assert len(rows) == 16
+    assert all(r["max_abs_diff"] <= TOLERANCE for r in rows)
+
+
+def test_verify_flags_a_combination_that_differs(builtin_registry):
+    # more epochs on a different lr is different maths: verify against a different settings run must differ
+    rows, _, ok = verify(builtin_registry, Task(), Settings(epochs=1), mx.cpu(), combos=[Combination()])
+    assert ok
+    reg = load(only=["scratch", "gluon"], extra=["tests.plugins.only_loss"])
+    doubled = Combination(loss="half_squared")
+    rows, _, ok = verify(reg, Task(), Settings(epochs=1), mx.cpu(), combos=[Combination(), doubled])
+    assert ok  # same maths under another name agrees
+    reg.components["loss"]["half_squared"].factory = lambda: (lambda y_hat, y: (y_hat - y.reshape(y_hat.shape)) ** 2)
+    rows, _, ok = verify(reg, Task(), Settings(epochs=1), mx.cpu(), combos=[Combination(), doubled])
+    assert not ok
+    assert rows[1]["max_abs_diff"] > TOLERANCE
+
+
+def test_seeding_makes_runs_deterministic(builtin_registry):
+    def once(seed, combo=Combination(data="gluon", optimizer="gluon")):
+        r = train(Session(builtin_registry, combo, Task(seed=seed), Settings(epochs=2), mx.cpu()))
+        return [e["loss"] for e in r.epochs], r.params
+
+    assert once(3) == once(3)
+    assert once(3) != once(4)
+
+
+def test_every_model_starts_from_the_hosts_parameters(builtin_registry):
+    task = Task(num_inputs=5)
+    starts = []
+    for name in ("scratch", "gluon"):
+        factory = builtin_registry.get("model", name).factory
+        w, b = task.initial_params(mx.cpu())
+        model = Model(factory(w, b))
+        starts.append(model.weights())
+    (w0, b0), (w1, b1) = starts
+    np.testing.assert_array_equal(w0, w1)
+    assert b0 == b1 == 0.0
+    np.testing.assert_allclose(w0, task.initial_params(mx.cpu())[0].asnumpy().ravel())
+
+
+def test_gluon_trainer_drives_a_raw_scratch_model(builtin_registry):
+    """The trap: the Trainer must update the very arrays the scratch model computes on."""
+    task = Task()
+    w, b = task.initial_params(mx.cpu())
+    model = Model(builtin_registry.get("model", "scratch").factory(w, b))
+    step = builtin_registry.get("optimizer", "gluon").factory(model, 0.5)
+    before = model.weights()[0].copy()
+    X, y = task.data(mx.cpu())
+    with autograd.record():
+        l = ((model(X) - y.reshape((-1, 1))) ** 2 / 2)
+    l.backward()
+    step(X.shape[0])
+    assert not np.allclose(model.weights()[0], before)
+    assert all(p.grad is not None for p in model.params)
+
+
+def test_model_without_gradients_is_rejected():
+    w, b = nd.zeros((2, 1)), nd.zeros((1,))
+    with pytest.raises(TypeError, match="attach_grad"):
+        Model((lambda X, w, b: nd.dot(X, w) + b, [w, b]))
+
+
+def test_gluon_block_model_exposes_both_views():
+    net = gluon.nn.Dense(1, in_units=2)
+    net.initialize()
+    model = Model(net)
+    assert model.block is net
+    assert [p.shape for p in model.params] == [(1, 2), (1,)]
+    assert model.collect_params() == list(net.collect_params().values())
+
+
+def test_unknown_name_lists_the_available_ones(builtin_registry):
+    with pytest.raises(HarnessError, match=r"unknown optimizer 'sdg'; available: gluon, scratch"):
+        builtin_registry.resolve(Combination(optimizer="sdg"))
+
+
+def test_plugin_that_provides_none_of_the_roles_asked():
+    reg = load(only=["scratch", "gluon"], extra=["tests.plugins.only_loss"])
+    assert reg.plugins["tests.plugins.only_loss"].provides == {"loss": ["half_squared"]}
+    with pytest.raises(HarnessError, match=r"plugin 'tests.plugins.only_loss' provides no optimizer \(it provides: loss\)"):
+        reg.get("optimizer", "tests.plugins.only_loss")
+    assert reg.get("loss", "half_squared").plugin == "tests.plugins.only_loss"
+
+
+def test_duplicate_names_are_an_error():
+    with pytest.warns(UserWarning, match="duplicate loss 'scratch'"):
+        reg = load(only=["scratch", "gluon"], extra=["tests.plugins.dup_scratch_loss"])
+    with pytest.raises(HarnessError, match="ambiguous loss 'scratch'"):
+        reg.get("loss", "scratch")
+    assert reg.get("optimizer", "scratch").plugin == "scratch"  # the rest still works
+    with pytest.raises(PluginError, match="duplicate loss 'scratch'"):
+        load(only=["scratch", "gluon"], extra=["tests.plugins.dup_scratch_loss"], strict=True)
+
+
+def test_combinations_narrow_by_role(builtin_registry):
+    combos = builtin_registry.combinations(data=["scratch"], optimizer=["gluon", "scratch", "gluon"])
+    assert len(combos) == 1 * 2 * 2 * 2
+    assert {c.data for c in combos} == {"scratch"}
+    with pytest.raises(HarnessError, match="unknown model 'nope'"):
+        builtin_registry.combinations(model=["nope"])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(lr=0), "--lr must be a positive"),
+        (dict(lr=-0.1), "--lr must be a positive"),
+        (dict(lr=float("nan")), "--lr must be a positive"),
+        (dict(batch_size=0), "--batch-size must be between 1 and --num-examples"),
+        (dict(batch_size=1001), "--batch-size must be between 1 and --num-examples"),
+        (dict(epochs=0), "--epochs must be a positive"),
+    ],
+)
+def test_bad_settings(kwargs, message):
+    with pytest.raises(HarnessError, match=message):
+        Settings(**kwargs).check(Task())
+
+
+@pytest.mark.parametrize("kwargs", [dict(num_examples=0), dict(num_examples=-5), dict(num_inputs=0)])
+def test_bad_task(kwargs):
+    with pytest.raises(HarnessError, match="must be a positive integer"):
+        Task(**kwargs)
+
+
+def test_divergence_keeps_the_partial_history(builtin_registry):
+    with pytest.raises(Diverged) as info:
+        train(Session(builtin_registry, Combination(), Task(), Settings(lr=100.0), mx.cpu()))
+    assert info.value.epoch == 1
+    assert len(info.value.result.epochs) == 1
+    assert str(info.value) == "diverged at epoch 1"
+
+
+def test_short_last_batch_and_other_sizes(builtin_registry):
+    task = Task(num_examples=1005, num_inputs=4)
+    for combo in (Combination(), Combination("gluon", "gluon", "gluon", "gluon"), Combination("gluon", "scratch", "gluon", "scratch")):
+        result = train(Session(builtin_registry, combo, task, Settings(batch_size=10), mx.cpu()))
+        assert np.max(np.abs(np.array(result.params["w"]) - task.true_w)) < 0.02
+    assert task.true_w.tolist() == [2.0, -3.4, 2.0, -3.4]
