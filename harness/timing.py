@@ -1,13 +1,64 @@
 """The clock every measurement uses: MXNet is asynchronous, so a reading is
-only taken once the engine has finished all queued work."""
+only taken once the engine has finished all queued work.
+
+:class:`EpochRunner` is the one place an epoch is timed; ``harness bench``
+drives it through :func:`measure`, ``benchmarks/`` through pytest-benchmark's
+``pedantic`` (whose own timer is :func:`synced_clock` too).
+"""
 from __future__ import annotations
 
+import math
 import time
 
 import mxnet as mx
+
+from .errors import Diverged
 
 
 def synced_clock() -> float:
     """``time.perf_counter()`` after ``mx.nd.waitall()``; usable as pytest-benchmark's ``timer``."""
     mx.nd.waitall()
     return time.perf_counter()
+
+
+class EpochRunner:
+    """Trains a :class:`harness.train.Session` epoch by epoch, keeping the trace.
+
+    ``epoch()`` is the timed part: one pass over the data, the engine drained
+    before and after.  ``evaluate()`` computes the training loss outside the
+    clock.  ``seconds`` and ``losses`` cover every epoch from the first, so
+    time-to-target counts warm-up epochs too (MLPerf: from the start of training).
+    """
+
+    def __init__(self, session):
+        self.session = session
+        self.seconds: list[float] = []
+        self.losses: list[float] = []
+
+    def epoch(self) -> None:
+        start = synced_clock()
+        self.session.run_epoch()
+        self.seconds.append(synced_clock() - start)
+
+    def evaluate(self) -> float:
+        loss = self.session.evaluate()
+        self.losses.append(loss)
+        if not math.isfinite(loss):
+            raise Diverged(len(self.losses), self)
+        return loss
+
+    def time_to_target(self, target: float) -> tuple[float | None, int | None]:
+        """Training seconds and epochs until the loss first drops below ``target``; ``(None, None)`` if never."""
+        for i, loss in enumerate(self.losses):
+            if loss < target:
+                return math.fsum(self.seconds[: i + 1]), i + 1
+        return None, None
+
+
+def measure(session, rounds: int, warmup: int) -> EpochRunner:
+    """``warmup`` untimed epochs, then ``rounds`` timed ones (``runner.seconds[warmup:]``)."""
+    runner = EpochRunner(session)
+    for _ in range(warmup + rounds):
+        runner.epoch()
+        runner.evaluate()
+    return runner

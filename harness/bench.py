@@ -1,0 +1,354 @@
+"""The benchmark matrix: workloads, one measured case per combination × context,
+the metrics of a result row, and the pytest-benchmark-compatible JSON.
+
+``harness bench`` and ``benchmarks/`` both build :class:`Case` objects here
+and turn a timed :class:`harness.timing.EpochRunner` into metrics with
+:func:`metrics`, so the two report the same numbers.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import resource
+import time
+import traceback
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest_benchmark
+from pytest_benchmark.stats import Stats
+
+from . import __version__, context, environment
+from .errors import Diverged, HarnessError
+from .plugins import Registry
+from .report import role_columns, table, to_json
+from .roles import ROLES, Combination
+from .task import Task
+from .timing import EpochRunner, measure
+from .train import Session, Settings
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A task size, its hyper-parameters and how long to measure it."""
+
+    name: str
+    num_examples: int
+    num_inputs: int
+    batch_size: int
+    lr: float = 0.03
+    target_loss: float = 1e-4
+    rounds: int = 10
+    warmup: int = 1
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.rounds < 1:
+            raise HarnessError(f"--rounds must be a positive integer, got {self.rounds}")
+        if self.warmup < 0:
+            raise HarnessError(f"--warmup must be >= 0, got {self.warmup}")
+        if not self.target_loss > 0:
+            raise HarnessError(f"--target-loss must be > 0, got {self.target_loss}")
+        self.settings.check(self.task)
+
+    @property
+    def task(self) -> Task:
+        return Task(num_examples=self.num_examples, num_inputs=self.num_inputs, seed=self.seed)
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(epochs=self.warmup + self.rounds, batch_size=self.batch_size, lr=self.lr)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.num_examples / self.batch_size)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# Rounds chosen so the default 16-combination run stays well under a minute on 2 cores.
+WORKLOADS = {
+    "seed": Workload("seed", num_examples=1000, num_inputs=2, batch_size=10, rounds=10, warmup=1),
+    "large": Workload("large", num_examples=100_000, num_inputs=100, batch_size=1000, rounds=5, warmup=1),
+}
+
+
+def workload(name: str, **overrides) -> Workload:
+    """A built-in workload with ``overrides`` (``None`` values ignored), checked."""
+    if name not in WORKLOADS:
+        raise HarnessError(f"unknown workload {name!r}; valid: {', '.join(WORKLOADS)}")
+    chosen = replace(WORKLOADS[name], **{k: v for k, v in overrides.items() if v is not None})
+    chosen.check()
+    return chosen
+
+
+@dataclass(frozen=True)
+class Case:
+    """One cell of the matrix."""
+
+    combo: Combination
+    ctx: str
+    workload: Workload
+
+    @property
+    def id(self) -> str:
+        """The pytest parameter id, shared by ``benchmarks/`` and ``harness bench`` so their JSON lines up."""
+        return "-".join([self.workload.name, self.ctx, *(getattr(self.combo, r) for r in ROLES)])
+
+    @property
+    def name(self) -> str:
+        return f"test_epoch[{self.id}]"
+
+    def session(self, registry: Registry) -> Session:
+        w = self.workload
+        return Session(registry, self.combo, w.task, w.settings, context.resolve(self.ctx))
+
+
+def cases(combos: list[Combination], ctxs: list[str], load: Workload) -> list[tuple[Case, str | None]]:
+    """Every case with the reason it is skipped (``None`` when it runs)."""
+    return [(Case(combo, spec, load), reason) for spec, reason in context.plan(ctxs) for combo in combos]
+
+
+def parse_ctxs(text: str) -> list[str]:
+    specs = [s.strip() for s in text.split(",") if s.strip()]
+    if not specs:
+        raise HarnessError(f"--ctx needs at least one context; valid: {context.VALID}")
+    for spec in specs:
+        context.parse(spec)
+    return list(dict.fromkeys(specs))
+
+
+# --- peak memory ---------------------------------------------------------------
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's high-water mark so the next reading is this case's peak (Linux ≥ 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size since the last reset (else since the process started), in MiB."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- metrics --------------------------------------------------------------------
+
+def stats_of(seconds: list[float]) -> Stats:
+    stats = Stats()
+    for s in seconds:
+        stats.update(s)
+    return stats
+
+
+def metrics(case: Case, stats: Stats, runner: EpochRunner, peak_rss: float) -> dict:
+    """Everything a row reports besides the raw statistics; ``stats`` holds the timed rounds only."""
+    load = case.workload
+    ttt_seconds, ttt_epochs = runner.time_to_target(load.target_loss)
+    w, b = runner.session.net.weights()
+    truth = np.append(load.task.true_w, load.task.true_b)
+    return {
+        "epoch_min_s": stats.min,
+        "epoch_median_s": stats.median,
+        "epoch_iqr_s": stats.iqr,
+        "rounds": stats.rounds,
+        "warmup": load.warmup,
+        "steps_per_epoch": load.steps_per_epoch,
+        "us_per_step": stats.median / load.steps_per_epoch * 1e6,
+        "samples_per_s": load.num_examples / stats.median,
+        "target_loss": load.target_loss,
+        "time_to_target_s": ttt_seconds,
+        "epochs_to_target": ttt_epochs,
+        "final_loss": runner.losses[-1],
+        "param_error": float(np.max(np.abs(np.append(w, b) - truth))),
+        "peak_rss_mib": peak_rss,
+        "epoch_seconds": runner.seconds,  # warm-up epochs first
+        "losses": runner.losses,
+    }
+
+
+@dataclass
+class Row:
+    """One case's outcome: ``status`` is ``ok``, ``failed`` or ``skipped``."""
+
+    case: Case
+    status: str
+    error: str = ""
+    stats: Stats | None = None
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def median(self) -> float:
+        return self.stats.median if self.stats else math.inf
+
+
+def run_case(registry: Registry, case: Case) -> Row:
+    """Measure one case; an exception or divergence becomes a failed row, never a crash."""
+    load = case.workload
+    runner = None
+    reset_peak_rss()
+    try:
+        runner = measure(case.session(registry), load.rounds, load.warmup)
+    except Diverged as exc:
+        return Row(case, "failed", f"diverged at epoch {exc.epoch} (loss not finite)", metrics=_partial(exc.result))
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # a plugin's bug must not stop the other cases
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        return Row(case, "failed", f"{type(exc).__name__}: {exc} ({where.filename}:{where.lineno})".replace("\n", " "))
+    stats = stats_of(runner.seconds[load.warmup:])
+    return Row(case, "ok", stats=stats, metrics=metrics(case, stats, runner, peak_rss_mib()))
+
+
+def _partial(runner) -> dict:
+    return {"epoch_seconds": runner.seconds, "losses": runner.losses} if isinstance(runner, EpochRunner) else {}
+
+
+def run_matrix(registry: Registry, planned: list[tuple[Case, str | None]], on_row=None) -> list[Row]:
+    """Run every case in order; ``on_row(row)`` after each.  Ctrl-C propagates; rows so far are in ``on_row``'s hands."""
+    rows = []
+    for case, skip in planned:
+        row = Row(case, "skipped", skip) if skip else run_case(registry, case)
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+    return rows
+
+
+def baseline_medians(rows: list[Row]) -> dict:
+    """The all-scratch median per (workload, ctx): what every row's ratio is relative to."""
+    return {
+        (r.case.workload.name, r.case.ctx): r.median
+        for r in rows
+        if r.status == "ok" and r.case.combo == Combination()
+    }
+
+
+def sorted_rows(rows: list[Row]) -> list[Row]:
+    """Fastest first; failed then skipped rows last."""
+    order = {"ok": 0, "failed": 1, "skipped": 2}
+    return sorted(rows, key=lambda r: (order[r.status], r.median))
+
+
+# --- rendering ------------------------------------------------------------------
+
+COLUMNS = [*ROLES, "ctx", "epoch med (ms)", "IQR (ms)", "min (ms)", "rounds", "µs/step", "samples/s",
+           "vs scratch", "to target (s)", "epochs", "final loss", "param err", "peak RSS (MiB)", "status"]
+
+
+def display_rows(rows: list[Row]) -> list[dict]:
+    base = baseline_medians(rows)
+    shown = []
+    for r in sorted_rows(rows):
+        m = r.metrics
+        row = {**role_columns(r.case.combo), "ctx": r.case.ctx}
+        if r.status == "ok":
+            ref = base.get((r.case.workload.name, r.case.ctx))
+            row.update({
+                "epoch med (ms)": m["epoch_median_s"] * 1e3,
+                "IQR (ms)": m["epoch_iqr_s"] * 1e3,
+                "min (ms)": m["epoch_min_s"] * 1e3,
+                "rounds": m["rounds"],
+                "µs/step": m["us_per_step"],
+                "samples/s": m["samples_per_s"],
+                "vs scratch": f"{r.median / ref:.2f}×" if ref else "",
+                "to target (s)": m["time_to_target_s"] if m["time_to_target_s"] is not None else "never",
+                "epochs": m["epochs_to_target"] or "",
+                "final loss": m["final_loss"],
+                "param err": m["param_error"],
+                "peak RSS (MiB)": m["peak_rss_mib"],
+                "status": "ok",
+            })
+        else:
+            row["status"] = f"{r.status.upper()}: {r.error}"
+        shown.append(row)
+    return shown
+
+
+def render_table(rows: list[Row], tablefmt: str = "simple") -> str:
+    return table(display_rows(rows), COLUMNS, tablefmt=tablefmt, floatfmt=".4g")
+
+
+def to_csv(rows: list[Row]) -> str:
+    """One line per case (failed and skipped included) with every scalar metric."""
+    fields = ["workload", *ROLES, "ctx", "status", "error", "epoch_median_s", "epoch_iqr_s", "epoch_min_s", "rounds",
+              "warmup", "steps_per_epoch", "us_per_step", "samples_per_s", "ratio_to_scratch", "target_loss",
+              "time_to_target_s", "epochs_to_target", "final_loss", "param_error", "peak_rss_mib"]
+    base = baseline_medians(rows)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for r in sorted_rows(rows):
+        ref = base.get((r.case.workload.name, r.case.ctx))
+        writer.writerow({
+            **r.metrics,
+            "workload": r.case.workload.name,
+            **role_columns(r.case.combo),
+            "ctx": r.case.ctx,
+            "status": r.status,
+            "error": r.error,
+            "ratio_to_scratch": r.median / ref if ref and r.status == "ok" else "",
+        })
+    return out.getvalue()
+
+
+def benchmark_entry(row: Row) -> dict:
+    """A pytest-benchmark ``benchmarks[]`` element: what ``benchmarks/`` would write for the same case."""
+    case = row.case
+    stats = row.stats.as_dict()
+    stats["data"] = list(row.stats.data)
+    stats["iterations"] = 1
+    return {
+        "group": f"{case.workload.name}-{case.ctx}",
+        "name": case.name,
+        "fullname": f"benchmarks/test_matrix.py::{case.name}",
+        "params": {"case": case.id},
+        "param": case.id,
+        "extra_info": {**row.metrics, "combination": case.combo.as_dict(), "ctx": case.ctx,
+                       "workload": case.workload.as_dict()},
+        "options": {"disable_gc": False, "timer": "harness.timing.synced_clock", "min_rounds": case.workload.rounds,
+                    "max_time": None, "min_time": None, "warmup": case.workload.warmup},
+        "stats": stats,
+    }
+
+
+def to_document(rows: list[Row], interrupted: bool = False) -> dict:
+    """The JSON ``pytest-benchmark compare`` reads; failed and skipped cases under ``harness`` (its loader
+    requires stats on every benchmark)."""
+    return {
+        "machine_info": environment.machine_info(),
+        "commit_info": environment.commit_info(),
+        "benchmarks": [benchmark_entry(r) for r in sorted_rows(rows) if r.status == "ok"],
+        "datetime": datetime.now(timezone.utc).isoformat(),
+        "version": pytest_benchmark.__version__,
+        "harness": {
+            "version": __version__,
+            "interrupted": interrupted,
+            "not_run": [
+                {"name": r.case.name, "status": r.status, "error": r.error, "combination": r.case.combo.as_dict(),
+                 "ctx": r.case.ctx, "workload": r.case.workload.name, "extra_info": r.metrics}
+                for r in rows if r.status != "ok"
+            ],
+        },
+    }
+
+
+def to_json_text(rows: list[Row], interrupted: bool = False) -> str:
+    return to_json(to_document(rows, interrupted))
+
+
+def elapsed(start: float) -> float:
+    return time.perf_counter() - start

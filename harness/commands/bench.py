@@ -1,0 +1,175 @@
+"""``harness bench`` and ``harness compare``."""
+from __future__ import annotations
+
+import sys
+import time
+
+from tabulate import tabulate_formats
+
+from .. import bench, compare, context
+from ..errors import HarnessError
+from ..report import table, write_atomic
+from ..roles import ROLES
+from . import add_role_options, registry_from_args
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("bench", parents=[common], help="time every combination and print a table sorted by speed")
+    add_role_options(p, multiple=True)
+    p.add_argument("--ctx", default="cpu", help="comma-separated contexts, e.g. cpu,gpu (default %(default)s); "
+                   "an unusable GPU is a skipped row")
+    p.add_argument("--workload", default="seed", help=f"{' or '.join(bench.WORKLOADS)} (default %(default)s)")
+    p.add_argument("--num-examples", type=int, help="override the workload's N")
+    p.add_argument("--num-inputs", type=int, help="override the workload's D")
+    p.add_argument("--batch-size", type=int, help="override the workload's batch size")
+    p.add_argument("--lr", type=float, help="override the workload's learning rate")
+    p.add_argument("--seed", type=int, help="data, initial parameters and shuffling (default 0)")
+    p.add_argument("--target-loss", type=float, help="time-to-target threshold (default 1e-4)")
+    p.add_argument("--rounds", type=int, help="timed epochs per combination (seed 10, large 5)")
+    p.add_argument("--warmup", type=int, help="untimed epochs before them (default 1)")
+    p.add_argument("--json", metavar="PATH", help="write pytest-benchmark-compatible JSON")
+    p.add_argument("--csv", metavar="PATH", help="write one CSV line per combination")
+    p.add_argument("--plot", metavar="PATH", help="write a PNG: throughput and loss curves")
+    p.add_argument("--format", default="simple", metavar="TABLEFMT", help="any tabulate format (default %(default)s)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--overhead", action="store_true",
+                   help="instead: time the seed's hand-written scratch loop against the harness's all-scratch run")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("compare", parents=[common], help="compare two bench JSON files, with a significance test")
+    p.add_argument("old", metavar="OLD.json")
+    p.add_argument("new", metavar="NEW.json")
+    p.add_argument("--threshold", default="10%", help="smallest change that counts (default %(default)s)")
+    p.add_argument("--alpha", type=float, default=compare.ALPHA, help="Mann–Whitney U significance level (default %(default)s)")
+    p.add_argument("--fail-on-regression", metavar="PCT",
+                   help="exit 1 on a significant slowdown beyond PCT (e.g. 5%%) or a newly failed combination")
+    p.add_argument("--format", default="simple", metavar="TABLEFMT", help="any tabulate format (default %(default)s)")
+    p.set_defaults(func=cmd_compare)
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in tabulate_formats:
+        raise HarnessError(f"unknown --format {fmt!r}; valid: {', '.join(sorted(tabulate_formats))}")
+
+
+def _workload(args) -> bench.Workload:
+    return bench.workload(
+        args.workload,
+        num_examples=args.num_examples,
+        num_inputs=args.num_inputs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        target_loss=args.target_loss,
+        rounds=args.rounds,
+        warmup=args.warmup,
+    )
+
+
+def cmd_bench(args) -> int:
+    _check_format(args.format)
+    load = _workload(args)
+    ctxs = bench.parse_ctxs(args.ctx)
+    registry = registry_from_args(args)
+    if args.overhead:
+        return _overhead(registry, load, ctxs)
+    combos = registry.combinations(**{role: getattr(args, role) for role in ROLES})
+    planned = bench.cases(combos, ctxs, load)
+
+    from tqdm import tqdm
+
+    progress = tqdm(total=len(planned), file=sys.stderr, unit="combo", leave=False,
+                    disable=args.quiet or not sys.stderr.isatty())
+    done: list[bench.Row] = []
+
+    def on_row(row):
+        done.append(row)
+        progress.set_postfix_str(row.case.combo.label, refresh=False)
+        progress.update()
+
+    start = time.perf_counter()
+    interrupted = False
+    try:
+        bench.run_matrix(registry, planned, on_row=on_row)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        progress.close()
+    wall = time.perf_counter() - start
+    _write_outputs(args, done, interrupted)
+    print(bench.render_table(done, args.format))
+    failed = sum(r.status == "failed" for r in done)
+    skipped = sum(r.status == "skipped" for r in done)
+    print(
+        f"\n{len(done)} of {len(planned)} combinations; {failed} failed, {skipped} skipped; workload {load.name} "
+        f"(N={load.num_examples}, D={load.num_inputs}, batch {load.batch_size}), {load.rounds} rounds after "
+        f"{load.warmup} warm-up; 'vs scratch' = epoch time / all-scratch's; {wall:.1f} s"
+    )
+    if interrupted:
+        print(f"harness: interrupted; kept the {len(done)} finished combinations", file=sys.stderr)
+        return 130
+    return 1 if failed else 0
+
+
+def _write_outputs(args, rows, interrupted: bool) -> None:
+    if args.json:
+        write_atomic(args.json, bench.to_json_text(rows, interrupted) + "\n")
+    if args.csv:
+        write_atomic(args.csv, bench.to_csv(rows))
+    if args.plot:
+        from ..plot import render_png
+
+        write_atomic(args.plot, render_png(rows))
+
+
+def _overhead(registry, load, ctxs) -> int:
+    from ..overhead import measure_overhead
+
+    if ctxs != ["cpu"]:
+        raise HarnessError(f"--overhead runs on cpu only (the seed's loop creates its indices there); got --ctx {','.join(ctxs)}")
+    # the seed's loop is all-scratch by definition: role choices would not apply
+    result = measure_overhead(registry, load.task, load.settings, context.resolve("cpu"), load.rounds, load.warmup)
+    print(
+        f"overhead: seed loop {result['seed_median_s'] * 1e3:.2f} ms/epoch, harness all-scratch "
+        f"{result['harness_median_s'] * 1e3:.2f} ms/epoch, ratio {result['ratio']:.3f} "
+        f"(median of {load.rounds} interleaved rounds after {load.warmup} warm-up; workload {load.name}; target <= 1.02)"
+    )
+    return 0
+
+
+def cmd_compare(args) -> int:
+    _check_format(args.format)
+    threshold = compare.parse_percent(args.threshold)
+    fail_at = compare.parse_percent(args.fail_on_regression) if args.fail_on_regression is not None else None
+    if not 0 < args.alpha < 1:
+        raise HarnessError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    old, new = compare.load(args.old), compare.load(args.new)
+    results = compare.compare_runs(old, new, alpha=args.alpha, threshold=threshold)
+    rows = [
+        {
+            "benchmark": c.name,
+            "old median (ms)": c.old_median * 1e3 if c.old_median is not None else "",
+            "new median (ms)": c.new_median * 1e3 if c.new_median is not None else "",
+            "new/old": c.ratio if c.ratio is not None else "",
+            "p (Mann–Whitney U)": c.p_value if c.p_value is not None else "",
+            "verdict": c.verdict,
+        }
+        for c in results
+    ]
+    print(table(rows, list(rows[0]) if rows else ["benchmark"], tablefmt=args.format, floatfmt=".4g"))
+    counts = {v: sum(c.verdict == v for c in results) for v in ("slower", "faster", "same", "failed", "added", "removed")}
+    print("\n" + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+          + f"; significant at p < {args.alpha:g} with a change beyond {threshold:.0%}")
+    floor = min((compare.min_p_value(len(old[c.name]["data"]), len(new[c.name]["data"]))
+                 for c in results if c.p_value is not None), default=0.0)
+    if floor >= args.alpha:
+        print(f"warning: too few rounds to ever reach p < {args.alpha:g} (best possible p = {floor:.3g}); "
+              "use more --rounds", file=sys.stderr)
+    if fail_at is None:
+        return 0
+    regressions = [c for c in results if c.verdict == "failed"
+                   or (c.p_value is not None and c.p_value < args.alpha and c.ratio > 1 + fail_at)]
+    for c in regressions:
+        detail = "now fails" if c.verdict == "failed" else f"{c.ratio:.2f}× slower (p = {c.p_value:.2g})"
+        print(f"regression: {c.name} {detail}", file=sys.stderr)
+    return 1 if regressions else 0

@@ -1,0 +1,93 @@
+"""What the harness costs: the seed's hand-written 从零实现 loop against the
+harness running the all-scratch combination, same data, same initial
+parameters, rounds interleaved so machine noise hits both alike."""
+from __future__ import annotations
+
+import random
+import statistics
+
+from mxnet import autograd, nd
+
+from .plugins import Registry
+from .roles import Combination
+from .task import Task, seed_everything
+from .timing import EpochRunner
+from .train import Session, Settings
+
+
+# --- the seed note, 从零实现, verbatim (print and plotting left out) ---
+def data_iter(batch_size, features, labels):
+    num_examples = len(features)
+    indices = list(range(num_examples))
+    random.shuffle(indices)  # 样本的读取顺序是随机的
+    for i in range(0, num_examples, batch_size):
+        j = nd.array(indices[i: min(i + batch_size, num_examples)])
+        # take函数根据索引返回对应元素
+        yield features.take(j), labels.take(j)
+
+
+def linreg(X, w, b):
+    return nd.dot(X, w) + b
+
+
+def squared_loss(y_hat, y):
+    return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
+
+
+def sgd(params, lr, batch_size):
+    for param in params:
+        param[:] = param - lr * param.grad / batch_size
+
+
+def seed_epoch(batch_size, features, labels, w, b, lr, net=linreg, loss=squared_loss):
+    """One pass of the seed's ``for epoch`` body, before its evaluation and print."""
+    for X, y in data_iter(batch_size, features, labels):
+        with autograd.record():
+            l = loss(net(X, w, b), y)  # l是有关小批量X和y的损失
+        l.backward()  # 小批量的损失对模型参数求梯度
+        sgd([w, b], lr, batch_size)  # 使用小批量随机梯度下降迭代模型参数
+# --- end of the seed's code ---
+
+
+class SeedLoop:
+    """The seed's loop on the harness's task data and initial parameters, on CPU."""
+
+    def __init__(self, task: Task, settings: Settings, ctx):
+        self.features, self.labels = task.data(ctx)
+        self.w, self.b = task.initial_params(ctx)
+        self.w.attach_grad()
+        self.b.attach_grad()
+        self.settings = settings
+
+    def run_epoch(self) -> None:
+        seed_epoch(self.settings.batch_size, self.features, self.labels, self.w, self.b, self.settings.lr)
+
+    def evaluate(self) -> float:
+        return float(squared_loss(linreg(self.features, self.w, self.b), self.labels).mean().asscalar())
+
+
+def measure_overhead(registry: Registry, task: Task, settings: Settings, ctx, rounds: int, warmup: int) -> dict:
+    """Median epoch seconds of both loops and ``ratio`` = harness / seed (1.0 means no overhead).
+
+    Each round times one seed epoch and one harness epoch, alternating which goes first.
+    """
+    seed_everything(task.seed)
+    runners = {
+        "seed": EpochRunner(SeedLoop(task, settings, ctx)),
+        "harness": EpochRunner(Session(registry, Combination(), task, settings, ctx)),
+    }
+    for i in range(warmup + rounds):
+        for name in ("seed", "harness") if i % 2 == 0 else ("harness", "seed"):
+            runners[name].epoch()
+            runners[name].evaluate()
+    times = {name: runner.seconds[warmup:] for name, runner in runners.items()}
+    seed_med, harness_med = statistics.median(times["seed"]), statistics.median(times["harness"])
+    return {
+        "seed_median_s": seed_med,
+        "harness_median_s": harness_med,
+        "ratio": harness_med / seed_med,
+        "rounds": rounds,
+        "warmup": warmup,
+        "seed_seconds": times["seed"],
+        "harness_seconds": times["harness"],
+    }

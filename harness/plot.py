@@ -1,0 +1,35 @@
+"""``harness bench --plot``: throughput per combination and the loss curves, one PNG."""
+from __future__ import annotations
+
+import io
+
+from .bench import Row, sorted_rows
+
+
+def render_png(rows: list[Row]) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed
+    from matplotlib.figure import Figure
+
+    ok = [r for r in sorted_rows(rows) if r.status == "ok"]
+    fig = Figure(figsize=(12, max(4.0, 0.35 * len(ok) + 1.5)), layout="constrained")
+    bars, curves = fig.subplots(1, 2)
+    labels = [f"{r.case.combo.label} ({r.case.ctx}, {r.case.workload.name})" for r in ok]
+    bars.barh(labels[::-1], [r.metrics["samples_per_s"] for r in ok][::-1], color="tab:blue")
+    bars.set_xlabel("samples/s (median epoch)")
+    bars.set_title("Throughput")
+    for r, label in zip(ok, labels):
+        losses = r.metrics["losses"]
+        curves.plot(range(1, len(losses) + 1), losses, marker=".", label=label)
+    if ok:
+        target = ok[0].case.workload.target_loss
+        curves.axhline(target, color="grey", linestyle="--", label=f"target {target:g}")
+        curves.legend(fontsize="x-small")
+    curves.set_yscale("log")
+    curves.set_xlabel("epoch (warm-up included)")
+    curves.set_ylabel("training loss")
+    curves.set_title("Loss curves")
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=100)
+    return out.getvalue()
