@@ -3,16 +3,19 @@
 Built-in plugins load exactly like third-party ones: through the ``harness``
 entry-point group.  Each plugin loads in its own ``try`` so that a broken one
 is named in a warning and skipped; ``strict=True`` turns that into an error.
+``HARNESS_TRACE_PLUGINS=1`` prints every hook call and registration to stderr.
 """
 from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
+import importlib.util
 import itertools
 import os
 import sys
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable
 
 import pluggy
@@ -65,9 +68,10 @@ class Component:
 class Skipped:
     name: str
     reason: str
+    source: str = ""
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "reason": self.reason}
+        return {"name": self.name, "source": self.source, "reason": self.reason}
 
 
 def _env_flag(name: str) -> bool:
@@ -87,6 +91,10 @@ class Registry:
 
     def names(self, role: str) -> list[str]:
         return sorted(self.components[role])
+
+    def builtin_names(self, role: str) -> list[str]:
+        """Names for ``role`` registered by the host's own plugins (``scratch``, ``gluon``)."""
+        return [n for n in self.names(role) if self.plugins[self.components[role][n].plugin].source == "built-in"]
 
     def get(self, role: str, name: str) -> Component:
         found = self.components[role].get(name)
@@ -126,7 +134,7 @@ class Registry:
         return [Combination(*c) for c in itertools.product(*choices)]
 
 
-def _register_components(registry: Registry, strict: bool) -> None:
+def _register_components(registry: Registry, strict: bool, trace: bool) -> None:
     pm = registry.pm
     plugins = pm.get_plugins()
     for role in ROLES:
@@ -140,6 +148,8 @@ def _register_components(registry: Registry, strict: bool) -> None:
                     raise PluginError(f"plugin {_plugin!r} registered a {_role} with an invalid name {name!r}")
                 if not callable(factory):
                     raise PluginError(f"plugin {_plugin!r} registered {_role} {name!r} with a non-callable")
+                if trace:
+                    _trace(f"  {_plugin} registered {_role} {name!r}")
                 registry.plugins[_plugin].provides.setdefault(_role, []).append(name)
                 clash = registry.conflicts.get((_role, name))
                 existing = registry.components[_role].pop(name, None)
@@ -171,7 +181,8 @@ def _register_components(registry: Registry, strict: bool) -> None:
 
 def _skip(registry: Registry, name: str, reason: str) -> None:
     warnings.warn(f"skipped plugin {name!r}: {reason}", PluginWarning, stacklevel=3)
-    registry.skipped.append(Skipped(name, reason))
+    source = registry.plugins[name].source if name in registry.plugins else ""
+    registry.skipped.append(Skipped(name, reason, source))
     plugin = registry.pm.get_plugin(name)
     if plugin is not None:
         registry.pm.unregister(plugin)
@@ -185,20 +196,88 @@ def _hooks_of(pm: pluggy.PluginManager, plugin) -> list[str]:
     return sorted(caller.name for caller in (pm.get_hookcallers(plugin) or []))
 
 
+def _unmarked_hooks(plugin) -> list[str]:
+    """Functions named like a hook but lacking ``@hookimpl``: pluggy would ignore them silently."""
+    names = [n for n in dir(hookspecs) if n.startswith("register_")]
+    return [n for n in names if callable(getattr(plugin, n, None)) and not hasattr(getattr(plugin, n), f"{hookspecs.PROJECT}_impl")]
+
+
+def _trace(line: str) -> None:
+    print(f"harness: trace: {line}", file=sys.stderr, flush=True)
+
+
+def _add_tracing(pm: pluggy.PluginManager) -> None:
+    def before(hook_name, hook_impls, kwargs):
+        impls = ", ".join(impl.plugin_name for impl in hook_impls) or "none"
+        _trace(f"{hook_name}({', '.join(kwargs)}) -> implementations: {impls}")
+
+    def after(outcome, hook_name, hook_impls, kwargs):
+        if outcome.exception is not None:
+            _trace(f"{hook_name} raised {type(outcome.exception).__name__}: {outcome.exception}")
+        else:
+            _trace(f"{hook_name} returned {outcome.get_result()!r}")
+
+    pm.add_hookcall_monitoring(before, after)
+
+
+def import_plugin(spec: str):
+    """The module for ``-p SPEC``: a path to a ``.py`` file, or a module name importable from
+    the current directory (as ``python -m`` would find it) or the installed packages."""
+    if spec.endswith(".py") or os.sep in spec:
+        path = Path(spec)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file {spec!r}")
+        mod_spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(mod_spec)
+        sys.modules[path.stem] = module
+        try:
+            mod_spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[path.stem]
+            raise
+        return module
+    cwd = os.getcwd()
+    if cwd in sys.path or "" in sys.path:
+        return importlib.import_module(spec)
+    sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(spec)
+    finally:
+        sys.path.remove(cwd)
+
+
+def parse_specs(specs: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Split ``-p`` values into modules to load and plugin names to block (``no:NAME``)."""
+    extra, blocked = [], []
+    for spec in specs:
+        if spec.startswith("no:"):
+            if not spec[3:]:
+                raise HarnessError("-p no: needs a plugin name, e.g. -p no:gluon")
+            blocked.append(spec[3:])
+        elif spec:
+            extra.append(spec)
+        else:
+            raise HarnessError("-p needs a module name, a .py file or no:NAME")
+    return extra, blocked
+
+
 def load(
-    extra: Iterable[str] = (),
+    extra: Iterable = (),
     blocked: Iterable[str] = (),
     autoload: bool | None = None,
     only: Iterable[str] | None = None,
     strict: bool | None = None,
+    trace: bool | None = None,
 ) -> Registry:
     """Load plugins and fill the registry.
 
-    ``extra``: module names to register as plugins (``-p MODULE``).
-    ``blocked``: plugin names not to load (``-p no:NAME``).
+    ``extra``: plugins to register besides the entry points (``-p``): module names,
+    ``.py`` paths, or module objects.
+    ``blocked``: plugin names not to load (``-p no:NAME``), built-ins included.
     ``autoload``: load entry points (default: unless ``HARNESS_DISABLE_PLUGIN_AUTOLOAD``).
     ``only``: load only these entry points (default: ``HARNESS_LOAD_PLUGINS`` if set).
     ``strict``: a broken plugin is an error (default: ``HARNESS_STRICT_PLUGINS``).
+    ``trace``: print hook calls to stderr (default: ``HARNESS_TRACE_PLUGINS``).
     """
     if autoload is None:
         autoload = not _env_flag("HARNESS_DISABLE_PLUGIN_AUTOLOAD")
@@ -206,43 +285,62 @@ def load(
         only = [n.strip() for n in os.environ["HARNESS_LOAD_PLUGINS"].split(",") if n.strip()]
     if strict is None:
         strict = _env_flag("HARNESS_STRICT_PLUGINS")
+    if trace is None:
+        trace = _env_flag("HARNESS_TRACE_PLUGINS")
     blocked = set(blocked)
 
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
+    if trace:
+        _add_tracing(pm)
     infos: dict[str, PluginInfo] = {}
     registry = Registry(pm, infos, [])
 
-    def fail(name: str, reason: str) -> None:
+    def fail(info: PluginInfo, reason: str) -> None:
         if strict:
-            raise PluginError(f"plugin {name!r}: {reason}")
-        warnings.warn(f"skipped plugin {name!r}: {reason}", PluginWarning, stacklevel=3)
-        registry.skipped.append(Skipped(name, reason))
+            raise PluginError(f"plugin {info.name!r}: {reason}")
+        warnings.warn(f"skipped plugin {info.name!r}: {reason}", PluginWarning, stacklevel=3)
+        registry.skipped.append(Skipped(info.name, reason, info.source))
 
-    def add(name: str, module_name: str, loader: Callable, info: PluginInfo) -> None:
+    def add(loader: Callable, info: PluginInfo) -> None:
+        name = info.name
         if name in blocked or pm.get_plugin(name) is not None or pm.is_blocked(name):
             return
         try:
             plugin = loader()
         except Exception as exc:
-            fail(name, f"import of {module_name!r} failed: {type(exc).__name__}: {exc}")
+            fail(info, f"import of {info.module!r} failed: {_one_line(exc)}")
             return
         try:
             pm.register(plugin, name=name)
-        except Exception as exc:  # bad hookimpl arguments and the like
-            fail(name, _one_line(exc))
+        except Exception as exc:  # bad hookimpl arguments, already registered under another name
+            fail(info, _one_line(exc))
             return
         try:
             pm.check_pending()
         except Exception as exc:  # implements a hook that does not exist
             pm.unregister(plugin)
-            fail(name, _one_line(exc))
+            fail(info, _one_line(exc))
             return
         info.hooks = _hooks_of(pm, plugin)
+        if not info.hooks:
+            pm.unregister(plugin)
+            unmarked = _unmarked_hooks(plugin)
+            hint = f" ({', '.join(unmarked)} lack @harness.hookspecs.hookimpl)" if unmarked else ""
+            fail(info, f"implements no harness hooks{hint}")
+            return
         infos[name] = info
 
     if autoload:
         eps = md.entry_points(group=ENTRY_POINT_GROUP)
+        if only is not None:
+            missing = sorted(set(only) - {ep.name for ep in eps})
+            if missing:
+                available = ", ".join(sorted({ep.name for ep in eps})) or "none"
+                msg = f"HARNESS_LOAD_PLUGINS names {', '.join(missing)}, which no installed package provides; installed: {available}"
+                if strict:
+                    raise PluginError(msg)
+                warnings.warn(msg, PluginWarning, stacklevel=2)
         seen = set()
         for ep in sorted(eps, key=lambda e: e.name):
             if only is not None and ep.name not in only:
@@ -259,25 +357,20 @@ def load(
                 distribution=dist.metadata["Name"] if dist else None,
                 version=dist.version if dist else None,
             )
-            add(ep.name, ep.value, ep.load, info)
+            add(ep.load, info)
 
-    for module_name in extra:
-        info = PluginInfo(module_name, "-p", module_name)
-        add(module_name, module_name, lambda m=module_name: _import_from_cwd(m), info)
+    for item in extra:
+        if isinstance(item, str):
+            info = PluginInfo(item, "-p", item)
+            add(lambda m=item: import_plugin(m), info)
+        else:  # a module or object handed over in-process, e.g. by harness.testing
+            name = getattr(item, "__name__", None) or repr(item)
+            add(lambda o=item: o, PluginInfo(name, "-p", name))
 
-    _register_components(registry, strict)
+    _register_components(registry, strict, trace)
     return registry
-
-
-def _import_from_cwd(module_name: str):
-    """Import a ``-p`` module the way ``python -m`` would: the working directory first."""
-    cwd = os.getcwd()
-    if cwd not in sys.path and "" not in sys.path:
-        sys.path.insert(0, cwd)
-    return importlib.import_module(module_name)
 
 
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}"
-

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import HarnessError
-from ..plugins import Registry, load
+from ..plugins import Registry, load, parse_specs
 from ..roles import ROLES
 from ..task import Task
 from ..train import Settings
@@ -12,14 +11,7 @@ from ..train import Settings
 
 def registry_from_args(args: argparse.Namespace) -> Registry:
     """Load plugins as ``-p`` and ``--strict-plugins`` ask."""
-    extra, blocked = [], []
-    for spec in args.plugin_specs:
-        if spec.startswith("no:"):
-            if not spec[3:]:
-                raise HarnessError("-p no: needs a plugin name, e.g. -p no:gluon")
-            blocked.append(spec[3:])
-        else:
-            extra.append(spec)
+    extra, blocked = parse_specs(args.plugin_specs)
     return load(extra=extra, blocked=blocked, strict=args.strict_plugins or None)
 
 
