@@ -52,15 +52,27 @@ class Session:
         self.loss = factories["loss"]()
         self.step = factories["optimizer"](self.net, settings.lr)
 
-    def run_epoch(self) -> None:
-        """One pass over the data; returns without waiting for the engine."""
+    def run_epoch(self, lap=None) -> None:
+        """One pass over the data; returns without waiting for the engine.
+
+        ``lap(phase)``, if given, is called as each phase of a step ends:
+        ``"data"``, ``"forward"`` (model and loss), ``"backward"``, ``"update"``.
+        """
         ctx, net, loss, step = self.ctx, self.net, self.loss, self.step
         for X, y in self.data_iter(self.settings.batch_size, self.features, self.labels, self.settings.shuffle):
             X, y = X.as_in_context(ctx), y.as_in_context(ctx)
+            if lap:
+                lap("data")
             with autograd.record():
                 l = loss(net(X), y)
+            if lap:
+                lap("forward")
             l.backward()
+            if lap:
+                lap("backward")
             step(X.shape[0])  # the real length: the last batch may be short
+            if lap:
+                lap("update")
 
     def evaluate(self) -> float:
         """Mean loss over the whole training set, as the seed prints it."""

@@ -12,6 +12,7 @@ HARNESS = str(Path(sys.executable).with_name("harness"))
 def pytest_configure(config):
     # mxnet 1.9 uses APIs that newer numpy/scipy/distutils deprecate; not ours to fix
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:mxnet.*")
+    config.addinivalue_line("filterwarnings", "ignore:.*deprecated - use:DeprecationWarning:matplotlib.*")
 
 
 def run_cli(*args, env=None, cwd=ROOT, timeout=300):

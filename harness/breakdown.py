@@ -1,0 +1,68 @@
+"""Where a training step's time goes: data loading, forward + loss, backward, update.
+
+Each phase ends with ``mx.nd.waitall()`` so its work is charged to it; that
+synchronisation itself costs time and removes overlap between phases, so the
+phases add up to more than an unperturbed step.
+"""
+from __future__ import annotations
+
+import statistics
+
+from .timing import synced_clock
+
+PHASES = ("data", "forward", "backward", "update")
+LABELS = {"data": "data loading", "forward": "forward + loss", "backward": "backward", "update": "update"}
+NOTE = (
+    "breakdown synchronises the engine between phases, which perturbs the total: "
+    "phases sum to more than an unsynchronised step"
+)
+
+
+class PhaseClock:
+    """The ``lap`` callback of :meth:`harness.train.Session.run_epoch`: seconds per phase."""
+
+    def __init__(self):
+        self.totals = dict.fromkeys(PHASES, 0.0)
+        self.steps = 0
+        self._last = synced_clock()
+
+    def __call__(self, phase: str) -> None:
+        now = synced_clock()
+        self.totals[phase] += now - self._last
+        self._last = now
+        if phase == "update":
+            self.steps += 1
+
+    def per_step(self) -> dict:
+        return {p: self.totals[p] / self.steps for p in PHASES}
+
+
+def breakdown(session, rounds: int = 3, warmup: int = 1) -> dict:
+    """Median seconds per step for each phase over ``rounds`` epochs, after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        session.run_epoch()
+    per_round = []
+    for _ in range(rounds):
+        clock = PhaseClock()
+        session.run_epoch(lap=clock)
+        per_round.append(clock.per_step())
+    return {p: statistics.median(r[p] for r in per_round) for p in PHASES}
+
+
+def render_png(rows: list[dict]) -> bytes:
+    """Stacked bars of µs per step by phase, one bar per row (``label`` + seconds per phase)."""
+    from .report import figure, png_bytes
+
+    fig = figure(max(6.0, 0.55 * len(rows) + 2), 4.5)
+    ax = fig.subplots()
+    labels = [r["label"] for r in rows]
+    bottom = [0.0] * len(rows)
+    for phase in PHASES:
+        values = [r[phase] * 1e6 for r in rows]
+        ax.bar(labels, values, bottom=bottom, label=LABELS[phase])
+        bottom = [b + v for b, v in zip(bottom, values)]
+    ax.set_ylabel("µs per step (synchronised phases)")
+    ax.set_title("Per-role time breakdown")
+    ax.legend()
+    ax.tick_params(axis="x", labelrotation=60)
+    return png_bytes(fig)
