@@ -54,3 +54,21 @@ def write_atomic(path: str | os.PathLike, text: str | bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def figure(width: float, height: float):
+    """A matplotlib Figure that needs no display and no global pyplot state."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def png_bytes(fig) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=100)
+    return out.getvalue()
