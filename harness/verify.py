@@ -1,6 +1,10 @@
-"""Proof that every combination computes the same mathematics: train each one
-without shuffling from identical parameters and compare with the all-scratch
-reference."""
+"""Proof that combinations compute the same mathematics: train each one without
+shuffling from identical parameters and compare with the all-scratch reference.
+
+By default only the built-in plugins' implementations take part: they are the
+seed's maths by design.  A third-party component may be different maths on
+purpose (momentum is not SGD), so it is verified only when named; then the
+check is that it computes the same numbers with every partner."""
 from __future__ import annotations
 
 import math
@@ -11,7 +15,7 @@ import numpy as np
 
 from .errors import Diverged
 from .plugins import Registry
-from .roles import Combination
+from .roles import ROLES, Combination
 from .task import Task
 from .train import Session, Settings, train
 
@@ -24,19 +28,59 @@ def _max_diff(result, reference) -> float:
     return float(np.max(np.abs(np.array(ours) - np.array(ref))))
 
 
-def verify(registry: Registry, task: Task, settings: Settings, ctx: mx.Context, combos: list[Combination] | None = None):
-    """Rows ``{combination, final_loss, max_abs_diff, ok, error}`` and whether all agree within ``TOLERANCE``.
+def default_combinations(registry: Registry, every: bool = False, **named: list[str] | None) -> list[Combination]:
+    """Combinations to verify: ``named[role]`` where given, else the built-in
+    implementations of that role (every installed one with ``every=True``)."""
+    fixed = {
+        role: named.get(role) or (registry.names(role) if every else registry.builtin_names(role)) for role in ROLES
+    }
+    return registry.combinations(**fixed)
 
-    The reference is the all-scratch combination when it is registered, else the first one.
+
+def twin(registry: Registry, combo: Combination) -> Combination:
+    """``combo`` with every built-in component replaced by the reference one (scratch, or the
+    first built-in when scratch is blocked): what a third-party component is compared with
+    when it is not meant to be the seed's maths."""
+    seed = Combination()
+
+    def reference_name(role: str, name: str) -> str:
+        builtins = registry.builtin_names(role)
+        if name not in builtins:
+            return name
+        return getattr(seed, role) if getattr(seed, role) in builtins else builtins[0]
+
+    return Combination(**{role: reference_name(role, getattr(combo, role)) for role in ROLES})
+
+
+def verify(
+    registry: Registry,
+    task: Task,
+    settings: Settings,
+    ctx: mx.Context,
+    combos: list[Combination] | None = None,
+    by_component: bool = False,
+):
+    """Rows ``{combination, reference, final_loss, max_abs_diff, ok, error}`` and whether all
+    agree within ``TOLERANCE``.
+
+    ``combos`` defaults to :func:`default_combinations`.  The reference is the
+    all-scratch combination (trained as an extra row when it is not among
+    ``combos``), or the first combination when scratch is not loaded; with
+    ``by_component`` each combination is compared with its :func:`twin` instead
+    (trained as an extra reference when it is not among ``combos``).
+    Returns ``(rows, reference, ok)`` where ``reference`` is the first reference.
     """
     settings = replace(settings, shuffle=False)
-    combos = combos or registry.combinations()
-    reference_combo = Combination() if Combination() in combos else combos[0]
-    ordered = [reference_combo] + [c for c in combos if c != reference_combo]
-    reference = None
-    rows = []
+    combos = combos or default_combinations(registry)
+    seed = Combination()
+    single = seed if all(getattr(seed, r) in registry.names(r) for r in ROLES) else combos[0]
+    reference_of = {c: (twin(registry, c) if by_component else single) for c in combos}
+    references = list(dict.fromkeys(reference_of.values()))
+    ordered = references + [c for c in combos if c not in references]
+    results, rows = {}, []
     for combo in ordered:
-        row = {"combination": combo, "final_loss": math.nan, "max_abs_diff": math.nan, "ok": False, "error": ""}
+        ref = reference_of.get(combo, combo)
+        row = {"combination": combo, "reference": ref, "final_loss": math.nan, "max_abs_diff": math.nan, "ok": False, "error": ""}
         try:
             result = train(Session(registry, combo, task, settings, ctx))
         except Diverged as exc:
@@ -44,10 +88,12 @@ def verify(registry: Registry, task: Task, settings: Settings, ctx: mx.Context, 
         except Exception as exc:  # one broken combination must not hide the others
             row["error"] = f"{type(exc).__name__}: {exc}"
         else:
+            results[combo] = result
             row["final_loss"] = result.final_loss
-            if reference is None:
-                reference = result
-            row["max_abs_diff"] = _max_diff(result, reference)
-            row["ok"] = row["max_abs_diff"] <= TOLERANCE
+            if ref in results:
+                row["max_abs_diff"] = _max_diff(result, results[ref])
+                row["ok"] = row["max_abs_diff"] <= TOLERANCE
+            else:
+                row["error"] = f"reference {ref.label} failed"
         rows.append(row)
-    return rows, reference_combo, all(r["ok"] for r in rows)
+    return rows, references[0], all(r["ok"] for r in rows)

@@ -4,11 +4,11 @@ from __future__ import annotations
 import sys
 
 from .. import context
-from ..errors import Diverged
+from ..errors import Diverged, HarnessError
 from ..report import role_columns, table, to_json
 from ..roles import ROLES, Combination
 from ..train import Session, train
-from ..verify import TOLERANCE, verify
+from ..verify import TOLERANCE, default_combinations, verify
 from . import add_role_options, add_task_options, registry_from_args, settings_from_args, task_from_args
 
 
@@ -25,7 +25,24 @@ def add_parser(sub, common) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("verify", parents=[common], help="check every combination computes the same numbers")
+    p = sub.add_parser(
+        "verify",
+        parents=[common],
+        help="check combinations compute the same numbers (default: the built-in plugins')",
+        description="Train combinations without shuffling from the same parameters and compare each with the "
+        "reference (all scratch, or the first combination). By default only the built-in plugins' "
+        "implementations take part: third-party ones may be different maths on purpose. Name them with "
+        "--optimizer NAME etc. (repeatable; roles not named use the built-ins) or use --all.",
+    )
+    for role in ROLES:
+        p.add_argument(f"--{role}", action="append", metavar="NAME", help=f"{role} implementation(s) to verify (default: built-ins)")
+    p.add_argument("--all", action="store_true", help="every installed implementation of roles not named")
+    p.add_argument(
+        "--against-seed",
+        action="store_true",
+        help="compare every combination with the all-scratch run, third-party components too "
+        "(default: a third-party component is compared with itself on scratch partners)",
+    )
     p.add_argument("--ctx", default="cpu", help="cpu, gpu or gpu:N (default %(default)s)")
     add_task_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -35,31 +52,40 @@ def add_parser(sub, common) -> None:
 def cmd_plugins(args) -> int:
     registry = registry_from_args(args)
     infos = list(registry.plugins.values())
+    skipped = registry.skipped
     if args.hook:
-        known = sorted(c.name for c in registry.pm.hook.__dict__.values() if hasattr(c, "get_hookimpls"))
-        if args.hook not in known:
-            from ..errors import HarnessError
-
+        known = sorted(n for n in dir(registry.pm.hook) if not n.startswith("_"))
+        hook = args.hook if args.hook in known else f"register_{args.hook}"  # the table's short names work too
+        if hook not in known:
             raise HarnessError(f"unknown hook {args.hook!r}; hooks: {', '.join(known)}")
-        infos = [i for i in infos if args.hook in i.hooks]
+        infos = [i for i in infos if hook in i.hooks]
     if args.json:
         print(
             to_json(
                 {
                     "plugins": [i.as_dict() for i in infos],
-                    "skipped": [s.as_dict() for s in registry.skipped],
+                    "skipped": [s.as_dict() for s in skipped],
                     "roles": {r: {n: c.plugin for n, c in sorted(registry.components[r].items())} for r in ROLES},
                 }
             )
         )
         return 0
-    rows = []
-    for info in infos:
-        origin = f"{info.distribution} {info.version}, {info.source}" if info.distribution else info.source
-        rows.append({"plugin": info.name, "from": origin, **{r: ", ".join(info.provides.get(r, [])) for r in ROLES}})
-    print(table(rows, ["plugin", "from", *ROLES]))
-    for skipped in registry.skipped:
-        print(f"skipped {skipped.name}: {skipped.reason}")
+    rows = [
+        {
+            "plugin": info.name,
+            "distribution": info.distribution or "",
+            "version": info.version or "",
+            "source": info.source,
+            "hooks": ", ".join(h.removeprefix("register_") for h in info.hooks),
+            **{r: ", ".join(info.provides.get(r, [])) for r in ROLES},
+        }
+        for info in infos
+    ]
+    print(table(rows, ["plugin", "distribution", "version", "source", "hooks", *ROLES]))
+    for clash, owners in sorted(registry.conflicts.items()):
+        print(f"not selectable: {clash[0]} {clash[1]!r} is registered by " + " and ".join(owners))
+    for skip in skipped:
+        print(f"skipped {skip.name} ({skip.source}): {skip.reason}")
     return 0
 
 
@@ -101,7 +127,9 @@ def cmd_verify(args) -> int:
     task = task_from_args(args)
     settings = settings_from_args(args, task)
     ctx = context.resolve(args.ctx)
-    rows, reference, ok = verify(registry, task, settings, ctx)
+    combos = default_combinations(registry, every=args.all, **{role: getattr(args, role) for role in ROLES})
+    rows, reference, ok = verify(registry, task, settings, ctx, combos, by_component=not args.against_seed)
+    references = list(dict.fromkeys(r["reference"] for r in rows))
     if args.json:
         print(
             to_json(
@@ -109,24 +137,26 @@ def cmd_verify(args) -> int:
                     "reference": reference.as_dict(),
                     "tolerance": TOLERANCE,
                     "ok": ok,
-                    "rows": [{**r, "combination": r["combination"].as_dict()} for r in rows],
+                    "rows": [{**r, "combination": r["combination"].as_dict(), "reference": r["reference"].as_dict()} for r in rows],
                 }
             )
         )
-    else:
-        shown = [
-            {
-                **role_columns(r["combination"]),
-                "final loss": r["final_loss"],
-                "max |Δ| vs ref": r["max_abs_diff"],
-                "status": ("ok" if r["ok"] else "DIFFERS") if not r["error"] else f"FAILED: {r['error']}",
-            }
-            for r in rows
-        ]
-        print(table(shown, [*ROLES, "final loss", "max |Δ| vs ref", "status"], floatfmt=".3g"))
-        print(
-            f"\nreference: {reference.label}; shuffling off, same initial parameters, "
-            f"{settings.epochs} epochs on {ctx}; tolerance {TOLERANCE:g}"
-        )
-        print("all combinations agree" if ok else "some combinations DIFFER from the reference")
+        return 0 if ok else 1
+    shown = [
+        {
+            **role_columns(r["combination"]),
+            "reference": r["reference"].label,
+            "final loss": r["final_loss"],
+            "max |Δ| vs ref": r["max_abs_diff"],
+            "status": ("ok" if r["ok"] else "DIFFERS") if not r["error"] else f"FAILED: {r['error']}",
+        }
+        for r in rows
+    ]
+    columns = [*ROLES, *(["reference"] if len(references) > 1 else []), "final loss", "max |Δ| vs ref", "status"]
+    print(table(shown, columns, floatfmt=".3g"))
+    print(
+        f"\nreference{'s' if len(references) > 1 else ''}: {', '.join(c.label for c in references)}; shuffling off, "
+        f"same initial parameters, {settings.epochs} epochs on {ctx}; tolerance {TOLERANCE:g}"
+    )
+    print("all combinations agree" if ok else "some combinations DIFFER from the reference")
     return 0 if ok else 1
