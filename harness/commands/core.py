@@ -9,7 +9,7 @@ from ..report import role_columns, table, to_json
 from ..roles import ROLES, Combination
 from ..train import Session, train
 from ..verify import TOLERANCE, default_combinations, verify
-from . import add_role_options, add_task_options, registry_from_args, settings_from_args, task_from_args
+from . import add_role_options, add_task_options, newplugin, registry_from_args, settings_from_args, task_from_args
 
 
 def add_parser(sub, common) -> None:
@@ -47,6 +47,8 @@ def add_parser(sub, common) -> None:
     add_task_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_verify)
+
+    newplugin.add_parser(sub, common)
 
 
 def cmd_plugins(args) -> int:
