@@ -9,7 +9,7 @@ import warnings
 from . import __version__
 
 # Subcommand modules: each has ``add_parser(subparsers, common)`` setting ``func``.
-COMMANDS = ("harness.commands.core", "harness.commands.bench")
+COMMANDS = ("harness.commands.core", "harness.commands.bench", "harness.commands.sweep")
 
 
 class ArgumentParser(argparse.ArgumentParser):
