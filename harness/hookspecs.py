@@ -2,9 +2,13 @@
 
 Each hook receives a ``register(name, factory)`` callable and calls it once per
 implementation the plugin offers for that role.  A plugin may implement any
-subset of the hooks.  The host calls every hook once at start-up, keys the
-factories by name, and rejects duplicate names; it never calls a hook inside
-the training loop.  The factory contracts live in :mod:`harness.roles`.
+subset of the hooks.  The host calls every hook once at start-up, one plugin at
+a time so each registration is attributed to its plugin, keys the factories by
+name, and makes a name registered by two plugins unselectable (an error with
+``--strict-plugins``); it never calls a hook inside the training loop.  A hook
+that raises gets its plugin skipped with a warning.  The factory contracts live
+in :mod:`harness.roles`; ``docs/writing-plugins.md`` explains them with examples,
+and :mod:`harness.testing` checks a plugin against them.
 """
 from __future__ import annotations
 
@@ -31,7 +35,8 @@ def register_data(register: Register) -> None:
     batches ``X`` of shape ``(b, num_inputs)`` and ``y`` of shape ``(b,)``
     with ``b <= batch_size``.  With ``shuffle=False`` the batches follow the
     row order of ``features``.  Batches may live on any context; the host moves
-    them to the run's context.
+    them to the run's context.  Shuffle with Python's ``random``, NumPy's or
+    MXNet's generator: the host seeds all three before each run.
     """
 
 
@@ -46,6 +51,9 @@ def register_models(register: Register) -> None:
     ``gluon.Block`` or a pair ``(net, params)`` in the seed's style: ``net(X,
     *params)`` computes ``y_hat`` of shape ``(b, 1)`` and ``params`` is
     ``[w, b]`` with gradients attached.  Parameters are ordered weight, bias.
+    The host wraps the result in :class:`harness.roles.Model`, which every
+    optimizer sees, so a raw-array model works with ``gluon.Trainer`` and a
+    Gluon block with an optimizer that updates raw arrays.
     """
 
 
@@ -69,5 +77,7 @@ def register_optimizers(register: Register) -> None:
     (use ``model.params`` for raw arrays with ``.grad``, or
     ``model.collect_params()`` for Gluon Parameters) and the learning rate,
     and returns ``step(batch_size)``, which updates the parameters in place
-    from gradients summed over ``batch_size`` examples.
+    from gradients summed over ``batch_size`` examples.  The host calls
+    ``step`` once per batch after ``backward``, with the batch's real length
+    (the last batch may be short); any state (momenta) lives in the closure.
     """

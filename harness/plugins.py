@@ -319,8 +319,13 @@ def load(
         try:
             pm.check_pending()
         except Exception as exc:  # implements a hook that does not exist
+            unknown = [c.name for c in pm.get_hookcallers(plugin) or [] if c.spec is None]
             pm.unregister(plugin)
-            fail(info, _one_line(exc))
+            if unknown:
+                known = ", ".join(sorted(n for n in dir(hookspecs) if n.startswith("register_")))
+                fail(info, f"unknown hook {', '.join(unknown)}; hooks: {known}")
+            else:
+                fail(info, _one_line(exc))
             return
         info.hooks = _hooks_of(pm, plugin)
         if not info.hooks:

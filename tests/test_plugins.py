@@ -12,7 +12,7 @@ from .conftest import ROOT, run_cli
 BROKEN = {
     "tests.plugins.broken_import": "import of 'tests.plugins.broken_import' failed: ImportError: No module named 'a_dependency_that_is_not_installed'",
     "tests.plugins.bad_hookimpl_args": "Argument(s) {'context'} are declared in the hookimpl but can not be found in the hookspec",
-    "tests.plugins.unknown_hook": "unknown hook 'register_schedulers'",
+    "tests.plugins.unknown_hook": "unknown hook register_schedulers; hooks: register_data, register_losses, register_models, register_optimizers",
     "tests.plugins.raising_hook": "failed in register_optimizers: RuntimeError: optimizer table not found",
 }
 
@@ -53,7 +53,7 @@ def test_strict_plugins_makes_a_broken_plugin_exit_2(module):
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.count("\n") <= 2 and proc.stderr.splitlines()[-1].startswith("harness: error: plugin '")
-    assert BROKEN[module].split(": ")[-1] in proc.stderr
+    assert BROKEN[module] in proc.stderr
 
 
 def test_strict_plugins_from_the_environment():
