@@ -17,6 +17,9 @@ from harness.hookspecs import hookimpl
 # shape inference while the shape repeats (static_shape).
 STATIC = [("static_alloc", True), ("static_shape", True)]
 
+#: Weights one ``multi_sgd_update`` call can take (MultiSGDKernelParam::N in MXNet 1.9).
+MULTI_SGD_MAX = 60
+
 #: Shuffled features up to this many bytes are gathered once per epoch, larger ones per batch.
 GATHER_ONCE_BYTES = 4 << 20
 
@@ -112,15 +115,20 @@ def loss():
 # 定义优化算法: all parameters in one fused multi_sgd_update call, no kvstore
 def optimizer(net, lr):
     params = list(net.params)  # raw arrays for any model; a Gluon model's share p.grad()
-    # the gradient buffers, looked up once (each ``.grad`` is a C call); backward
-    # writes into them in place
-    weights_and_grads = [a for p in params for a in (p, p.grad)]
-    lrs, wds = (float(lr),) * len(params), (0.0,) * len(params)
+    # one call per group of weights: the operator takes at most MULTI_SGD_MAX
+    calls = []
+    for i in range(0, len(params), MULTI_SGD_MAX):
+        group = params[i:i + MULTI_SGD_MAX]
+        # the gradient buffers, looked up once (each ``.grad`` is a C call);
+        # backward writes into them in place
+        weights_and_grads = [a for p in group for a in (p, p.grad)]
+        calls.append((weights_and_grads, group, (float(lr),) * len(group), (0.0,) * len(group)))
 
     def sgd(batch_size):
         # w ← w − lr·(grad/batch_size): the seed's sgd, rescale_grad as Trainer sets it
-        nd.multi_sgd_update(*weights_and_grads, lrs=lrs, wds=wds, rescale_grad=1.0 / batch_size,
-                            num_weights=len(params), out=params)
+        for weights_and_grads, group, lrs, wds in calls:
+            nd.multi_sgd_update(*weights_and_grads, lrs=lrs, wds=wds, rescale_grad=1.0 / batch_size,
+                                num_weights=len(group), out=group)
 
     return sgd
 

@@ -191,3 +191,15 @@ def test_optimizer_rescales_by_the_batch_it_is_given():
     step(4)  # w -= 0.5 * grad / 4
     np.testing.assert_array_equal(w.asnumpy(), [[0.5], [1.0]])
     np.testing.assert_array_equal(b.asnumpy(), [0.25])
+
+
+def test_optimizer_handles_more_weights_than_one_fused_call_takes():
+    rng = np.random.RandomState(0)
+    params = [nd.array(rng.normal(size=(3,))) for _ in range(fast.MULTI_SGD_MAX * 2 + 1)]
+    for p in params:
+        p.attach_grad()
+        p.grad[:] = nd.array(rng.normal(size=(3,)))
+    expected = [(p - 0.1 * p.grad / 5).asnumpy() for p in params]
+    fast.optimizer(Model((None, params)), 0.1)(5)
+    for p, e in zip(params, expected):
+        np.testing.assert_allclose(p.asnumpy(), e, rtol=0, atol=1e-6)
