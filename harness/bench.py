@@ -11,7 +11,6 @@ import csv
 import io
 import math
 import resource
-import time
 import traceback
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -105,6 +104,25 @@ class Case:
     def session(self, registry: Registry) -> Session:
         w = self.workload
         return Session(registry, self.combo, w.task, w.settings, context.resolve(self.ctx))
+
+
+#: The seed note's two implementations: ``harness bench``'s default matrix (``--all`` adds the rest).
+SEED_PLUGINS = ("scratch", "gluon")
+
+
+def select(registry: Registry, fixed: dict, everything: bool) -> list[Combination]:
+    """Combinations with ``fixed[role]`` names where given, else the seed plugins' (every one with ``everything``)."""
+    chosen = {}
+    for role in ROLES:
+        seed_names = [n for n, c in sorted(registry.components[role].items()) if c.plugin in SEED_PLUGINS]
+        chosen[role] = fixed.get(role) or (None if everything else seed_names or None)
+    return registry.combinations(**chosen)
+
+
+def left_out(registry: Registry, combos: list[Combination]) -> list[str]:
+    """Registered ``role:name`` pairs that appear in no combination of ``combos``."""
+    used = {(role, getattr(c, role)) for c in combos for role in ROLES}
+    return [f"{role}:{name}" for role in ROLES for name in registry.names(role) if (role, name) not in used]
 
 
 def cases(combos: list[Combination], ctxs: list[str], load: Workload) -> list[tuple[Case, str | None]]:
@@ -349,6 +367,3 @@ def to_document(rows: list[Row], interrupted: bool = False) -> dict:
 def to_json_text(rows: list[Row], interrupted: bool = False) -> str:
     return to_json(to_document(rows, interrupted))
 
-
-def elapsed(start: float) -> float:
-    return time.perf_counter() - start

@@ -14,8 +14,14 @@ from . import add_role_options, registry_from_args
 
 
 def add_parser(sub, common) -> None:
-    p = sub.add_parser("bench", parents=[common], help="time every combination and print a table sorted by speed")
+    p = sub.add_parser(
+        "bench", parents=[common], help="time every combination and print a table sorted by speed",
+        description="Time combinations × contexts on a workload. Roles not named take the seed's scratch and gluon "
+        "implementations (16 combinations); --all takes every registered one, third-party plugins included.",
+    )
     add_role_options(p, multiple=True)
+    p.add_argument("--all", action="store_true",
+                   help="every registered implementation, not only the seed's scratch and gluon, for roles not given")
     p.add_argument("--ctx", default="cpu", help="comma-separated contexts, e.g. cpu,gpu (default %(default)s); "
                    "an unusable GPU is a skipped row")
     p.add_argument("--workload", default="seed", help=f"{' or '.join(bench.WORKLOADS)} (default %(default)s)")
@@ -73,7 +79,7 @@ def cmd_bench(args) -> int:
     registry = registry_from_args(args)
     if args.overhead:
         return _overhead(registry, load, ctxs)
-    combos = registry.combinations(**{role: getattr(args, role) for role in ROLES})
+    combos = bench.select(registry, {role: getattr(args, role) for role in ROLES}, args.all)
     planned = bench.cases(combos, ctxs, load)
 
     from tqdm import tqdm
@@ -105,6 +111,9 @@ def cmd_bench(args) -> int:
         f"(N={load.num_examples}, D={load.num_inputs}, batch {load.batch_size}), {load.rounds} rounds after "
         f"{load.warmup} warm-up; 'vs scratch' = epoch time / all-scratch's; {wall:.1f} s"
     )
+    others = bench.left_out(registry, combos)
+    if others:
+        print(f"not in this matrix: {', '.join(others)} (name them with --data/--model/--loss/--optimizer, or --all)")
     if interrupted:
         print(f"harness: interrupted; kept the {len(done)} finished combinations", file=sys.stderr)
         return 130
@@ -123,17 +132,13 @@ def _write_outputs(args, rows, interrupted: bool) -> None:
 
 
 def _overhead(registry, load, ctxs) -> int:
-    from ..overhead import measure_overhead
+    from ..overhead import describe, measure_overhead
 
     if ctxs != ["cpu"]:
         raise HarnessError(f"--overhead runs on cpu only (the seed's loop creates its indices there); got --ctx {','.join(ctxs)}")
     # the seed's loop is all-scratch by definition: role choices would not apply
     result = measure_overhead(registry, load.task, load.settings, context.resolve("cpu"), load.rounds, load.warmup)
-    print(
-        f"overhead: seed loop {result['seed_median_s'] * 1e3:.2f} ms/epoch, harness all-scratch "
-        f"{result['harness_median_s'] * 1e3:.2f} ms/epoch, ratio {result['ratio']:.3f} "
-        f"(median of {load.rounds} interleaved rounds after {load.warmup} warm-up; workload {load.name}; target <= 1.02)"
-    )
+    print(describe(result) + f"; workload {load.name}, {load.warmup} warm-up")
     return 0
 
 

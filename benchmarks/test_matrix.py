@@ -1,0 +1,17 @@
+"""One timed round = one full epoch, engine synchronised inside the clock."""
+import pytest
+
+from harness import bench
+from harness.timing import EpochRunner, synced_clock
+
+
+@pytest.mark.benchmark(timer=synced_clock)
+def test_epoch(benchmark, case, harness_registry):
+    load = case.workload
+    runner = EpochRunner(case.session(harness_registry))
+    benchmark.group = f"{load.name}-{case.ctx}"
+    bench.reset_peak_rss()
+    # the loss is evaluated in teardown, outside the clock; warm-up rounds are not in the stats
+    benchmark.pedantic(runner.epoch, teardown=runner.evaluate, rounds=load.rounds, warmup_rounds=load.warmup, iterations=1)
+    if benchmark.stats:  # None under --benchmark-disable
+        benchmark.extra_info.update(bench.metrics(case, benchmark.stats.stats, runner, bench.peak_rss_mib()))

@@ -1,0 +1,32 @@
+"""The seed's hand-written scratch loop against the harness running the
+all-scratch combination, same data and parameters, side by side: before each
+timed harness epoch, pedantic's ``setup`` runs and times one seed epoch, so
+both see the same machine noise.  The ratio of medians goes into
+``extra_info`` and the terminal summary."""
+import pytest
+
+from harness.context import resolve
+from harness.overhead import SeedLoop, summarize
+from harness.roles import Combination
+from harness.task import seed_everything
+from harness.timing import EpochRunner, synced_clock
+from harness.train import Session
+
+
+@pytest.mark.benchmark(timer=synced_clock, group="overhead")
+def test_overhead(benchmark, harness_registry, harness_workload, overhead_result):
+    task, settings, ctx = harness_workload.task, harness_workload.settings, resolve("cpu")
+    seed_everything(task.seed)
+    seed = EpochRunner(SeedLoop(task, settings, ctx))
+    harness = EpochRunner(Session(harness_registry, Combination(), task, settings, ctx))
+
+    def seed_epoch():
+        seed.epoch()
+        seed.evaluate()
+
+    benchmark.pedantic(harness.epoch, setup=seed_epoch, teardown=harness.evaluate, rounds=harness_workload.rounds,
+                       warmup_rounds=harness_workload.warmup, iterations=1)
+    if benchmark.stats:  # None under --benchmark-disable
+        result = summarize(seed.seconds[harness_workload.warmup:], benchmark.stats.stats.data)
+        benchmark.extra_info.update(result)
+        overhead_result.update(result)

@@ -1,0 +1,224 @@
+"""``harness bench``: metrics on controlled plugins, failed rows, outputs, interrupts, bad options."""
+import csv
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from harness import bench
+from harness.cli import main
+from harness.plugins import load
+from harness.roles import Combination
+from tests.conftest import ROOT, run_cli
+from tests.plugins import slow
+
+TINY = dict(num_examples=50, batch_size=10, rounds=3, warmup=1)
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return load(only=["scratch", "gluon"], extra=["tests.plugins.slow", "tests.plugins.faulty"])
+
+
+def test_metrics_of_a_known_slow_step(registry):
+    load_ = bench.workload("seed", **TINY)
+    case = bench.Case(Combination(optimizer="slow"), "cpu", load_)
+    row = bench.run_case(registry, case)
+    assert row.status == "ok", row.error
+    m, stats = row.metrics, row.stats
+    assert stats.rounds == m["rounds"] == 3 and len(m["epoch_seconds"]) == len(m["losses"]) == 4
+    assert list(stats.data) == m["epoch_seconds"][1:]  # warm-up excluded
+    assert m["epoch_median_s"] == stats.median == sorted(stats.data)[1]
+    assert m["steps_per_epoch"] == 5
+    assert m["us_per_step"] == pytest.approx(stats.median / 5 * 1e6)
+    assert m["us_per_step"] >= slow.SLEEP * 1e6  # every step carries the known sleep
+    assert m["samples_per_s"] == pytest.approx(50 / stats.median)
+    assert m["samples_per_s"] <= 10 / slow.SLEEP  # batches of 10, each at least SLEEP
+    assert m["final_loss"] == m["losses"][-1]
+    ttt, epochs = m["time_to_target_s"], m["epochs_to_target"]
+    if epochs is None:
+        assert min(m["losses"]) >= load_.target_loss
+    else:
+        assert m["losses"][epochs - 1] < load_.target_loss <= min(m["losses"][: epochs - 1], default=math.inf)
+        assert ttt == pytest.approx(sum(m["epoch_seconds"][:epochs]))
+    assert m["peak_rss_mib"] > 10
+
+
+def test_param_error_is_max_distance_to_true_parameters(registry):
+    case = bench.Case(Combination(), "cpu", bench.workload("seed", **TINY))
+    runner = bench.measure(case.session(registry), rounds=1, warmup=0)
+    w, b = runner.session.net.weights()
+    metrics = bench.metrics(case, bench.stats_of(runner.seconds), runner, 1.0)
+    assert metrics["param_error"] == pytest.approx(max(abs(w[0] - 2), abs(w[1] + 3.4), abs(b - 4.2)))
+
+
+def test_failed_and_skipped_rows_are_kept(registry):
+    load_ = bench.workload("seed", **TINY)
+    combos = [Combination(), Combination(model="broken"), Combination(optimizer="explode")]
+    rows = bench.run_matrix(registry, bench.cases(combos, ["cpu", "gpu:7"], load_))
+    assert len(rows) == 6
+    by = {(r.case.combo, r.case.ctx): r for r in rows}
+    assert by[(Combination(), "cpu")].status == "ok"
+    broken = by[(Combination(model="broken"), "cpu")]
+    assert broken.status == "failed" and "RuntimeError: broken model: refuses to build" in broken.error
+    exploded = by[(Combination(optimizer="explode"), "cpu")]
+    assert exploded.status == "failed" and exploded.error.startswith("diverged at epoch 1")
+    assert all(r.status == "skipped" and "gpu:7" in r.error for (c, ctx), r in by.items() if ctx == "gpu:7")
+    text = bench.render_table(rows)
+    assert text.count("FAILED") == 2 and text.count("SKIPPED") == 3
+    doc = bench.to_document(rows)
+    assert [b["name"] for b in doc["benchmarks"]] == ["test_epoch[seed-cpu-scratch-scratch-scratch-scratch]"]
+    assert sorted(e["status"] for e in doc["harness"]["not_run"]) == ["failed", "failed"] + ["skipped"] * 3
+
+
+def test_ratio_and_order_use_the_all_scratch_median(registry):
+    load_ = bench.workload("seed", **TINY)
+    fast = bench.Row(bench.Case(Combination(), "cpu", load_), "ok", stats=bench.stats_of([0.2, 0.1, 0.3]))
+    slow_row = bench.Row(bench.Case(Combination(data="gluon"), "cpu", load_), "ok", stats=bench.stats_of([0.5, 0.4, 0.6]))
+    failed = bench.Row(bench.Case(Combination(model="broken"), "cpu", load_), "failed", "boom")
+    for row in (fast, slow_row):
+        row.metrics = {"epoch_median_s": row.stats.median, "samples_per_s": 50 / row.stats.median}
+    assert bench.sorted_rows([failed, slow_row, fast]) == [fast, slow_row, failed]
+    lines = list(csv.DictReader(io.StringIO(bench.to_csv([failed, slow_row, fast]))))
+    assert [line["status"] for line in lines] == ["ok", "ok", "failed"]
+    assert float(lines[1]["ratio_to_scratch"]) == pytest.approx(2.5)
+    assert lines[2]["error"] == "boom" and lines[2]["ratio_to_scratch"] == ""
+
+
+def test_default_matrix_is_the_seeds_and_all_adds_the_rest(registry):
+    seed = bench.select(registry, {}, everything=False)
+    assert len(seed) == 16 and {c.optimizer for c in seed} == {"scratch", "gluon"}
+    assert bench.left_out(registry, seed) == ["model:broken", "optimizer:explode", "optimizer:interrupt", "optimizer:slow"]
+    everything = bench.select(registry, {}, everything=True)
+    assert len(everything) == 2 * 3 * 2 * 5 and bench.left_out(registry, everything) == []
+    fixed = bench.select(registry, {"data": ["scratch"], "optimizer": ["slow", "gluon"]}, everything=False)
+    assert len(fixed) == 8 and {c.optimizer for c in fixed} == {"slow", "gluon"}
+
+
+def test_workload_overrides_and_errors():
+    large = bench.workload("large")
+    assert (large.num_examples, large.num_inputs, large.batch_size) == (100_000, 100, 1000)
+    assert bench.workload("seed", batch_size=None, rounds=4).rounds == 4
+    for bad in [dict(rounds=0), dict(warmup=-1), dict(batch_size=5000), dict(target_loss=0)]:
+        with pytest.raises(bench.HarnessError):
+            bench.workload("seed", **bad)
+
+
+BAD_OPTIONS = [
+    (["--workload", "huge"], "unknown workload 'huge'; valid: seed, large"),
+    (["--rounds", "0"], "--rounds must be a positive integer"),
+    (["--ctx", "tpu"], "invalid context 'tpu'"),
+    (["--format", "nope"], "unknown --format 'nope'; valid:"),
+    (["--data", "nope"], "unknown data 'nope'; available:"),
+    (["--batch-size", "0"], "--batch-size must be between 1"),
+]
+
+
+@pytest.mark.parametrize("argv,message", BAD_OPTIONS, ids=[a[0] for a, _ in BAD_OPTIONS])
+def test_bad_options_are_one_line_exit_2(argv, message, capsys):
+    assert main(["bench", "-q", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_bad_option_from_the_shell():
+    proc = run_cli("bench", "--rounds", "zero")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--rounds" in proc.stderr
+
+
+def test_bench_writes_table_json_csv_plot(tmp_path):
+    out = {ext: tmp_path / f"run.{ext}" for ext in ("json", "csv", "png")}
+    proc = run_cli("bench", "--num-examples", "40", "--rounds", "3", "--json", str(out["json"]),
+                   "--csv", str(out["csv"]), "--plot", str(out["png"]), "--format", "github")
+    assert proc.returncode == 0, proc.stderr
+    table_lines = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "ok" in line]
+    assert len(table_lines) == 16
+    assert "16 of 16 combinations; 0 failed, 0 skipped" in proc.stdout
+    assert proc.stderr == ""  # no progress bar when stderr is not a terminal
+
+    doc = json.loads(out["json"].read_text())
+    assert set(doc) >= {"machine_info", "commit_info", "benchmarks", "datetime", "version", "harness"}
+    env = doc["machine_info"]["harness"]
+    assert env["mxnet"]["version"] == mx.__version__ and "CPU_SSE" in env["mxnet"]["features"]
+    assert {"OMP_NUM_THREADS", "MXNET_ENGINE_TYPE"} <= set(env["env"])
+    assert env["cpu_count"]["logical"] >= 1 and env["cpu_model"] and env["python"]
+    assert set(doc["commit_info"]) >= {"id", "dirty"}
+    medians = [b["stats"]["median"] for b in doc["benchmarks"]]
+    assert len(medians) == 16 and medians == sorted(medians)
+    for b in doc["benchmarks"]:
+        assert len(b["stats"]["data"]) == 3 and b["stats"]["median"] == pytest.approx(np.median(b["stats"]["data"]))
+        assert b["extra_info"]["steps_per_epoch"] == 4 and b["extra_info"]["final_loss"] > 0
+
+    lines = list(csv.DictReader(out["csv"].open()))
+    assert len(lines) == 16 and all(line["status"] == "ok" for line in lines)
+    assert [float(line["epoch_median_s"]) for line in lines] == pytest.approx(medians)
+    assert out["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    compare = subprocess.run([str(ROOT / ".venv/bin/pytest-benchmark"), "compare", str(out["json"])],
+                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert compare.returncode == 0, compare.stderr
+    assert "benchmark 'seed-cpu': 16 tests" in compare.stdout
+    assert "test_epoch[seed-cpu-scratch-scratch-scratch-scratch]" in compare.stdout
+
+
+def test_failed_combinations_are_rows_and_exit_1(tmp_path):
+    path = tmp_path / "run.json"
+    proc = run_cli("-p", "tests.plugins.faulty", "bench", "--num-examples", "40", "--rounds", "2",
+                   "--model", "scratch", "--model", "broken", "--optimizer", "scratch", "--optimizer", "explode",
+                   "--data", "scratch", "--loss", "scratch", "--json", str(path))
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.count("FAILED: RuntimeError: broken model") == 2
+    assert proc.stdout.count("FAILED: diverged at epoch 1") == 1
+    doc = json.loads(path.read_text())
+    assert len(doc["benchmarks"]) == 1 and len(doc["harness"]["not_run"]) == 3
+
+
+def test_ctrl_c_keeps_finished_rows(tmp_path):
+    out = {ext: tmp_path / f"run.{ext}" for ext in ("json", "csv")}
+    proc = run_cli("-p", "tests.plugins.faulty", "bench", "--num-examples", "40", "--rounds", "2",
+                   "--data", "scratch", "--model", "scratch", "--loss", "scratch",
+                   "--optimizer", "scratch", "--optimizer", "interrupt", "--optimizer", "gluon",
+                   "--json", str(out["json"]), "--csv", str(out["csv"]))
+    assert proc.returncode == 130
+    assert "interrupted; kept the 1 finished combinations" in proc.stderr
+    assert "1 of 3 combinations" in proc.stdout
+    doc = json.loads(out["json"].read_text())
+    assert doc["harness"]["interrupted"] is True
+    assert [b["name"] for b in doc["benchmarks"]] == ["test_epoch[seed-cpu-scratch-scratch-scratch-scratch]"]
+    assert len(out["csv"].read_text().splitlines()) == 2
+
+
+def test_overhead_option_prints_the_ratio():
+    proc = run_cli("bench", "--overhead", "--num-examples", "40", "--rounds", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert "harness overhead: seed loop" in proc.stdout and "ratio" in proc.stdout
+
+
+def test_benchmarks_suite_runs_and_syncs(tmp_path):
+    """``pytest benchmarks/`` on a tiny workload, with the slow plugin joining the matrix."""
+    path = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "benchmarks/", "-q", "-p", "no:cacheprovider",
+         "--harness-plugin", "tests.plugins.slow", "--num-examples", "50", "--harness-rounds", "1",
+         "--harness-warmup", "0", f"--benchmark-json={path}"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        env={**os.environ, "HARNESS_LOAD_PLUGINS": "scratch,gluon"},  # whatever else is installed
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "25 passed, 24 skipped" in proc.stdout  # 24 combinations on cpu + overhead; gpu skipped with the reason
+    assert "no GPU usable" in proc.stdout or "gpu" in proc.stdout
+    assert "harness overhead:" in proc.stdout
+    doc = json.loads(path.read_text())
+    entries = {b["name"]: b for b in doc["benchmarks"]}
+    assert len(entries) == 25 and doc["machine_info"]["harness"]["mxnet"]["version"] == mx.__version__
+    slow_entries = [b for name, b in entries.items() if name.endswith("-slow]")]
+    assert len(slow_entries) == 8
+    for b in slow_entries:  # pytest-benchmark's own timer is synchronised too
+        assert b["stats"]["min"] >= 5 * slow.SLEEP
+        assert b["options"]["timer"] == "synced_clock" or "synced_clock" in str(b["options"]["timer"])
