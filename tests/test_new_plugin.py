@@ -22,7 +22,8 @@ def test_every_role_template_passes_the_kit(tmp_path):
     assert {c.role for c in report.cases if c.kind == "contract"} == {"data", "model", "loss", "optimizer"}
 
 
-def _pip_install(package, target):
+def pip_install_to(package, target):
+    """``pip install`` into a throwaway ``--target`` dir: visible only with it on PYTHONPATH."""
     cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(package)]
     if importlib.util.find_spec("wheel") is not None:
         cmd.insert(4, "--no-build-isolation")  # offline and faster when the build tools are here
@@ -43,7 +44,7 @@ def test_generated_package_installs_is_listed_runs_and_passes_its_tests(tmp_path
 
     # installed beside, not into, the shared environment: other tests never see it
     site = tmp_path / "site"
-    _pip_install(pkg, site)
+    pip_install_to(pkg, site)
     env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
 
     listed = run_cli("plugins", "--json", env=env)

@@ -56,6 +56,34 @@ def test_strict_plugins_makes_a_broken_plugin_exit_2(module):
     assert BROKEN[module] in proc.stderr
 
 
+def test_a_broken_installed_package_is_skipped_and_can_be_blocked(tmp_path):
+    from .test_new_plugin import pip_install_to
+
+    pkg = tmp_path / "harness-brokenpkg"
+    pkg.mkdir()
+    (pkg / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n')
+    (pkg / "setup.cfg").write_text(
+        "[metadata]\nname = harness-brokenpkg\nversion = 0.0.1\n\n[options]\npy_modules = harness_brokenpkg\n\n"
+        "[options.entry_points]\nharness =\n    brokenpkg = harness_brokenpkg\n"
+    )
+    (pkg / "harness_brokenpkg.py").write_text("import a_dependency_that_is_not_installed\n")
+    pip_install_to(pkg, tmp_path / "site")
+    env = {"PYTHONPATH": str(tmp_path / "site")}
+
+    proc = run_cli("run", "--epochs", "1", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == (
+        "harness: warning: skipped plugin 'brokenpkg': import of 'harness_brokenpkg' failed: "
+        "ModuleNotFoundError: No module named 'a_dependency_that_is_not_installed'\n"
+    )
+    out, _ = _listing(env=env)
+    assert out["skipped"] == [{"name": "brokenpkg", "source": "entry point", "reason": proc.stderr.split(": ", 3)[-1].strip()}]
+    assert run_cli("-p", "no:brokenpkg", "plugins", env=env).stderr == ""
+    assert run_cli("plugins", env={**env, "HARNESS_LOAD_PLUGINS": "scratch,gluon"}).stderr == ""
+    strict = run_cli("--strict-plugins", "run", env=env)
+    assert strict.returncode == 2 and strict.stderr.startswith("harness: error: plugin 'brokenpkg': import of")
+
+
 def test_strict_plugins_from_the_environment():
     proc = run_cli("plugins", "-p", "tests.plugins.unknown_hook", env={"HARNESS_STRICT_PLUGINS": "1"})
     assert proc.returncode == 2
