@@ -79,6 +79,10 @@ def compare_runs(old: dict, new: dict, alpha: float = ALPHA, threshold: float = 
     return out
 
 
+def _median(entry: dict | None) -> float | None:
+    return statistics.median(entry["data"]) if entry and entry["data"] else None
+
+
 def compare_one(name: str, old: list[float], new: list[float], alpha: float, threshold: float) -> Comparison:
     old_med, new_med = statistics.median(old), statistics.median(new)
     ratio = new_med / old_med if old_med > 0 else math.inf
