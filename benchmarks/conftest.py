@@ -4,7 +4,7 @@ The matrix comes from the plugin registry, so installed third-party plugins
 join automatically.  Options (pytest's own ``-p`` is taken, hence the prefix):
 
   --harness-plugin MODULE|no:NAME   load or block a plugin, like ``harness -p``
-  --workload seed|large             plus --num-examples/--num-inputs/--batch-size/--lr overrides
+  --workload seed|large             plus --num-examples/--num-inputs/--batch-size/--lr/--seed/--target-loss
   --harness-ctx cpu,gpu             contexts; an unusable GPU is skipped with the reason
   --harness-rounds N, --harness-warmup N
 """
@@ -22,29 +22,18 @@ def pytest_addoption(parser):
     group = parser.getgroup("harness", "mxnet-harness benchmarks")
     group.addoption("--harness-plugin", action="append", default=[], metavar="MODULE|no:NAME",
                     help="load MODULE as a plugin, or block plugin NAME (repeatable)")
-    group.addoption("--workload", default="seed", help=f"{' or '.join(bench.WORKLOADS)} (default %(default)s)")
     group.addoption("--harness-ctx", default="cpu,gpu", help="comma-separated contexts (default %(default)s)")
-    group.addoption("--harness-rounds", type=int, help="timed epochs per case (default: the workload's)")
-    group.addoption("--harness-warmup", type=int, help="untimed epochs first (default: the workload's)")
-    group.addoption("--num-examples", type=int, help="override the workload's N")
-    group.addoption("--num-inputs", type=int, help="override the workload's D")
-    group.addoption("--batch-size", type=int, help="override the workload's batch size")
-    group.addoption("--lr", type=float, help="override the workload's learning rate")
-
+    bench.add_workload_options(group.addoption, timing_prefix="harness-")
 
 def _config_error(exc: HarnessError):
     raise pytest.UsageError(str(exc)) from None
 
 
 def workload_of(config) -> bench.Workload:
-    opt = config.getoption
     try:
-        return bench.workload(opt("--workload"), num_examples=opt("--num-examples"), num_inputs=opt("--num-inputs"),
-                              batch_size=opt("--batch-size"), lr=opt("--lr"), rounds=opt("--harness-rounds"),
-                              warmup=opt("--harness-warmup"))
+        return bench.workload_from(config.getoption, timing_prefix="harness-")
     except HarnessError as exc:
         _config_error(exc)
-
 
 def registry_of(config):
     if not hasattr(config, "_harness_registry"):

@@ -84,6 +84,35 @@ def workload(name: str, **overrides) -> Workload:
     return chosen
 
 
+#: Workload fields a user may override: option name -> (type, help); ``rounds``/``warmup`` may take a prefix.
+OVERRIDES = {
+    "num_examples": (int, "override the workload's N"),
+    "num_inputs": (int, "override the workload's D"),
+    "batch_size": (int, "override the workload's batch size"),
+    "lr": (float, "override the workload's learning rate"),
+    "seed": (int, "data, initial parameters and shuffling (default 0)"),
+    "target_loss": (float, "time-to-target threshold (default 1e-4)"),
+    "rounds": (int, "timed epochs per combination (seed 10, large 5)"),
+    "warmup": (int, "untimed epochs before them (default 1)"),
+}
+
+
+def add_workload_options(add, timing_prefix: str = "") -> None:
+    """Add ``--workload`` and the overrides with ``add`` (argparse's ``add_argument`` or pytest's ``addoption``)."""
+    add("--workload", default="seed", help=f"{' or '.join(WORKLOADS)} (default seed)")
+    for name, (kind, text) in OVERRIDES.items():
+        prefix = timing_prefix if name in ("rounds", "warmup") else ""
+        add(f"--{prefix}{name.replace('_', '-')}", type=kind, dest=f"{prefix}{name}".replace("-", "_"), help=text)
+
+
+def workload_from(get, timing_prefix: str = "") -> Workload:
+    """The workload options added by :func:`add_workload_options`, read with ``get(dest)``."""
+    def dest(name):
+        return (timing_prefix if name in ("rounds", "warmup") else "").replace("-", "_") + name
+
+    return workload(get("workload"), **{name: get(dest(name)) for name in OVERRIDES})
+
+
 @dataclass(frozen=True)
 class Case:
     """One cell of the matrix."""

@@ -24,15 +24,7 @@ def add_parser(sub, common) -> None:
                    help="every registered implementation, not only the seed's scratch and gluon, for roles not given")
     p.add_argument("--ctx", default="cpu", help="comma-separated contexts, e.g. cpu,gpu (default %(default)s); "
                    "an unusable GPU is a skipped row")
-    p.add_argument("--workload", default="seed", help=f"{' or '.join(bench.WORKLOADS)} (default %(default)s)")
-    p.add_argument("--num-examples", type=int, help="override the workload's N")
-    p.add_argument("--num-inputs", type=int, help="override the workload's D")
-    p.add_argument("--batch-size", type=int, help="override the workload's batch size")
-    p.add_argument("--lr", type=float, help="override the workload's learning rate")
-    p.add_argument("--seed", type=int, help="data, initial parameters and shuffling (default 0)")
-    p.add_argument("--target-loss", type=float, help="time-to-target threshold (default 1e-4)")
-    p.add_argument("--rounds", type=int, help="timed epochs per combination (seed 10, large 5)")
-    p.add_argument("--warmup", type=int, help="untimed epochs before them (default 1)")
+    bench.add_workload_options(p.add_argument)
     p.add_argument("--json", metavar="PATH", help="write pytest-benchmark-compatible JSON")
     p.add_argument("--csv", metavar="PATH", help="write one CSV line per combination")
     p.add_argument("--plot", metavar="PATH", help="write a PNG: throughput and loss curves")
@@ -58,23 +50,9 @@ def _check_format(fmt: str) -> None:
         raise HarnessError(f"unknown --format {fmt!r}; valid: {', '.join(sorted(tabulate_formats))}")
 
 
-def _workload(args) -> bench.Workload:
-    return bench.workload(
-        args.workload,
-        num_examples=args.num_examples,
-        num_inputs=args.num_inputs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        target_loss=args.target_loss,
-        rounds=args.rounds,
-        warmup=args.warmup,
-    )
-
-
 def cmd_bench(args) -> int:
     _check_format(args.format)
-    load = _workload(args)
+    load = bench.workload_from(lambda dest: getattr(args, dest))
     ctxs = bench.parse_ctxs(args.ctx)
     registry = registry_from_args(args)
     if args.overhead:
