@@ -1,19 +1,13 @@
 """``harness bench --plot``: throughput per combination and the loss curves, one PNG."""
 from __future__ import annotations
 
-import io
-
 from .bench import Row, sorted_rows
+from .report import figure, png_bytes
 
 
 def render_png(rows: list[Row]) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display needed
-    from matplotlib.figure import Figure
-
     ok = [r for r in sorted_rows(rows) if r.status == "ok"]
-    fig = Figure(figsize=(12, max(4.0, 0.35 * len(ok) + 1.5)), layout="constrained")
+    fig = figure(12, max(4.0, 0.35 * len(ok) + 1.5))
     bars, curves = fig.subplots(1, 2)
     labels = [f"{r.case.combo.label} ({r.case.ctx}, {r.case.workload.name})" for r in ok]
     bars.barh(labels[::-1], [r.metrics["samples_per_s"] for r in ok][::-1], color="tab:blue")
@@ -30,6 +24,4 @@ def render_png(rows: list[Row]) -> bytes:
     curves.set_xlabel("epoch (warm-up included)")
     curves.set_ylabel("training loss")
     curves.set_title("Loss curves")
-    out = io.BytesIO()
-    fig.savefig(out, format="png", dpi=100)
-    return out.getvalue()
+    return png_bytes(fig)
