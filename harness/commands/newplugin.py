@@ -181,5 +181,6 @@ def cmd_new_plugin(args) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     print(f"created {target}/ with {', '.join(sorted(files))}")
-    print(f"next: pip install -e '{target}[test]' && (cd {target} && pytest)")
+    spec = str(target) if target.is_absolute() else f"./{target}"  # pip reads a bare name as a project on the index
+    print(f"next: pip install -e '{spec}[test]' && (cd {spec} && pytest)")
     return 0
