@@ -4,8 +4,10 @@ import io
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import mxnet as mx
 import numpy as np
@@ -192,6 +194,24 @@ def test_ctrl_c_keeps_finished_rows(tmp_path):
     assert doc["harness"]["interrupted"] is True
     assert [b["name"] for b in doc["benchmarks"]] == ["test_epoch[seed-cpu-scratch-scratch-scratch-scratch]"]
     assert len(out["csv"].read_text().splitlines()) == 2
+
+
+def test_real_sigint_while_a_case_runs(tmp_path):
+    path = tmp_path / "run.json"
+    # the second case takes ~16 s (200 steps x 20 ms x 4 epochs); the signal lands inside it
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/harness"), "-p", "tests.plugins.slow", "bench", "--num-examples", "2000", "--rounds", "3",
+         "--data", "scratch", "--model", "scratch", "--loss", "scratch", "--optimizer", "scratch", "--optimizer", "slow",
+         "--json", str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    time.sleep(8)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "kept the 1 finished combinations" in err and "1 of 2 combinations" in out
+    doc = json.loads(path.read_text())
+    assert doc["harness"]["interrupted"] is True and len(doc["benchmarks"]) == 1
 
 
 def test_overhead_option_prints_the_ratio():

@@ -77,6 +77,7 @@ def cmd_bench(args) -> int:
         bench.run_matrix(registry, planned, on_row=on_row)
     except KeyboardInterrupt:
         interrupted = True
+        _drain()
     finally:
         progress.close()
     wall = time.perf_counter() - start
@@ -96,6 +97,16 @@ def cmd_bench(args) -> int:
         print(f"harness: interrupted; kept the {len(done)} finished combinations", file=sys.stderr)
         return 130
     return 1 if failed else 0
+
+
+def _drain() -> None:
+    """Let the engine finish what the interrupted case queued, so the process exits cleanly."""
+    import mxnet as mx
+
+    try:
+        mx.nd.waitall()
+    except KeyboardInterrupt:
+        pass
 
 
 def _write_outputs(args, rows, interrupted: bool) -> None:
