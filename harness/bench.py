@@ -329,11 +329,23 @@ def render_table(rows: list[Row], tablefmt: str = "simple") -> str:
     return table(display_rows(rows), COLUMNS, tablefmt=tablefmt, floatfmt=".4g")
 
 
-def to_csv(rows: list[Row]) -> str:
-    """One line per case (failed and skipped included) with every scalar metric."""
+def to_csv(rows: list[Row], machine: dict | None = None, commit: dict | None = None) -> str:
+    """One line per case (failed and skipped included) with every scalar metric and the environment."""
+    machine, commit = machine or environment.machine_info(), commit or environment.commit_info()
+    env = machine["harness"]
+    context_columns = {
+        "mxnet": env["mxnet"]["version"],
+        "omp_num_threads": env["env"].get("OMP_NUM_THREADS") or "",
+        "mxnet_engine_type": env["env"].get("MXNET_ENGINE_TYPE") or "",
+        "cpu_model": env["cpu_model"],
+        "cpu_count": env["cpu_count"]["usable"],
+        "python": env["python"],
+        "commit": commit.get("id"),
+        "dirty": commit.get("dirty"),
+    }
     fields = ["workload", *ROLES, "ctx", "status", "error", "epoch_median_s", "epoch_iqr_s", "epoch_min_s", "rounds",
               "warmup", "steps_per_epoch", "us_per_step", "samples_per_s", "ratio_to_scratch", "target_loss",
-              "time_to_target_s", "epochs_to_target", "final_loss", "param_error", "peak_rss_mib"]
+              "time_to_target_s", "epochs_to_target", "final_loss", "param_error", "peak_rss_mib", *context_columns]
     base = baseline_medians(rows)
     out = io.StringIO()
     writer = csv.DictWriter(out, fields, extrasaction="ignore", lineterminator="\n")
@@ -348,6 +360,7 @@ def to_csv(rows: list[Row]) -> str:
             "status": r.status,
             "error": r.error,
             "ratio_to_scratch": r.median / ref if ref and r.status == "ok" else "",
+            **context_columns,
         })
     return out.getvalue()
 
@@ -372,12 +385,12 @@ def benchmark_entry(row: Row) -> dict:
     }
 
 
-def to_document(rows: list[Row], interrupted: bool = False) -> dict:
+def to_document(rows: list[Row], interrupted: bool = False, machine: dict | None = None, commit: dict | None = None) -> dict:
     """The JSON ``pytest-benchmark compare`` reads; failed and skipped cases under ``harness`` (its loader
     requires stats on every benchmark)."""
     return {
-        "machine_info": environment.machine_info(),
-        "commit_info": environment.commit_info(),
+        "machine_info": machine or environment.machine_info(),
+        "commit_info": commit or environment.commit_info(),
         "benchmarks": [benchmark_entry(r) for r in sorted_rows(rows) if r.status == "ok"],
         "datetime": datetime.now(timezone.utc).isoformat(),
         "version": pytest_benchmark.__version__,
@@ -393,6 +406,6 @@ def to_document(rows: list[Row], interrupted: bool = False) -> dict:
     }
 
 
-def to_json_text(rows: list[Row], interrupted: bool = False) -> str:
-    return to_json(to_document(rows, interrupted))
+def to_json_text(rows: list[Row], interrupted: bool = False, machine: dict | None = None, commit: dict | None = None) -> str:
+    return to_json(to_document(rows, interrupted, machine, commit))
 

@@ -92,3 +92,16 @@ def machine_info() -> dict:
     info = pytest_benchmark_generate_machine_info()
     info["harness"] = harness_env()
     return info
+
+
+def summary(machine: dict, commit: dict) -> str:
+    """One line for under a results table."""
+    env = machine["harness"]
+    variables_ = [f"{k}={v if v is not None else 'unset'}" for k, v in env["env"].items()
+                  if k in ("OMP_NUM_THREADS", "MXNET_ENGINE_TYPE") or v is not None]
+    state = " (dirty)" if commit.get("dirty") else ""
+    return (
+        f"MXNet {env['mxnet']['version']} [{' '.join(env['mxnet']['features'])}]; {', '.join(variables_)}; "
+        f"{env['cpu_model']} ×{env['cpu_count']['usable']}; Python {env['python']}; "
+        f"commit {str(commit.get('id'))[:12]}{state}"
+    )

@@ -159,6 +159,8 @@ def test_bench_writes_table_json_csv_plot(tmp_path):
 
     lines = list(csv.DictReader(out["csv"].open()))
     assert len(lines) == 16 and all(line["status"] == "ok" for line in lines)
+    assert {line["mxnet"] for line in lines} == {mx.__version__} and {line["commit"] for line in lines} == {doc["commit_info"]["id"]}
+    assert f"MXNet {mx.__version__} [" in proc.stdout and "OMP_NUM_THREADS=" in proc.stdout
     assert [float(line["epoch_median_s"]) for line in lines] == pytest.approx(medians)
     assert out["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -6,7 +6,7 @@ import time
 
 from tabulate import tabulate_formats
 
-from .. import bench, compare, context
+from .. import bench, compare, context, environment
 from ..errors import HarnessError
 from ..report import table, write_atomic
 from ..roles import ROLES
@@ -81,7 +81,8 @@ def cmd_bench(args) -> int:
     finally:
         progress.close()
     wall = time.perf_counter() - start
-    _write_outputs(args, done, interrupted)
+    machine, commit = environment.machine_info(), environment.commit_info()
+    _write_outputs(args, done, interrupted, machine, commit)
     print(bench.render_table(done, args.format))
     failed = sum(r.status == "failed" for r in done)
     skipped = sum(r.status == "skipped" for r in done)
@@ -90,6 +91,7 @@ def cmd_bench(args) -> int:
         f"(N={load.num_examples}, D={load.num_inputs}, batch {load.batch_size}), {load.rounds} rounds after "
         f"{load.warmup} warm-up; 'vs scratch' = epoch time / all-scratch's; {wall:.1f} s"
     )
+    print(environment.summary(machine, commit))
     others = bench.left_out(registry, combos)
     if others:
         print(f"not in this matrix: {', '.join(others)} (name them with --data/--model/--loss/--optimizer, or --all)")
@@ -109,11 +111,11 @@ def _drain() -> None:
         pass
 
 
-def _write_outputs(args, rows, interrupted: bool) -> None:
+def _write_outputs(args, rows, interrupted: bool, machine: dict, commit: dict) -> None:
     if args.json:
-        write_atomic(args.json, bench.to_json_text(rows, interrupted) + "\n")
+        write_atomic(args.json, bench.to_json_text(rows, interrupted, machine, commit) + "\n")
     if args.csv:
-        write_atomic(args.csv, bench.to_csv(rows))
+        write_atomic(args.csv, bench.to_csv(rows, machine, commit))
     if args.plot:
         from ..plot import render_png
 
