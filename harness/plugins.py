@@ -237,13 +237,9 @@ def import_plugin(spec: str):
             raise
         return module
     cwd = os.getcwd()
-    if cwd in sys.path or "" in sys.path:
-        return importlib.import_module(spec)
-    sys.path.insert(0, cwd)
-    try:
-        return importlib.import_module(spec)
-    finally:
-        sys.path.remove(cwd)
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)  # and keep it, as python -m does: the plugin may import siblings later
+    return importlib.import_module(spec)
 
 
 def parse_specs(specs: Iterable[str]) -> tuple[list[str], list[str]]:
