@@ -216,6 +216,37 @@ def test_real_sigint_while_a_case_runs(tmp_path):
     assert doc["harness"]["interrupted"] is True and len(doc["benchmarks"]) == 1
 
 
+def stderr_on_a_terminal(*args) -> str:
+    """Run ``harness ARGS`` with stderr on a pseudo-terminal 120 columns wide; what it wrote there."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/harness"), *args], stdout=subprocess.DEVNULL, stderr=slave, cwd=ROOT)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert proc.wait(timeout=120) == 0
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_only_on_a_terminal_and_not_with_quiet():
+    args = ["bench", "--num-examples", "40", "--rounds", "2", "--data", "scratch", "--model", "scratch", "--loss", "scratch"]
+    assert "0/2 [" in stderr_on_a_terminal(*args)  # later updates may be throttled on a run this short
+    assert "combo" not in stderr_on_a_terminal(*args, "--quiet")
+
+
 def test_overhead_option_prints_the_ratio():
     proc = run_cli("bench", "--overhead", "--num-examples", "40", "--rounds", "3")
     assert proc.returncode == 0, proc.stderr

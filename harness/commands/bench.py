@@ -68,7 +68,7 @@ def cmd_bench(args) -> int:
 
     def on_row(row):
         done.append(row)
-        progress.set_postfix_str(row.case.combo.label, refresh=False)
+        progress.set_postfix_str(f"done {row.case.combo.label}", refresh=False)
         progress.update()
 
     start = time.perf_counter()
