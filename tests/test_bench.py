@@ -119,6 +119,8 @@ BAD_OPTIONS = [
     (["--format", "nope"], "unknown --format 'nope'; valid:"),
     (["--data", "nope"], "unknown data 'nope'; available:"),
     (["--batch-size", "0"], "--batch-size must be between 1"),
+    (["--json", "/proc/nope/run.json"], "cannot write /proc/nope/run.json"),
+    (["--csv", "/"], "cannot write /:"),
 ]
 
 

@@ -1,8 +1,10 @@
 """``harness bench`` and ``harness compare``."""
 from __future__ import annotations
 
+import os
 import sys
 import time
+from pathlib import Path
 
 from tabulate import tabulate_formats
 
@@ -57,6 +59,8 @@ def cmd_bench(args) -> int:
     registry = registry_from_args(args)
     if args.overhead:
         return _overhead(registry, load, ctxs)
+    for path in (args.json, args.csv, args.plot):
+        _check_writable(path)
     combos = bench.select(registry, {role: getattr(args, role) for role in ROLES}, args.all)
     planned = bench.cases(combos, ctxs, load)
 
@@ -111,15 +115,28 @@ def _drain() -> None:
         pass
 
 
-def _write_outputs(args, rows, interrupted: bool, machine: dict, commit: dict) -> None:
-    if args.json:
-        write_atomic(args.json, bench.to_json_text(rows, interrupted, machine, commit) + "\n")
-    if args.csv:
-        write_atomic(args.csv, bench.to_csv(rows, machine, commit))
-    if args.plot:
-        from ..plot import render_png
+def _check_writable(path: str | None) -> None:
+    """Fail before a long run, not after it, when an output cannot be written."""
+    if not path:
+        return
+    target = Path(path)
+    parent = next((p for p in [target.parent, *target.parent.parents] if p.exists()), None)
+    if target.is_dir() or parent is None or not os.access(parent, os.W_OK):
+        raise HarnessError(f"cannot write {path}: not a writable file location")
 
-        write_atomic(args.plot, render_png(rows))
+
+def _write_outputs(args, rows, interrupted: bool, machine: dict, commit: dict) -> None:
+    from ..plot import render_png
+
+    outputs = [(args.json, lambda: bench.to_json_text(rows, interrupted, machine, commit) + "\n"),
+               (args.csv, lambda: bench.to_csv(rows, machine, commit)),
+               (args.plot, lambda: render_png(rows))]
+    for path, render in outputs:
+        if path:
+            try:
+                write_atomic(path, render())
+            except OSError as exc:
+                raise HarnessError(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def _overhead(registry, load, ctxs) -> int:
