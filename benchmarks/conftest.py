@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness import bench, environment
-from harness.errors import HarnessError
+from harness import __version__, bench, environment
+from harness.errors import Diverged, HarnessError
 from harness.overhead import describe
 from harness.plugins import load
 
@@ -75,6 +75,32 @@ def harness_workload(pytestconfig):
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["harness"] = environment.harness_env()
+
+
+_NOT_RUN = pytest.StashKey[list]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Remember failed and skipped cases: pytest-benchmark leaves them out of its JSON."""
+    report = (yield).get_result()
+    case = getattr(item, "callspec", None) and item.callspec.params.get("case")
+    if case is None or not (report.failed or (report.skipped and report.when == "setup")):
+        return
+    if report.failed:
+        error = call.excinfo.exconly().splitlines()[0] if call.excinfo else report.longreprtext.splitlines()[-1]
+        if call.excinfo and call.excinfo.errisinstance(Diverged):
+            error = f"diverged at epoch {call.excinfo.value.epoch} (loss not finite)"
+    else:
+        error = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    item.config.stash.setdefault(_NOT_RUN, []).append({
+        "name": item.name, "status": "failed" if report.failed else "skipped", "error": error,
+        "combination": case.combo.as_dict(), "ctx": case.ctx, "workload": case.workload.name,
+    })
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    output_json["harness"] = {"version": __version__, "interrupted": False, "not_run": config.stash.get(_NOT_RUN, [])}
 
 
 _OVERHEAD = pytest.StashKey[dict]()

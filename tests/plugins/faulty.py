@@ -14,13 +14,6 @@ def exploding_optimizer(net, lr):
     return lambda batch_size: sgd(params, math.inf, batch_size)  # the loss becomes NaN at once
 
 
-def interrupting_optimizer(net, lr):
-    def step(batch_size):
-        raise KeyboardInterrupt  # what Ctrl-C raises in the middle of a run
-
-    return step
-
-
 @hookimpl
 def register_models(register):
     register("broken", broken_model)
@@ -29,4 +22,3 @@ def register_models(register):
 @hookimpl
 def register_optimizers(register):
     register("explode", exploding_optimizer)
-    register("interrupt", interrupting_optimizer)
