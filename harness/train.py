@@ -78,6 +78,10 @@ class Session:
         """Mean loss over the whole training set, as the seed prints it."""
         return float(self.loss(self.net(self.features), self.labels).mean().asscalar())
 
+    def weights(self):
+        """``(w, b)`` as NumPy, see :meth:`harness.roles.Model.weights`."""
+        return self.net.weights()
+
 
 @dataclass
 class RunResult:
@@ -123,6 +127,6 @@ def train(session: Session, on_epoch=None) -> RunResult:
         if not math.isfinite(record["loss"]):
             result.diverged_at = epoch
             raise Diverged(epoch, result)
-    w, b = session.net.weights()
+    w, b = session.weights()
     result.params = {"w": w.tolist(), "b": b}
     return result
