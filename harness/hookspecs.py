@@ -1,4 +1,5 @@
-"""The hooks a plugin implements: one registration hook per role.
+"""The hooks a plugin implements: one registration hook per role, and one for
+fused training steps.
 
 Each hook receives a ``register(name, factory)`` callable and calls it once per
 implementation the plugin offers for that role.  A plugin may implement any
@@ -23,6 +24,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 #: ``register(name, factory)``; ``name`` is what users pass on the command line.
 Register = Callable[[str, Callable], None]
+
+#: ``register(model, loss, optimizer, make_step)``: the component names the step replaces.
+RegisterFused = Callable[[str, str, str, Callable], None]
 
 
 @hookspec
@@ -80,4 +84,22 @@ def register_optimizers(register: Register) -> None:
     from gradients summed over ``batch_size`` examples.  The host calls
     ``step`` once per batch after ``backward``, with the batch's real length
     (the last batch may be short); any state (momenta) lives in the closure.
+    """
+
+
+@hookspec
+def register_fused_steps(register: RegisterFused) -> None:
+    """Register fused training steps: opt-in replacements for a model, loss and optimizer.
+
+    Call ``register(model, loss, optimizer, make_step)`` with the names of the
+    three components the step replaces, where ``make_step(net, lr)`` receives
+    the :class:`harness.roles.Model` built by that model's factory and the
+    learning rate, and returns ``step(X, y)``: one whole training step on a
+    batch of ``b = X.shape[0]`` examples (forward, gradient, in-place update of
+    ``net.params``), with exactly the mathematics of recording the loss,
+    ``backward`` and ``step(b)`` of that triple.  The host builds the step once
+    per run, only for a combination run with ``--fused`` (``Combination.fused``),
+    calls it once per batch with ``X`` and ``y`` on the run's context, still
+    uses the loss for evaluation, and reports such runs as a separate
+    ``+fused`` combination; ``harness verify`` checks them against the seed.
     """

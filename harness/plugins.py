@@ -14,7 +14,7 @@ import itertools
 import os
 import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -22,10 +22,12 @@ import pluggy
 
 from . import hookspecs
 from .errors import HarnessError, PluginError
-from .roles import ROLE_HOOKS, ROLES, Combination
+from .roles import FUSED_ROLES, ROLE_HOOKS, ROLES, Combination
 
 ENTRY_POINT_GROUP = "harness"
 BUILTIN_DISTRIBUTION = "mxnet-harness"
+FUSED_HOOK = "register_fused_steps"
+HOOK_ROLES = {hook: role for role, hook in ROLE_HOOKS.items()}
 
 
 class PluginWarning(UserWarning):
@@ -65,6 +67,17 @@ class Component:
 
 
 @dataclass
+class FusedStep:
+    key: tuple[str, str, str]  # the (model, loss, optimizer) it replaces
+    factory: Callable  # make_step(net, lr) -> step(X, y)
+    plugin: str
+
+    @property
+    def label(self) -> str:
+        return "/".join(self.key)
+
+
+@dataclass
 class Skipped:
     name: str
     reason: str
@@ -86,7 +99,10 @@ class Registry:
         self.plugins = infos
         self.skipped = skipped
         self.components: dict[str, dict[str, Component]] = {role: {} for role in ROLES}
-        #: (role, name) registered by more than one plugin -> those plugins; never selectable
+        #: fused steps by the (model, loss, optimizer) they replace
+        self.fused: dict[tuple[str, str, str], FusedStep] = {}
+        #: (role, name) or ("fused", "model/loss/optimizer") registered by more than one plugin
+        #: -> those plugins; never selectable
         self.conflicts: dict[tuple[str, str], list[str]] = {}
 
     def names(self, role: str) -> list[str]:
@@ -116,8 +132,34 @@ class Registry:
         raise HarnessError(f"unknown {role} {name!r}; available: {available}")
 
     def resolve(self, combo: Combination) -> dict[str, Callable]:
-        """The factory for each role of ``combo``; unknown names fail listing the valid ones."""
-        return {role: self.get(role, getattr(combo, role)).factory for role in ROLES}
+        """The factory for each role of ``combo``; unknown names fail listing the valid ones,
+        and so does a fused combination without a fused step."""
+        factories = {role: self.get(role, getattr(combo, role)).factory for role in ROLES}
+        if combo.fused:
+            self.fused_step(combo)
+        return factories
+
+    def fused_step(self, combo: Combination) -> Callable:
+        """``make_step(net, lr)`` registered for ``combo``'s model, loss and optimizer."""
+        found = self.fused.get(combo.fused_key)
+        if found is not None:
+            return found.factory
+        label = "/".join(combo.fused_key)
+        clash = self.conflicts.get(("fused", label))
+        if clash:
+            owners = " and ".join(repr(p) for p in clash)
+            raise HarnessError(f"ambiguous fused step {label!r}: registered by plugins {owners}; block one with -p no:NAME")
+        named = ", ".join(f"{role} {name!r}" for role, name in zip(FUSED_ROLES, combo.fused_key))
+        available = ", ".join(step.label for step in self.fused_steps()) or "none"
+        raise HarnessError(f"no fused step for {named}; fused steps exist for: {available}")
+
+    def fused_steps(self) -> list[FusedStep]:
+        """Every selectable fused step, by (model, loss, optimizer)."""
+        return [self.fused[key] for key in sorted(self.fused)]
+
+    def fused_variants(self, combos: Iterable[Combination]) -> list[Combination]:
+        """``combo`` with ``fused=True`` for each of ``combos`` that has a fused step, in order."""
+        return [replace(c, fused=True) for c in combos if not c.fused and c.fused_key in self.fused]
 
     def combinations(self, **fixed: Iterable[str] | None) -> list[Combination]:
         """Every combination of registered implementations; ``fixed[role]`` narrows a role."""
@@ -137,33 +179,11 @@ class Registry:
 def _register_components(registry: Registry, strict: bool, trace: bool) -> None:
     pm = registry.pm
     plugins = pm.get_plugins()
-    for role in ROLES:
-        hookname = ROLE_HOOKS[role]
+    for hookname in [*ROLE_HOOKS.values(), FUSED_HOOK]:
         caller = getattr(pm.hook, hookname)
         for impl in reversed(caller.get_hookimpls()):
             pname = impl.plugin_name
-
-            def register(name: str, factory: Callable, _role=role, _plugin=pname) -> None:
-                if not isinstance(name, str) or not name:
-                    raise PluginError(f"plugin {_plugin!r} registered a {_role} with an invalid name {name!r}")
-                if not callable(factory):
-                    raise PluginError(f"plugin {_plugin!r} registered {_role} {name!r} with a non-callable")
-                if trace:
-                    _trace(f"  {_plugin} registered {_role} {name!r}")
-                registry.plugins[_plugin].provides.setdefault(_role, []).append(name)
-                clash = registry.conflicts.get((_role, name))
-                existing = registry.components[_role].pop(name, None)
-                if existing is None and clash is None:
-                    registry.components[_role][name] = Component(_role, name, factory, _plugin)
-                    return
-                owners = clash or [existing.plugin]
-                owners.append(_plugin)
-                registry.conflicts[(_role, name)] = owners
-                msg = f"duplicate {_role} {name!r} registered by plugins " + " and ".join(map(repr, owners))
-                if strict:
-                    raise PluginError(msg)
-                warnings.warn(msg + "; neither is selectable", PluginWarning, stacklevel=2)
-
+            register = _registrar(registry, hookname, pname, strict, trace)
             # Call each plugin's hook alone so registrations can be attributed to it.
             others = [p for p in plugins if p is not impl.plugin]
             try:
@@ -179,6 +199,51 @@ def _register_components(registry: Registry, strict: bool, trace: bool) -> None:
                 _skip(registry, pname, msg)
 
 
+def _registrar(registry: Registry, hookname: str, plugin: str, strict: bool, trace: bool) -> Callable:
+    """The ``register`` callable ``plugin``'s implementation of ``hookname`` receives."""
+    if hookname == FUSED_HOOK:
+
+        def register_fused(model: str, loss: str, optimizer: str, make_step: Callable) -> None:
+            key = (model, loss, optimizer)
+            if not all(isinstance(n, str) and n for n in key):
+                raise PluginError(f"plugin {plugin!r} registered a fused step with invalid names {key!r}")
+            label = "/".join(key)
+            if not callable(make_step):
+                raise PluginError(f"plugin {plugin!r} registered fused step {label!r} with a non-callable")
+            _claim(registry, registry.fused, "fused", key, label, FusedStep(key, make_step, plugin), strict, trace)
+
+        return register_fused
+    role = HOOK_ROLES[hookname]
+
+    def register(name: str, factory: Callable) -> None:
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"plugin {plugin!r} registered a {role} with an invalid name {name!r}")
+        if not callable(factory):
+            raise PluginError(f"plugin {plugin!r} registered {role} {name!r} with a non-callable")
+        _claim(registry, registry.components[role], role, name, name, Component(role, name, factory, plugin), strict, trace)
+
+    return register
+
+
+def _claim(registry: Registry, table: dict, kind: str, key, label: str, entry, strict: bool, trace: bool) -> None:
+    """File ``entry`` under ``key``; a key two plugins register becomes selectable by neither."""
+    if trace:
+        _trace(f"  {entry.plugin} registered {kind} {label!r}")
+    registry.plugins[entry.plugin].provides.setdefault(kind, []).append(label)
+    clash = registry.conflicts.get((kind, label))
+    existing = table.pop(key, None)
+    if existing is None and clash is None:
+        table[key] = entry
+        return
+    owners = clash or [existing.plugin]
+    owners.append(entry.plugin)
+    registry.conflicts[(kind, label)] = owners
+    msg = f"duplicate {kind} {label!r} registered by plugins " + " and ".join(map(repr, owners))
+    if strict:
+        raise PluginError(msg)
+    warnings.warn(msg + "; neither is selectable", PluginWarning, stacklevel=4)
+
+
 def _skip(registry: Registry, name: str, reason: str) -> None:
     warnings.warn(f"skipped plugin {name!r}: {reason}", PluginWarning, stacklevel=3)
     source = registry.plugins[name].source if name in registry.plugins else ""
@@ -187,9 +252,9 @@ def _skip(registry: Registry, name: str, reason: str) -> None:
     if plugin is not None:
         registry.pm.unregister(plugin)
     registry.plugins.pop(name, None)
-    for comps in registry.components.values():
-        for cname in [c for c, comp in comps.items() if comp.plugin == name]:
-            del comps[cname]
+    for table in [*registry.components.values(), registry.fused]:
+        for key in [k for k, entry in table.items() if entry.plugin == name]:
+            del table[key]
 
 
 def _hooks_of(pm: pluggy.PluginManager, plugin) -> list[str]:

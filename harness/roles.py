@@ -12,7 +12,7 @@ Contracts (see :mod:`harness.hookspecs` for the factory signatures):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 from mxnet import gluon
@@ -27,22 +27,34 @@ ROLE_HOOKS = {
     "optimizer": "register_optimizers",
 }
 
+#: The roles a fused step replaces, in the order ``register`` takes their names.
+FUSED_ROLES = ("model", "loss", "optimizer")
+
 
 @dataclass(frozen=True, order=True)
 class Combination:
-    """One implementation name per role."""
+    """One implementation name per role; ``fused`` runs model, loss and optimizer as the
+    fused step a plugin registered for them (``register_fused_steps``)."""
 
     data: str = "scratch"
     model: str = "scratch"
     loss: str = "scratch"
     optimizer: str = "scratch"
+    fused: bool = False
 
     def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        # "fused" only when set: the unfused JSON stays what it always was
+        roles = {role: getattr(self, role) for role in ROLES}
+        return {**roles, "fused": True} if self.fused else roles
 
     @property
     def label(self) -> str:
-        return "/".join(getattr(self, role) for role in ROLES)
+        return "/".join(getattr(self, role) for role in ROLES) + ("+fused" if self.fused else "")
+
+    @property
+    def fused_key(self) -> tuple[str, str, str]:
+        """The (model, loss, optimizer) a fused step replaces."""
+        return self.model, self.loss, self.optimizer
 
 
 class Model:

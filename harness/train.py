@@ -38,7 +38,8 @@ class Settings:
 
 
 class Session:
-    """One combination assembled on one context: the seed's training loop, role by role."""
+    """One combination assembled on one context: the seed's training loop, role by role,
+    or, for a fused combination, the plugin's fused step in place of model, loss and optimizer."""
 
     def __init__(self, registry: Registry, combo: Combination, task: Task, settings: Settings, ctx: mx.Context):
         settings.check(task)
@@ -49,15 +50,23 @@ class Session:
         w, b = task.initial_params(ctx)
         self.data_iter = factories["data"]
         self.net = Model(factories["model"](w, b))
-        self.loss = factories["loss"]()
-        self.step = factories["optimizer"](self.net, settings.lr)
+        self.loss = factories["loss"]()  # a fused run still evaluates with it
+        if combo.fused:
+            self.step = None
+            self.fused_step = registry.fused_step(combo)(self.net, settings.lr)
+        else:
+            self.step = factories["optimizer"](self.net, settings.lr)
+            self.fused_step = None
 
     def run_epoch(self, lap=None) -> None:
         """One pass over the data; returns without waiting for the engine.
 
         ``lap(phase)``, if given, is called as each phase of a step ends:
-        ``"data"``, ``"forward"`` (model and loss), ``"backward"``, ``"update"``.
+        ``"data"``, ``"forward"`` (model and loss), ``"backward"``, ``"update"``;
+        a fused step reports ``"data"`` and then the whole step as ``"update"``.
         """
+        if self.fused_step is not None:
+            return self._run_fused_epoch(lap)
         ctx, net, loss, step = self.ctx, self.net, self.loss, self.step
         for X, y in self.data_iter(self.settings.batch_size, self.features, self.labels, self.settings.shuffle):
             X, y = X.as_in_context(ctx), y.as_in_context(ctx)
@@ -71,6 +80,16 @@ class Session:
             if lap:
                 lap("backward")
             step(X.shape[0])  # the real length: the last batch may be short
+            if lap:
+                lap("update")
+
+    def _run_fused_epoch(self, lap) -> None:
+        ctx, step = self.ctx, self.fused_step
+        for X, y in self.data_iter(self.settings.batch_size, self.features, self.labels, self.settings.shuffle):
+            X, y = X.as_in_context(ctx), y.as_in_context(ctx)
+            if lap:
+                lap("data")
+            step(X, y)
             if lap:
                 lap("update")
 

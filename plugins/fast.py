@@ -6,6 +6,10 @@ graph for the model, one for the loss, the host's autograd ``backward`` and
 one fused update, and no per-batch copies unless the data is too large to
 gather once per epoch.  What each trick buys is measured
 in ``docs/performance.md``.
+
+Opt-in (``harness run --fused``), the whole step of model, loss and
+optimizer runs as one cached graph with the gradient written out by hand:
+one engine call per step, no autograd.
 """
 import mxnet as mx
 import numpy as np
@@ -133,6 +137,38 @@ def optimizer(net, lr):
     return sgd
 
 
+def _sgd_step_symbol(lr, batch_size):
+    """Forward, gradient and update of linreg + squared_loss + sgd for one batch size."""
+    X, y, w, b = (mx.sym.var(n) for n in ("X", "y", "w", "b"))
+    # d/dŷ of (ŷ − y)²/2 is ŷ − y, bit for bit what autograd gives the seed's loss
+    err = mx.sym.broadcast_add(mx.sym.dot(X, w), b) - mx.sym.reshape(y, shape=(-1, 1))
+    grad_w = mx.sym.dot(X, err, transpose_a=True)  # the kernel autograd uses for dot
+    grad_b = mx.sym.sum(err, axis=0)
+    # param − lr·grad/batch_size in the seed sgd's operator order, so the numbers match it exactly
+    return mx.sym.Group([w - lr * grad_w / batch_size, b - lr * grad_b / batch_size])
+
+
+# 一步训练: linreg, squared_loss and sgd fused into one cached graph per batch size
+def fused_step(net, lr):
+    w, b = net.params
+    if w.ndim != 2 or w.shape[1] != 1 or b.shape != (1,):
+        raise ValueError(f"the fused step needs params [w (D, 1), b (1,)], got shapes {w.shape}, {b.shape}")
+    params = [w, b]
+    ops = {}  # batch size -> CachedOp; the size is a constant of the graph
+
+    def step(X, y):
+        n = X.shape[0]
+        op = ops.get(n)
+        if op is None:
+            symbol = _sgd_step_symbol(float(lr), float(n))
+            if symbol.list_inputs() != ["w", "X", "b", "y"]:  # a CachedOp takes its inputs in this order
+                raise ValueError(f"fused step inputs {symbol.list_inputs()}")
+            op = ops[n] = nd.CachedOp(symbol, STATIC)
+        op(w, X, b, y, out=params)  # in place: w and b keep their identity for evaluation
+
+    return step
+
+
 @hookimpl
 def register_data(register):
     register("fast", data_iter)
@@ -151,3 +187,10 @@ def register_losses(register):
 @hookimpl
 def register_optimizers(register):
     register("fast", optimizer)
+
+
+@hookimpl
+def register_fused_steps(register):
+    # the same maths behind both triples: fast's roles are scratch's, op for op
+    register("fast", "fast", "fast", fused_step)
+    register("scratch", "scratch", "scratch", fused_step)
