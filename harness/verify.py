@@ -30,17 +30,19 @@ def _max_diff(result, reference) -> float:
 
 def default_combinations(registry: Registry, every: bool = False, **named: list[str] | None) -> list[Combination]:
     """Combinations to verify: ``named[role]`` where given, else the built-in
-    implementations of that role (every installed one with ``every=True``)."""
+    implementations of that role (every installed one with ``every=True``), then
+    the fused variant of each that has a fused step."""
     fixed = {
         role: named.get(role) or (registry.names(role) if every else registry.builtin_names(role)) for role in ROLES
     }
-    return registry.combinations(**fixed)
+    combos = registry.combinations(**fixed)
+    return combos + registry.fused_variants(combos)
 
 
 def twin(registry: Registry, combo: Combination) -> Combination:
     """``combo`` with every built-in component replaced by the reference one (scratch, or the
-    first built-in when scratch is blocked): what a third-party component is compared with
-    when it is not meant to be the seed's maths."""
+    first built-in when scratch is blocked), unfused: what a third-party component or a
+    fused step is compared with when it is not meant to be the seed's maths."""
     seed = Combination()
 
     def reference_name(role: str, name: str) -> str:

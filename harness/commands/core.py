@@ -20,6 +20,11 @@ def add_parser(sub, common) -> None:
 
     p = sub.add_parser("run", parents=[common], help="train one combination and print its losses")
     add_role_options(p, multiple=False)
+    p.add_argument(
+        "--fused",
+        action="store_true",
+        help="run model, loss and optimizer as the fused step a plugin registered for them (see harness plugins)",
+    )
     p.add_argument("--ctx", default="cpu", help="cpu, gpu or gpu:N (default %(default)s)")
     add_task_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -32,7 +37,8 @@ def add_parser(sub, common) -> None:
         description="Train combinations without shuffling from the same parameters and compare each with the "
         "reference (all scratch, or the first combination). By default only the built-in plugins' "
         "implementations take part: third-party ones may be different maths on purpose. Name them with "
-        "--optimizer NAME etc. (repeatable; roles not named use the built-ins) or use --all.",
+        "--optimizer NAME etc. (repeatable; roles not named use the built-ins) or use --all. Every combination "
+        "with a fused step is verified fused too.",
     )
     for role in ROLES:
         p.add_argument(f"--{role}", action="append", metavar="NAME", help=f"{role} implementation(s) to verify (default: built-ins)")
@@ -68,6 +74,7 @@ def cmd_plugins(args) -> int:
                     "plugins": [i.as_dict() for i in infos],
                     "skipped": [s.as_dict() for s in skipped],
                     "roles": {r: {n: c.plugin for n, c in sorted(registry.components[r].items())} for r in ROLES},
+                    "fused": {step.label: step.plugin for step in registry.fused_steps()},
                 }
             )
         )
@@ -80,10 +87,12 @@ def cmd_plugins(args) -> int:
             "source": info.source,
             "hooks": ", ".join(h.removeprefix("register_") for h in info.hooks),
             **{r: ", ".join(info.provides.get(r, [])) for r in ROLES},
+            "fused (model/loss/optimizer)": ", ".join(info.provides.get("fused", [])),
         }
         for info in infos
     ]
-    print(table(rows, ["plugin", "distribution", "version", "source", "hooks", *ROLES]))
+    fused = ["fused (model/loss/optimizer)"] if any(r["fused (model/loss/optimizer)"] for r in rows) else []
+    print(table(rows, ["plugin", "distribution", "version", "source", "hooks", *ROLES, *fused]))
     for clash, owners in sorted(registry.conflicts.items()):
         print(f"not selectable: {clash[0]} {clash[1]!r} is registered by " + " and ".join(owners))
     for skip in skipped:
@@ -95,8 +104,8 @@ def cmd_run(args) -> int:
     registry = registry_from_args(args)
     task = task_from_args(args)
     settings = settings_from_args(args, task)
-    combo = Combination(**{role: getattr(args, role) for role in ROLES})
-    registry.resolve(combo)  # unknown names fail before any work
+    combo = Combination(**{role: getattr(args, role) for role in ROLES}, fused=args.fused)
+    registry.resolve(combo)  # unknown names, or no fused step, fail before any work
     ctx = context.resolve(args.ctx)
     session = Session(registry, combo, task, settings, ctx)
 
@@ -114,7 +123,8 @@ def cmd_run(args) -> int:
     if args.json:
         print(to_json(result.as_dict()))
         return 0
-    print(f"combination: {', '.join(f'{r}={getattr(combo, r)}' for r in ROLES)} on {ctx}")
+    fused = " as one fused step" if combo.fused else ""
+    print(f"combination: {', '.join(f'{r}={getattr(combo, r)}' for r in ROLES)}{fused} on {ctx}")
     print(f"w learned {_fmt(result.params['w'])}  true {_fmt(task.true_w.tolist())}")
     print(f"b learned {result.params['b']:.6f}  true {task.true_b:.6f}")
     return 0
@@ -147,6 +157,7 @@ def cmd_verify(args) -> int:
     shown = [
         {
             **role_columns(r["combination"]),
+            "step": "fused" if r["combination"].fused else "",
             "reference": r["reference"].label,
             "final loss": r["final_loss"],
             "max |Δ| vs ref": r["max_abs_diff"],
@@ -154,7 +165,8 @@ def cmd_verify(args) -> int:
         }
         for r in rows
     ]
-    columns = [*ROLES, *(["reference"] if len(references) > 1 else []), "final loss", "max |Δ| vs ref", "status"]
+    step = ["step"] if any(r["combination"].fused for r in rows) else []
+    columns = [*ROLES, *step, *(["reference"] if len(references) > 1 else []), "final loss", "max |Δ| vs ref", "status"]
     print(table(shown, columns, floatfmt=".3g"))
     print(
         f"\nreference{'s' if len(references) > 1 else ''}: {', '.join(c.label for c in references)}; shuffling off, "
