@@ -12,7 +12,7 @@ from .conftest import ROOT, run_cli
 BROKEN = {
     "tests.plugins.broken_import": "import of 'tests.plugins.broken_import' failed: ImportError: No module named 'a_dependency_that_is_not_installed'",
     "tests.plugins.bad_hookimpl_args": "Argument(s) {'context'} are declared in the hookimpl but can not be found in the hookspec",
-    "tests.plugins.unknown_hook": "unknown hook register_schedulers; hooks: register_data, register_losses, register_models, register_optimizers",
+    "tests.plugins.unknown_hook": "unknown hook register_schedulers; hooks: register_data, register_fused_steps, register_losses, register_models, register_optimizers",
     "tests.plugins.raising_hook": "failed in register_optimizers: RuntimeError: optimizer table not found",
 }
 
@@ -191,14 +191,15 @@ def test_hook_filter(capsys):
     code, out, err = _main(capsys, "plugins", "--hook", "register_lossses")
     assert code == 2 and out == ""
     assert err.strip() == (
-        "harness: error: unknown hook 'register_lossses'; hooks: register_data, register_losses, register_models, register_optimizers"
+        "harness: error: unknown hook 'register_lossses'; hooks: register_data, register_fused_steps, register_losses, register_models, register_optimizers"
     )
 
 
 def test_table_shows_distribution_version_source_hooks_and_roles(capsys):
     _, out, _ = _main(capsys, "-p", "tests.plugins.only_loss", "plugins")
     header, _, *rows = out.splitlines()
-    assert header.split() == ["plugin", "distribution", "version", "source", "hooks", "data", "model", "loss", "optimizer"]
+    assert header.split() == ["plugin", "distribution", "version", "source", "hooks", "data", "model", "loss", "optimizer",
+                              "fused", "(model/loss/optimizer)"]
     (row,) = [r for r in rows if r.startswith("tests.plugins.only_loss")]
     assert row.split() == ["tests.plugins.only_loss", "-p", "losses", "half_squared"]
     (row,) = [r for r in rows if r.startswith("scratch ")]
