@@ -55,7 +55,8 @@ def pytest_generate_tests(metafunc):
         ctxs = bench.parse_ctxs(config.getoption("--harness-ctx"))
     except HarnessError as exc:
         _config_error(exc)
-    planned = bench.cases(registry_of(config).combinations(), ctxs, workload_of(config))
+    load = workload_of(config)
+    planned = bench.cases(registry_of(config).combinations(), ctxs, load) + bench.reference_cases(ctxs, load)
     params = [
         pytest.param(case, id=case.id, marks=[pytest.mark.skip(reason=skip)] if skip else [])
         for case, skip in planned
@@ -95,7 +96,7 @@ def pytest_runtest_makereport(item, call):
         error = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
     item.config.stash.setdefault(_NOT_RUN, []).append({
         "name": item.name, "status": "failed" if report.failed else "skipped", "error": error,
-        "combination": case.combo.as_dict(), "ctx": case.ctx, "workload": case.workload.name,
+        "combination": case.combination(), "ctx": case.ctx, "workload": case.workload.name,
     })
 
 

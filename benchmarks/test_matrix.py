@@ -14,4 +14,5 @@ def test_epoch(benchmark, case, harness_registry):
     # the loss is evaluated in teardown, outside the clock; warm-up rounds are not in the stats
     benchmark.pedantic(runner.epoch, teardown=runner.evaluate, rounds=load.rounds, warmup_rounds=load.warmup, iterations=1)
     if benchmark.stats:  # None under --benchmark-disable
-        benchmark.extra_info.update(bench.metrics(case, benchmark.stats.stats, runner, bench.peak_rss_mib()))
+        metrics = bench.metrics(case, benchmark.stats.stats, runner, bench.peak_rss_mib())
+        benchmark.extra_info.update(bench.extra_info(case, metrics))

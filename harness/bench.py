@@ -19,7 +19,7 @@ import numpy as np
 import pytest_benchmark
 from pytest_benchmark.stats import Stats
 
-from . import __version__, context, environment
+from . import __version__, breakdown, context, environment, reference
 from .errors import Diverged, HarnessError
 from .plugins import Registry
 from .report import role_columns, table, to_json
@@ -115,37 +115,72 @@ def workload_from(get, timing_prefix: str = "") -> Workload:
 
 @dataclass(frozen=True)
 class Case:
-    """One cell of the matrix."""
+    """One cell of the matrix: a combination, or (``reference`` set) a non-mixable reference loop."""
 
-    combo: Combination
+    combo: Combination | None
     ctx: str
     workload: Workload
+    reference: str | None = None
 
     @property
     def id(self) -> str:
         """The pytest parameter id, shared by ``benchmarks/`` and ``harness bench`` so their JSON lines up."""
-        return "-".join([self.workload.name, self.ctx, *(getattr(self.combo, r) for r in ROLES)])
+        parts = ["ref", self.reference] if self.reference else [getattr(self.combo, r) for r in ROLES]
+        return "-".join([self.workload.name, self.ctx, *parts])
 
     @property
     def name(self) -> str:
         return f"test_epoch[{self.id}]"
 
-    def session(self, registry: Registry) -> Session:
+    @property
+    def label(self) -> str:
+        return f"{self.reference} (reference)" if self.reference else self.combo.label
+
+    def columns(self) -> dict:
+        """The role columns of a table row; a reference fills the first with its name."""
+        if self.reference:
+            return {role: (self.label if role == ROLES[0] else "") for role in ROLES}
+        return role_columns(self.combo)
+
+    def combination(self) -> dict:
+        return {"reference": self.reference} if self.reference else self.combo.as_dict()
+
+    def session(self, registry: Registry):
         w = self.workload
+        if self.reference:
+            return REFERENCES[self.reference].factory(w.task, w.settings)
         return Session(registry, self.combo, w.task, w.settings, context.resolve(self.ctx))
 
+
+REFERENCES = {info.name: info for info in reference.references()}
 
 #: The seed note's two implementations: ``harness bench``'s default matrix (``--all`` adds the rest).
 SEED_PLUGINS = ("scratch", "gluon")
 
 
+def reference_cases(ctxs: list[str], load: Workload) -> list[tuple[Case, str | None]]:
+    """The reference loops (CPU only), each with why it is skipped here, if it is."""
+    if "cpu" not in ctxs:
+        return []
+    return [(Case(None, "cpu", load, info.name), info.skip_reason) for info in REFERENCES.values()]
+
+
 def select(registry: Registry, fixed: dict, everything: bool) -> list[Combination]:
-    """Combinations with ``fixed[role]`` names where given, else the seed plugins' (every one with ``everything``)."""
+    """Combinations with ``fixed[role]`` names where given, else the seed plugins' (every one with ``everything``).
+
+    With no role given, each other plugin that provides every role is added on its own (e.g. all-``fast``).
+    """
     chosen = {}
     for role in ROLES:
         seed_names = [n for n, c in sorted(registry.components[role].items()) if c.plugin in SEED_PLUGINS]
         chosen[role] = fixed.get(role) or (None if everything else seed_names or None)
-    return registry.combinations(**chosen)
+    combos = registry.combinations(**chosen)
+    if not everything and not any(fixed.values()):
+        for name in registry.names(ROLES[0]):
+            whole = Combination(*(name for _ in ROLES))
+            if whole not in combos and all(name in registry.components[role] for role in ROLES):
+                combos.append(whole)
+    return combos
 
 
 def left_out(registry: Registry, combos: list[Combination]) -> list[str]:
@@ -205,7 +240,7 @@ def metrics(case: Case, stats: Stats, runner: EpochRunner, peak_rss: float) -> d
     """Everything a row reports besides the raw statistics; ``stats`` holds the timed rounds only."""
     load = case.workload
     ttt_seconds, ttt_epochs = runner.time_to_target(load.target_loss)
-    w, b = runner.session.net.weights()
+    w, b = runner.session.weights()
     truth = np.append(load.task.true_w, load.task.true_b)
     return {
         "epoch_min_s": stats.min,
@@ -275,13 +310,62 @@ def run_matrix(registry: Registry, planned: list[tuple[Case, str | None]], on_ro
     return rows
 
 
-def baseline_medians(rows: list[Row]) -> dict:
-    """The all-scratch median per (workload, ctx): what every row's ratio is relative to."""
-    return {
-        (r.case.workload.name, r.case.ctx): r.median
-        for r in rows
-        if r.status == "ok" and r.case.combo == Combination()
-    }
+def run_breakdown(registry: Registry, rows: list[Row], rounds: int = 3) -> list[Row]:
+    """Time each phase of a step for every measured combination (not references), fastest first.
+
+    The medians per phase, in seconds per step, go into ``row.metrics["breakdown_s_per_step"]``.
+    """
+    measured = [r for r in sorted_rows(rows) if r.status == "ok" and not r.case.reference]
+    for r in measured:
+        load = r.case.workload
+        session = r.case.session(registry)
+        r.metrics["breakdown_s_per_step"] = breakdown.breakdown(session, rounds=min(rounds, load.rounds), warmup=load.warmup)
+    return measured
+
+
+def breakdown_table(rows: list[Row], tablefmt: str = "simple") -> str:
+    """µs per step by phase, their sum, and the unsynchronised step time from the matrix for scale."""
+    shown = []
+    for r in rows:
+        phases = r.metrics["breakdown_s_per_step"]
+        total = sum(phases.values())
+        shown.append({
+            **r.case.columns(),
+            **{breakdown.LABELS[p] + " µs": phases[p] * 1e6 for p in breakdown.PHASES},
+            "sum µs": total * 1e6,
+            "unsynced µs/step": r.metrics["us_per_step"],
+            "data share": f"{phases['data'] / total:.0%}",
+        })
+    columns = [*ROLES, *(breakdown.LABELS[p] + " µs" for p in breakdown.PHASES), "sum µs", "unsynced µs/step", "data share"]
+    return table(shown, columns, tablefmt=tablefmt, floatfmt=".1f")
+
+
+def breakdown_png(rows: list[Row]) -> bytes:
+    return breakdown.render_png([{"label": r.case.label, **r.metrics["breakdown_s_per_step"]} for r in rows])
+
+
+def ratios(rows: list[Row]) -> dict[int, dict[str, float]]:
+    """Per ok row (keyed by ``id``): its median epoch over each baseline's — ``scratch``, the all-scratch
+    combination on the same context, and each reference that ran on the same workload."""
+    ok = [r for r in rows if r.status == "ok"]
+    scratch = {(r.case.workload.name, r.case.ctx): r.median for r in ok if r.case.combo == Combination()}
+    refs = {(r.case.workload.name, r.case.reference): r.median for r in ok if r.case.reference}
+    out = {}
+    for r in ok:
+        mine = {}
+        base = scratch.get((r.case.workload.name, r.case.ctx))
+        if base:
+            mine["scratch"] = r.median / base
+        for (workload_name, name), median in sorted(refs.items()):
+            if workload_name == r.case.workload.name:
+                mine[name] = r.median / median
+        out[id(r)] = mine
+    return out
+
+
+def ratio_columns(rows: list[Row]) -> list[str]:
+    names = ["scratch", *sorted({r.case.reference for r in rows if r.status == "ok" and r.case.reference})]
+    return [f"vs {n}" for n in names]
 
 
 def sorted_rows(rows: list[Row]) -> list[Row]:
@@ -293,17 +377,16 @@ def sorted_rows(rows: list[Row]) -> list[Row]:
 # --- rendering ------------------------------------------------------------------
 
 COLUMNS = [*ROLES, "ctx", "epoch med (ms)", "IQR (ms)", "min (ms)", "rounds", "µs/step", "samples/s",
-           "vs scratch", "to target (s)", "epochs", "final loss", "param err", "peak RSS (MiB)", "status"]
+           "to target (s)", "epochs", "final loss", "param err", "peak RSS (MiB)", "status"]
 
 
 def display_rows(rows: list[Row]) -> list[dict]:
-    base = baseline_medians(rows)
+    by_row = ratios(rows)
     shown = []
     for r in sorted_rows(rows):
         m = r.metrics
-        row = {**role_columns(r.case.combo), "ctx": r.case.ctx}
+        row = {**r.case.columns(), "ctx": r.case.ctx}
         if r.status == "ok":
-            ref = base.get((r.case.workload.name, r.case.ctx))
             row.update({
                 "epoch med (ms)": m["epoch_median_s"] * 1e3,
                 "IQR (ms)": m["epoch_iqr_s"] * 1e3,
@@ -311,13 +394,13 @@ def display_rows(rows: list[Row]) -> list[dict]:
                 "rounds": m["rounds"],
                 "µs/step": m["us_per_step"],
                 "samples/s": m["samples_per_s"],
-                "vs scratch": f"{r.median / ref:.2f}×" if ref else "",
+                **{f"vs {name}": f"{x:.3g}×" for name, x in by_row[id(r)].items()},
                 "to target (s)": m["time_to_target_s"] if m["time_to_target_s"] is not None else "never",
                 "epochs": m["epochs_to_target"] or "",
                 "final loss": m["final_loss"],
                 "param err": m["param_error"],
                 "peak RSS (MiB)": m["peak_rss_mib"],
-                "status": "ok",
+                "status": "reference" if r.case.reference else "ok",
             })
         else:
             row["status"] = f"{r.status.upper()}: {r.error}"
@@ -326,7 +409,9 @@ def display_rows(rows: list[Row]) -> list[dict]:
 
 
 def render_table(rows: list[Row], tablefmt: str = "simple") -> str:
-    return table(display_rows(rows), COLUMNS, tablefmt=tablefmt, floatfmt=".4g")
+    at = COLUMNS.index("samples/s") + 1
+    columns = COLUMNS[:at] + ratio_columns(rows) + COLUMNS[at:]
+    return table(display_rows(rows), columns, tablefmt=tablefmt, floatfmt=".4g")
 
 
 def to_csv(rows: list[Row], machine: dict | None = None, commit: dict | None = None) -> str:
@@ -343,26 +428,32 @@ def to_csv(rows: list[Row], machine: dict | None = None, commit: dict | None = N
         "commit": commit.get("id"),
         "dirty": commit.get("dirty"),
     }
-    fields = ["workload", *ROLES, "ctx", "status", "error", "epoch_median_s", "epoch_iqr_s", "epoch_min_s", "rounds",
-              "warmup", "steps_per_epoch", "us_per_step", "samples_per_s", "ratio_to_scratch", "target_loss",
+    ratio_fields = [c.replace("vs ", "ratio_to_") for c in ratio_columns(rows)]
+    fields = ["workload", *ROLES, "reference", "ctx", "status", "error", "epoch_median_s", "epoch_iqr_s", "epoch_min_s",
+              "rounds", "warmup", "steps_per_epoch", "us_per_step", "samples_per_s", *ratio_fields, "target_loss",
               "time_to_target_s", "epochs_to_target", "final_loss", "param_error", "peak_rss_mib", *context_columns]
-    base = baseline_medians(rows)
+    by_row = ratios(rows)
     out = io.StringIO()
     writer = csv.DictWriter(out, fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for r in sorted_rows(rows):
-        ref = base.get((r.case.workload.name, r.case.ctx))
         writer.writerow({
             **r.metrics,
             "workload": r.case.workload.name,
-            **role_columns(r.case.combo),
+            **(role_columns(r.case.combo) if r.case.combo else {}),
+            "reference": r.case.reference or "",
             "ctx": r.case.ctx,
             "status": r.status,
             "error": r.error,
-            "ratio_to_scratch": r.median / ref if ref and r.status == "ok" else "",
+            **{f"ratio_to_{name}": x for name, x in by_row.get(id(r), {}).items()},
             **context_columns,
         })
     return out.getvalue()
+
+
+def extra_info(case: Case, metrics: dict) -> dict:
+    """What a pytest-benchmark entry carries besides its stats, from ``harness bench`` and ``benchmarks/`` alike."""
+    return {**metrics, "combination": case.combination(), "ctx": case.ctx, "workload": case.workload.as_dict()}
 
 
 def benchmark_entry(row: Row) -> dict:
@@ -377,8 +468,7 @@ def benchmark_entry(row: Row) -> dict:
         "fullname": f"benchmarks/test_matrix.py::{case.name}",
         "params": {"case": case.id},
         "param": case.id,
-        "extra_info": {**row.metrics, "combination": case.combo.as_dict(), "ctx": case.ctx,
-                       "workload": case.workload.as_dict()},
+        "extra_info": extra_info(case, row.metrics),
         "options": {"disable_gc": False, "timer": "harness.timing.synced_clock", "min_rounds": case.workload.rounds,
                     "max_time": None, "min_time": None, "warmup": case.workload.warmup},
         "stats": stats,
@@ -398,7 +488,7 @@ def to_document(rows: list[Row], interrupted: bool = False, machine: dict | None
             "version": __version__,
             "interrupted": interrupted,
             "not_run": [
-                {"name": r.case.name, "status": r.status, "error": r.error, "combination": r.case.combo.as_dict(),
+                {"name": r.case.name, "status": r.status, "error": r.error, "combination": r.case.combination(),
                  "ctx": r.case.ctx, "workload": r.case.workload.name, "extra_info": r.metrics}
                 for r in rows if r.status != "ok"
             ],

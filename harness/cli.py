@@ -19,13 +19,16 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _common() -> argparse.ArgumentParser:
-    """Options every subcommand accepts, before or after its name."""
+def _common(top: bool = False) -> argparse.ArgumentParser:
+    """Options every subcommand accepts, before or after its name.
+
+    ``-p`` before the name gets its own list (``top``), else the subcommand's would replace it.
+    """
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     common.add_argument(
         "-p",
-        dest="plugin_specs",
+        dest="top_plugin_specs" if top else "plugin_specs",
         action="append",
         metavar="MODULE|no:NAME",
         default=argparse.SUPPRESS,
@@ -44,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = ArgumentParser(
         prog="harness",
-        parents=[common],
+        parents=[_common(top=True)],
         description="Benchmark MXNet training pipelines assembled from plugins.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -64,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.debug = getattr(args, "debug", False)
-    args.plugin_specs = getattr(args, "plugin_specs", [])
+    args.plugin_specs = getattr(args, "top_plugin_specs", []) + getattr(args, "plugin_specs", [])
     args.strict_plugins = getattr(args, "strict_plugins", False)
     warnings.formatwarning = _format_warning
     try:

@@ -9,7 +9,7 @@ def render_png(rows: list[Row]) -> bytes:
     ok = [r for r in sorted_rows(rows) if r.status == "ok"]
     fig = figure(12, max(4.0, 0.35 * len(ok) + 1.5))
     bars, curves = fig.subplots(1, 2)
-    labels = [f"{r.case.combo.label} ({r.case.ctx}, {r.case.workload.name})" for r in ok]
+    labels = [f"{r.case.label} ({r.case.ctx}, {r.case.workload.name})" for r in ok]
     bars.barh(labels[::-1], [r.metrics["samples_per_s"] for r in ok][::-1], color="tab:blue")
     bars.set_xlabel("samples/s (median epoch)")
     bars.set_title("Throughput")

@@ -1,5 +1,6 @@
 """``harness bench``: metrics on controlled plugins, failed rows, outputs, interrupts, bad options."""
 import csv
+import importlib.util
 import io
 import json
 import math
@@ -20,6 +21,7 @@ from harness.roles import Combination
 from tests.conftest import ROOT, run_cli
 from tests.plugins import slow
 
+HAS_TORCH = importlib.util.find_spec("torch") is not None
 TINY = dict(num_examples=50, batch_size=10, rounds=3, warmup=1)
 
 
@@ -141,9 +143,13 @@ def test_bench_writes_table_json_csv_plot(tmp_path):
     proc = run_cli("bench", "--num-examples", "40", "--rounds", "3", "--json", str(out["json"]),
                    "--csv", str(out["csv"]), "--plot", str(out["png"]), "--format", "github")
     assert proc.returncode == 0, proc.stderr
-    table_lines = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "ok" in line]
-    assert len(table_lines) == 16
-    assert "16 of 16 combinations; 0 failed, 0 skipped" in proc.stdout
+    # the seed's 16, all-fast on its own, and the references (torch's skipped where it is not installed)
+    status = [line.rstrip(" |").rsplit("|", 1)[-1].strip() for line in proc.stdout.splitlines() if line.startswith("| ")]
+    assert status.count("ok") == 17
+    refs = 1 + HAS_TORCH
+    assert status.count("reference") == refs
+    assert f"19 of 19 rows (17 combinations + 2 references); 0 failed, {2 - refs} skipped" in proc.stdout
+    assert "| fast " in proc.stdout and "| numpy (reference) " in proc.stdout
     assert proc.stderr == ""  # no progress bar when stderr is not a terminal
 
     doc = json.loads(out["json"].read_text())
@@ -154,22 +160,24 @@ def test_bench_writes_table_json_csv_plot(tmp_path):
     assert env["cpu_count"]["logical"] >= 1 and env["cpu_model"] and env["python"]
     assert set(doc["commit_info"]) >= {"id", "dirty"}
     medians = [b["stats"]["median"] for b in doc["benchmarks"]]
-    assert len(medians) == 16 and medians == sorted(medians)
+    assert len(medians) == 17 + refs and medians == sorted(medians)
     for b in doc["benchmarks"]:
         assert len(b["stats"]["data"]) == 3 and b["stats"]["median"] == pytest.approx(np.median(b["stats"]["data"]))
         assert b["extra_info"]["steps_per_epoch"] == 4 and b["extra_info"]["final_loss"] > 0
 
     lines = list(csv.DictReader(out["csv"].open()))
-    assert len(lines) == 16 and all(line["status"] == "ok" for line in lines)
+    assert len(lines) == 19 and [line["status"] for line in lines].count("ok") == 17 + refs
+    numpy_line = next(line for line in lines if line["reference"] == "numpy")
+    assert float(numpy_line["ratio_to_numpy"]) == 1.0 and float(numpy_line["ratio_to_scratch"]) > 0
     assert {line["mxnet"] for line in lines} == {mx.__version__} and {line["commit"] for line in lines} == {doc["commit_info"]["id"]}
     assert f"MXNet {mx.__version__} [" in proc.stdout and "OMP_NUM_THREADS=" in proc.stdout
-    assert [float(line["epoch_median_s"]) for line in lines] == pytest.approx(medians)
+    assert [float(line["epoch_median_s"]) for line in lines if line["status"] == "ok"] == pytest.approx(medians)
     assert out["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     compare = subprocess.run([str(ROOT / ".venv/bin/pytest-benchmark"), "compare", str(out["json"])],
                              capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert compare.returncode == 0, compare.stderr
-    assert "benchmark 'seed-cpu': 16 tests" in compare.stdout
+    assert f"benchmark 'seed-cpu': {17 + refs} tests" in compare.stdout
     assert "test_epoch[seed-cpu-scratch-scratch-scratch-scratch]" in compare.stdout
 
 
@@ -177,7 +185,7 @@ def test_failed_combinations_are_rows_and_exit_1(tmp_path):
     path = tmp_path / "run.json"
     proc = run_cli("-p", "tests.plugins.faulty", "bench", "--num-examples", "40", "--rounds", "2",
                    "--model", "scratch", "--model", "broken", "--optimizer", "scratch", "--optimizer", "explode",
-                   "--data", "scratch", "--loss", "scratch", "--json", str(path))
+                   "--data", "scratch", "--loss", "scratch", "--no-references", "--json", str(path))
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.count("FAILED: RuntimeError: broken model") == 2
     assert proc.stdout.count("FAILED: diverged at epoch 1") == 1
@@ -193,7 +201,7 @@ def test_ctrl_c_keeps_finished_rows(tmp_path):
                    "--json", str(out["json"]), "--csv", str(out["csv"]))
     assert proc.returncode == 130
     assert "interrupted; kept the 1 finished combinations" in proc.stderr
-    assert "1 of 3 combinations" in proc.stdout
+    assert "1 of 5 rows (3 combinations + 2 references)" in proc.stdout
     doc = json.loads(out["json"].read_text())
     assert doc["harness"]["interrupted"] is True
     assert [b["name"] for b in doc["benchmarks"]] == ["test_epoch[seed-cpu-scratch-scratch-scratch-scratch]"]
@@ -213,7 +221,7 @@ def test_real_sigint_while_a_case_runs(tmp_path):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert "kept the 1 finished combinations" in err and "1 of 2 combinations" in out
+    assert "kept the 1 finished combinations" in err and "1 of 4 rows (2 combinations + 2 references)" in out
     doc = json.loads(path.read_text())
     assert doc["harness"]["interrupted"] is True and len(doc["benchmarks"]) == 1
 
@@ -244,7 +252,8 @@ def stderr_on_a_terminal(*args) -> str:
 
 
 def test_progress_bar_only_on_a_terminal_and_not_with_quiet():
-    args = ["bench", "--num-examples", "40", "--rounds", "2", "--data", "scratch", "--model", "scratch", "--loss", "scratch"]
+    args = ["bench", "--num-examples", "40", "--rounds", "2", "--data", "scratch", "--model", "scratch", "--loss", "scratch",
+            "--no-references"]
     assert "0/2 [" in stderr_on_a_terminal(*args)  # later updates may be throttled on a run this short
     assert "combo" not in stderr_on_a_terminal(*args, "--quiet")
 
@@ -266,14 +275,17 @@ def test_benchmarks_suite_runs_syncs_and_lists_failures(tmp_path):
         env={**os.environ, "HARNESS_LOAD_PLUGINS": "scratch,gluon"},  # whatever else is installed
     )
     # 2 data x 3 models x 2 losses x 4 optimizers on cpu; broken model (16) and explode (8 more) fail;
-    # the same 48 on gpu are skipped with the reason; plus the overhead benchmark
-    assert "24 failed, 25 passed, 48 skipped" in proc.stdout, proc.stdout[-3000:]
+    # the same 48 on gpu are skipped with the reason; plus the overhead benchmark and the references
+    # (numpy; torch where it is installed, else skipped with the reason)
+    passed, skipped = 25 + 1 + HAS_TORCH, 48 + (not HAS_TORCH)
+    assert f"24 failed, {passed} passed, {skipped} skipped" in proc.stdout, proc.stdout[-3000:]
     assert "harness overhead:" in proc.stdout
     doc = json.loads(path.read_text())
     entries = {b["name"]: b for b in doc["benchmarks"]}
-    assert len(entries) == 25 and doc["machine_info"]["harness"]["mxnet"]["version"] == mx.__version__
+    assert len(entries) == passed and doc["machine_info"]["harness"]["mxnet"]["version"] == mx.__version__
+    assert entries["test_epoch[seed-cpu-ref-numpy]"]["extra_info"]["combination"] == {"reference": "numpy"}
     not_run = doc["harness"]["not_run"]
-    assert sorted(e["status"] for e in not_run) == ["failed"] * 24 + ["skipped"] * 48
+    assert sorted(e["status"] for e in not_run) == ["failed"] * 24 + ["skipped"] * skipped
     errors = {e["name"]: e["error"] for e in not_run}
     assert "broken model: refuses to build" in errors["test_epoch[seed-cpu-scratch-broken-scratch-scratch]"]
     assert "diverged at epoch 1" in errors["test_epoch[seed-cpu-scratch-scratch-scratch-explode]"]
@@ -283,3 +295,43 @@ def test_benchmarks_suite_runs_syncs_and_lists_failures(tmp_path):
     for b in slow_entries:  # pytest-benchmark's own timer is synchronised too
         assert b["stats"]["min"] >= 5 * slow.SLEEP
         assert "synced_clock" in str(b["options"]["timer"])
+
+
+def test_default_matrix_adds_each_whole_plugin_on_its_own():
+    registry = load(only=["scratch", "gluon", "fast"])
+    combos = bench.select(registry, {}, everything=False)
+    assert len(combos) == 17 and combos[-1] == Combination("fast", "fast", "fast", "fast")
+    assert len(bench.select(registry, {"data": ["fast"]}, everything=False)) == 1 * 2 * 2 * 2  # role given: no extras
+
+
+def test_reference_rows_and_ratios(registry):
+    load_ = bench.Workload("tiny", **TINY, num_inputs=2)
+    planned = bench.cases([Combination()], ["cpu", "gpu"], load_) + bench.reference_cases(["cpu", "gpu"], load_)
+    assert [c.reference for c, _ in planned[-2:]] == ["numpy", "torch"]
+    assert all(c.ctx == "cpu" for c, _ in planned[-2:])  # references run once, on the CPU
+    rows = bench.run_matrix(registry, [(c, s) for c, s in planned if not (c.reference == "torch" and not HAS_TORCH)])
+    by = {r.case.reference or r.case.combo.label + "@" + r.case.ctx: r for r in rows}
+    numpy_row, scratch_row = by["numpy"], by["scratch/scratch/scratch/scratch@cpu"]
+    assert numpy_row.status == "ok" and numpy_row.metrics["param_error"] < 5  # trained the same task
+    got = bench.ratios(rows)
+    assert got[id(scratch_row)]["numpy"] == pytest.approx(scratch_row.median / numpy_row.median)
+    assert got[id(numpy_row)]["numpy"] == 1.0
+    assert by["scratch/scratch/scratch/scratch@gpu"].status == "skipped"
+    assert "vs numpy" in bench.ratio_columns(rows)
+    assert bench.reference_cases(["gpu"], load_) == []
+
+
+def test_bench_breakdown_table_and_png(tmp_path):
+    png = tmp_path / "bd.png"
+    proc = run_cli("-p", "tests.plugins.phased", "bench", "--num-examples", "40", "--rounds", "2", "--data", "phased",
+                   "--model", "phased", "--loss", "scratch", "--optimizer", "phased", "--no-references",
+                   "--breakdown", str(png))
+    assert proc.returncode == 0, proc.stderr
+    assert "Per-phase breakdown" in proc.stdout and "perturbs the total" in proc.stdout
+    line = next(l for l in proc.stdout.split("Per-phase breakdown")[1].splitlines() if l.startswith("phased"))
+    data_us, forward_us, backward_us, update_us = (float(v) for v in line.split()[4:8])
+    from tests.plugins import phased
+
+    assert data_us >= phased.DATA_S * 1e6 and update_us >= phased.UPDATE_S * 1e6 and forward_us >= phased.FORWARD_S * 1e6
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert "reference" not in proc.stdout.split("Per-phase")[0]  # --no-references

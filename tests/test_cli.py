@@ -106,3 +106,10 @@ def test_python_dash_m_works():
 
     proc = subprocess.run([sys.executable, "-m", "harness", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("harness ")
+
+
+def test_dash_p_before_and_after_the_subcommand_both_count():
+    proc = run_cli("-p", "tests.plugins.only_loss", "plugins", "--json", "-p", "tests.plugins.phased")
+    assert proc.returncode == 0, proc.stderr
+    names = {p["name"] for p in json.loads(proc.stdout)["plugins"]}
+    assert {"tests.plugins.only_loss", "tests.plugins.phased"} <= names

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tabulate import tabulate_formats
 
-from .. import bench, compare, context, environment
+from .. import bench, breakdown, compare, context, environment
 from ..errors import HarnessError
 from ..report import table, write_atomic
 from ..roles import ROLES
@@ -32,6 +32,11 @@ def add_parser(sub, common) -> None:
     p.add_argument("--plot", metavar="PATH", help="write a PNG: throughput and loss curves")
     p.add_argument("--format", default="simple", metavar="TABLEFMT", help="any tabulate format (default %(default)s)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--no-references", action="store_true",
+                   help="leave out the NumPy (speed of light) and PyTorch eager reference rows")
+    p.add_argument("--breakdown", nargs="?", const="", metavar="PNG",
+                   help="also time each phase of a step (data, forward + loss, backward, update) per combination; "
+                   "with PNG, write a stacked-bar chart there")
     p.add_argument("--overhead", action="store_true",
                    help="instead: time the seed's hand-written scratch loop against the harness's all-scratch run")
     p.set_defaults(func=cmd_bench)
@@ -59,10 +64,12 @@ def cmd_bench(args) -> int:
     registry = registry_from_args(args)
     if args.overhead:
         return _overhead(registry, load, ctxs)
-    for path in (args.json, args.csv, args.plot):
+    for path in (args.json, args.csv, args.plot, args.breakdown):
         _check_writable(path)
     combos = bench.select(registry, {role: getattr(args, role) for role in ROLES}, args.all)
     planned = bench.cases(combos, ctxs, load)
+    if not args.no_references:
+        planned += bench.reference_cases(ctxs, load)
 
     from tqdm import tqdm
 
@@ -72,7 +79,7 @@ def cmd_bench(args) -> int:
 
     def on_row(row):
         done.append(row)
-        progress.set_postfix_str(f"done {row.case.combo.label}", refresh=False)
+        progress.set_postfix_str(f"done {row.case.label}", refresh=False)
         progress.update()
 
     start = time.perf_counter()
@@ -85,17 +92,30 @@ def cmd_bench(args) -> int:
     finally:
         progress.close()
     wall = time.perf_counter() - start
+    broken_down = []
+    if args.breakdown is not None and not interrupted:
+        try:
+            broken_down = bench.run_breakdown(registry, done)
+        except KeyboardInterrupt:
+            interrupted = True
+            _drain()
     machine, commit = environment.machine_info(), environment.commit_info()
     _write_outputs(args, done, interrupted, machine, commit)
+    if broken_down and args.breakdown:
+        write_atomic(args.breakdown, bench.breakdown_png(broken_down))
     print(bench.render_table(done, args.format))
     failed = sum(r.status == "failed" for r in done)
     skipped = sum(r.status == "skipped" for r in done)
     print(
-        f"\n{len(done)} of {len(planned)} combinations; {failed} failed, {skipped} skipped; workload {load.name} "
+        f"\n{_counted(done, planned)}; {failed} failed, {skipped} skipped; workload {load.name} "
         f"(N={load.num_examples}, D={load.num_inputs}, batch {load.batch_size}), {load.rounds} rounds after "
         f"{load.warmup} warm-up; 'vs scratch' = epoch time / all-scratch's; {wall:.1f} s"
     )
     print(environment.summary(machine, commit))
+    if broken_down:
+        print("\nPer-phase breakdown (µs per step, median of the rounds):")
+        print(bench.breakdown_table(broken_down, args.format))
+        print(breakdown.NOTE)
     others = bench.left_out(registry, combos)
     if others:
         print(f"not in this matrix: {', '.join(others)} (name them with --data/--model/--loss/--optimizer, or --all)")
@@ -103,6 +123,12 @@ def cmd_bench(args) -> int:
         print(f"harness: interrupted; kept the {len(done)} finished combinations", file=sys.stderr)
         return 130
     return 1 if failed else 0
+
+
+def _counted(done, planned) -> str:
+    refs = sum(bool(case.reference) for case, _ in planned)
+    text = f"{len(done)} of {len(planned)} rows ({len(planned) - refs} combinations"
+    return text + (f" + {refs} references)" if refs else ")")
 
 
 def _drain() -> None:
