@@ -9,6 +9,9 @@ plugin registers gets
   built-in implementations of the other roles, it must land near the true
   parameters.
 
+Every fused step it registers (``register_fused_steps``) is trained fused and
+unfused on the seed task without shuffling: both must give the same numbers.
+
 Plain function::
 
     from harness.testing import assert_conformant
@@ -32,7 +35,7 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import mxnet as mx
@@ -45,6 +48,7 @@ from .plugins import BUILTIN_DISTRIBUTION, ENTRY_POINT_GROUP, Registry, import_p
 from .roles import ROLES, Combination, Model
 from .task import Task
 from .train import Session, Settings, train
+from .verify import TOLERANCE, max_abs_diff
 
 __all__ = [
     "ConformanceError",
@@ -102,7 +106,7 @@ def _load_with_builtins(plugin) -> tuple[Registry, str]:
 class Case:
     """One check of one component; ``check()`` raises :class:`ConformanceError` on failure."""
 
-    kind: str  # "loads", "contract" or "converges"
+    kind: str  # "loads", "contract", "converges" or "fused"
     role: str = ""
     name: str = ""
     combination: Combination | None = None
@@ -113,6 +117,8 @@ class Case:
             return "loads"
         if self.kind == "contract":
             return f"{self.role}:{self.name}:contract"
+        if self.kind == "fused":
+            return f"fused:{self.name}:matches-unfused"
         partners = "/".join(getattr(self.combination, r) for r in ROLES)
         return f"{self.role}:{self.name}:converges[{partners}]"
 
@@ -319,6 +325,31 @@ def _converges(role, name, combo, registry, task, settings, thresholds, ctx) -> 
     return run
 
 
+def _fused_matches(key: tuple, registry: Registry, task: Task, settings: Settings, ctx) -> Callable[[], None]:
+    def run() -> None:
+        what = f"fused step {'/'.join(key)!r}"
+        data = Combination().data if Combination().data in registry.builtin_names("data") else registry.builtin_names("data")[0]
+        plain = Combination(data, *key)
+        # shuffling off: both runs see the same batches, so any difference is the step's maths
+        runs = []
+        for combo in (plain, replace(plain, fused=True)):
+            try:
+                runs.append(train(Session(registry, combo, task, replace(settings, shuffle=False), ctx)))
+            except Diverged as exc:
+                _fail(what, f"{combo.label}: loss stopped being finite at epoch {exc.epoch}")
+            except Exception as exc:
+                _fail(what, f"{combo.label}: training raised {type(exc).__name__}: {exc}")
+        diff = max_abs_diff(*runs)
+        if not diff <= TOLERANCE:
+            _fail(
+                what,
+                f"differs from the unfused {plain.label} by {diff:.3g} in epoch losses or parameters (tolerance "
+                f"{TOLERANCE:g}); step(X, y) must compute exactly its model, loss and optimizer's maths",
+            )
+
+    return run
+
+
 def _partners(registry: Registry, role: str, every: bool) -> list[dict[str, str]]:
     """Built-in implementations of the other roles: the full product, or (``every=False``)
     the fewest combinations in which each of them appears at least once."""
@@ -365,9 +396,10 @@ def conformance_cases(
         return [Case("loads", run=broken)]
     info = registry.plugins[pname]
     provided = [(r, n) for r in ROLES for n in info.provides.get(r, []) if roles is None or r in roles]
+    fused = [step.key for step in registry.fused_steps() if step.plugin == pname] if roles is None else []
 
     def loads() -> None:
-        if not provided:
+        if not provided and not fused:
             wanted = f" for roles {', '.join(roles)}" if roles else ""
             raise ConformanceError(f"plugin {pname!r} registers no components{wanted}")
 
@@ -379,6 +411,8 @@ def conformance_cases(
             combo = Combination(**{**fixed, role: name})
             run = _converges(role, name, combo, registry, task, settings, thresholds, ctx)
             cases.append(Case("converges", role, name, combo, run))
+    for key in fused:
+        cases.append(Case("fused", "", "/".join(key), run=_fused_matches(key, registry, task, settings, ctx)))
     return cases
 
 

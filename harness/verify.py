@@ -22,7 +22,8 @@ from .train import Session, Settings, train
 TOLERANCE = 1e-5
 
 
-def _max_diff(result, reference) -> float:
+def max_abs_diff(result, reference) -> float:
+    """The largest difference between two runs' epoch losses and final parameters."""
     ours = [e["loss"] for e in result.epochs] + result.params["w"] + [result.params["b"]]
     ref = [e["loss"] for e in reference.epochs] + reference.params["w"] + [reference.params["b"]]
     return float(np.max(np.abs(np.array(ours) - np.array(ref))))
@@ -93,7 +94,7 @@ def verify(
             results[combo] = result
             row["final_loss"] = result.final_loss
             if ref in results:
-                row["max_abs_diff"] = _max_diff(result, results[ref])
+                row["max_abs_diff"] = max_abs_diff(result, results[ref])
                 row["ok"] = row["max_abs_diff"] <= TOLERANCE
             else:
                 row["error"] = f"reference {ref.label} failed"
