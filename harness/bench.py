@@ -125,7 +125,10 @@ class Case:
     @property
     def id(self) -> str:
         """The pytest parameter id, shared by ``benchmarks/`` and ``harness bench`` so their JSON lines up."""
-        parts = ["ref", self.reference] if self.reference else [getattr(self.combo, r) for r in ROLES]
+        if self.reference:
+            parts = ["ref", self.reference]
+        else:
+            parts = [getattr(self.combo, r) for r in ROLES] + (["fused"] if self.combo.fused else [])
         return "-".join([self.workload.name, self.ctx, *parts])
 
     @property
@@ -165,10 +168,12 @@ def reference_cases(ctxs: list[str], load: Workload) -> list[tuple[Case, str | N
     return [(Case(None, "cpu", load, info.name), info.skip_reason) for info in REFERENCES.values()]
 
 
-def select(registry: Registry, fixed: dict, everything: bool) -> list[Combination]:
+def select(registry: Registry, fixed: dict, everything: bool, fused: bool = False) -> list[Combination]:
     """Combinations with ``fixed[role]`` names where given, else the seed plugins' (every one with ``everything``).
 
-    With no role given, each other plugin that provides every role is added on its own (e.g. all-``fast``).
+    With no role given, each other plugin that provides every role is added on its own (e.g. all-``fast``),
+    with its fused variant if it has one.  ``fused`` (and ``everything``) add the fused variant of every
+    selected combination that has one.
     """
     chosen = {}
     for role in ROLES:
@@ -179,7 +184,9 @@ def select(registry: Registry, fixed: dict, everything: bool) -> list[Combinatio
         for name in registry.names(ROLES[0]):
             whole = Combination(*(name for _ in ROLES))
             if whole not in combos and all(name in registry.components[role] for role in ROLES):
-                combos.append(whole)
+                combos += [whole, *registry.fused_variants([whole])]
+    if fused or everything:
+        combos += registry.fused_variants(combos)
     return combos
 
 

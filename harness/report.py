@@ -18,7 +18,11 @@ def table(rows: list[dict], headers: list[str], tablefmt: str = "simple", floatf
 
 
 def role_columns(combo) -> dict:
-    return {role: getattr(combo, role) for role in ROLES}
+    """One table column per role; a fused combination is marked where its label is (``…+fused``)."""
+    columns = {role: getattr(combo, role) for role in ROLES}
+    if getattr(combo, "fused", False):
+        columns[ROLES[-1]] += "+fused"
+    return columns
 
 
 def to_json(obj) -> str:

@@ -1,5 +1,6 @@
 """``harness bench``: metrics on controlled plugins, failed rows, outputs, interrupts, bad options."""
 import csv
+from dataclasses import replace
 import importlib.util
 import io
 import json
@@ -143,13 +144,13 @@ def test_bench_writes_table_json_csv_plot(tmp_path):
     proc = run_cli("bench", "--num-examples", "40", "--rounds", "3", "--json", str(out["json"]),
                    "--csv", str(out["csv"]), "--plot", str(out["png"]), "--format", "github")
     assert proc.returncode == 0, proc.stderr
-    # the seed's 16, all-fast on its own, and the references (torch's skipped where it is not installed)
+    # the seed's 16, all-fast on its own and fused, and the references (torch's skipped where it is not installed)
     status = [line.rstrip(" |").rsplit("|", 1)[-1].strip() for line in proc.stdout.splitlines() if line.startswith("| ")]
-    assert status.count("ok") == 17
+    assert status.count("ok") == 18
     refs = 1 + HAS_TORCH
     assert status.count("reference") == refs
-    assert f"19 of 19 rows (17 combinations + 2 references); 0 failed, {2 - refs} skipped" in proc.stdout
-    assert "| fast " in proc.stdout and "| numpy (reference) " in proc.stdout
+    assert f"20 of 20 rows (18 combinations + 2 references); 0 failed, {2 - refs} skipped" in proc.stdout
+    assert "| fast " in proc.stdout and "| fast+fused " in proc.stdout and "| numpy (reference) " in proc.stdout
     assert proc.stderr == ""  # no progress bar when stderr is not a terminal
 
     doc = json.loads(out["json"].read_text())
@@ -160,13 +161,13 @@ def test_bench_writes_table_json_csv_plot(tmp_path):
     assert env["cpu_count"]["logical"] >= 1 and env["cpu_model"] and env["python"]
     assert set(doc["commit_info"]) >= {"id", "dirty"}
     medians = [b["stats"]["median"] for b in doc["benchmarks"]]
-    assert len(medians) == 17 + refs and medians == sorted(medians)
+    assert len(medians) == 18 + refs and medians == sorted(medians)
     for b in doc["benchmarks"]:
         assert len(b["stats"]["data"]) == 3 and b["stats"]["median"] == pytest.approx(np.median(b["stats"]["data"]))
         assert b["extra_info"]["steps_per_epoch"] == 4 and b["extra_info"]["final_loss"] > 0
 
     lines = list(csv.DictReader(out["csv"].open()))
-    assert len(lines) == 19 and [line["status"] for line in lines].count("ok") == 17 + refs
+    assert len(lines) == 20 and [line["status"] for line in lines].count("ok") == 18 + refs
     numpy_line = next(line for line in lines if line["reference"] == "numpy")
     assert float(numpy_line["ratio_to_numpy"]) == 1.0 and float(numpy_line["ratio_to_scratch"]) > 0
     assert {line["mxnet"] for line in lines} == {mx.__version__} and {line["commit"] for line in lines} == {doc["commit_info"]["id"]}
@@ -177,7 +178,8 @@ def test_bench_writes_table_json_csv_plot(tmp_path):
     compare = subprocess.run([str(ROOT / ".venv/bin/pytest-benchmark"), "compare", str(out["json"])],
                              capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert compare.returncode == 0, compare.stderr
-    assert f"benchmark 'seed-cpu': {17 + refs} tests" in compare.stdout
+    assert f"benchmark 'seed-cpu': {18 + refs} tests" in compare.stdout
+    assert "test_epoch[seed-cpu-fast-fast-fast-fast-fused]" in compare.stdout
     assert "test_epoch[seed-cpu-scratch-scratch-scratch-scratch]" in compare.stdout
 
 
@@ -300,8 +302,13 @@ def test_benchmarks_suite_runs_syncs_and_lists_failures(tmp_path):
 def test_default_matrix_adds_each_whole_plugin_on_its_own():
     registry = load(only=["scratch", "gluon", "fast"])
     combos = bench.select(registry, {}, everything=False)
-    assert len(combos) == 17 and combos[-1] == Combination("fast", "fast", "fast", "fast")
+    fast = Combination("fast", "fast", "fast", "fast")
+    assert len(combos) == 18 and combos[-2:] == [fast, replace(fast, fused=True)]
     assert len(bench.select(registry, {"data": ["fast"]}, everything=False)) == 1 * 2 * 2 * 2  # role given: no extras
+    chosen = bench.select(registry, {"data": ["scratch"], "model": ["scratch", "fast"], "loss": ["scratch", "fast"],
+                                     "optimizer": ["fast"]}, everything=False, fused=True)
+    assert len(chosen) == 4 + 1 and chosen[-1] == Combination("scratch", "fast", "fast", "fast", fused=True)
+    assert bench.Case(chosen[-1], "cpu", bench.WORKLOADS["seed"]).id == "seed-cpu-scratch-fast-fast-fast-fused"
 
 
 def test_reference_rows_and_ratios(registry):

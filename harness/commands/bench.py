@@ -24,6 +24,9 @@ def add_parser(sub, common) -> None:
     add_role_options(p, multiple=True)
     p.add_argument("--all", action="store_true",
                    help="every registered implementation, not only the seed's scratch and gluon, for roles not given")
+    p.add_argument("--fused", action="store_true",
+                   help="also time the fused variant (one fused step for model, loss and optimizer) of every "
+                   "selected combination that has one")
     p.add_argument("--ctx", default="cpu", help="comma-separated contexts, e.g. cpu,gpu (default %(default)s); "
                    "an unusable GPU is a skipped row")
     bench.add_workload_options(p.add_argument)
@@ -66,7 +69,7 @@ def cmd_bench(args) -> int:
         return _overhead(registry, load, ctxs)
     for path in (args.json, args.csv, args.plot, args.breakdown):
         _check_writable(path)
-    combos = bench.select(registry, {role: getattr(args, role) for role in ROLES}, args.all)
+    combos = bench.select(registry, {role: getattr(args, role) for role in ROLES}, args.all, args.fused)
     planned = bench.cases(combos, ctxs, load)
     if not args.no_references:
         planned += bench.reference_cases(ctxs, load)
