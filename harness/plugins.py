@@ -241,7 +241,7 @@ def _claim(registry: Registry, table: dict, kind: str, key, label: str, entry, s
     msg = f"duplicate {kind} {label!r} registered by plugins " + " and ".join(map(repr, owners))
     if strict:
         raise PluginError(msg)
-    warnings.warn(msg + "; neither is selectable", PluginWarning, stacklevel=4)
+    warnings.warn(msg + "; neither is selectable", PluginWarning, stacklevel=3)  # at the plugin's register call
 
 
 def _skip(registry: Registry, name: str, reason: str) -> None:
