@@ -3,14 +3,16 @@
 Same roles, names and mathematics as ``plugins/scratch.py``, and each role
 mixes with scratch and gluon.  Per step of the host loop this costs one cached
 graph for the model, one for the loss, the host's autograd ``backward`` and
-one fused update, and no per-batch copies unless the data is too large to
-gather once per epoch.  What each trick buys is measured
-in ``docs/performance.md``.
+one fused update; a shuffled epoch is one gather into a buffer reused across
+epochs, then views.  What each trick buys is measured in ``docs/performance.md``.
 
 Opt-in (``harness run --fused``), the whole step of model, loss and
 optimizer runs as one cached graph with the gradient written out by hand:
 one engine call per step, no autograd.
 """
+import sys
+import weakref
+
 import mxnet as mx
 import numpy as np
 from mxnet import nd
@@ -24,8 +26,9 @@ STATIC = [("static_alloc", True), ("static_shape", True)]
 #: Weights one ``multi_sgd_update`` call can take (MultiSGDKernelParam::N in MXNet 1.9).
 MULTI_SGD_MAX = 60
 
-#: Shuffled features up to this many bytes are gathered once per epoch, larger ones per batch.
-GATHER_ONCE_BYTES = 4 << 20
+#: Shuffled features up to this many bytes are gathered once per epoch into a
+#: buffer kept for the next epochs; larger ones batch by batch (no second N×D copy).
+EPOCH_BUFFER_MAX_BYTES = 1 << 30
 
 # The batches last handed out with shuffle=False, keyed by the arrays' identity:
 # later epochs over the same arrays reuse the views instead of slicing again.
@@ -43,12 +46,73 @@ def data_iter(batch_size, features, labels, shuffle=True):
     # NumPy's RNG, seeded by the host as scratch's ``random`` is; int64 indices are
     # exact for any N (the seed's float32 ``nd.array(indices)`` stops at 2^24 rows)
     indices = nd.array(np.random.permutation(len(features)), ctx=features.context, dtype="int64")
-    if features.size * np.dtype(features.dtype).itemsize <= GATHER_ONCE_BYTES:
-        # small: one gather per epoch, then views (2 engine calls per epoch, not per batch)
-        return _batches(batch_size, features.take(indices), labels.take(indices))
-    # large: a fresh N×D copy per epoch costs more in page faults than it saves
-    # (1e5×100: ~30 ms per epoch vs ~9 ms for one take per batch)
+    if features.size * np.dtype(features.dtype).itemsize <= EPOCH_BUFFER_MAX_BYTES:
+        # one gather per epoch, then views: one engine call per epoch instead of one per batch
+        return _EpochBuffer.get(features, labels).fill(batch_size, features, labels, indices)
     return _gathered(batch_size, features, labels, indices)
+
+
+class _EpochBuffer:
+    """The shuffled epoch, gathered into arrays that later epochs overwrite.
+
+    A fresh N×D array per epoch costs more in page faults than the gather
+    itself (1e5×100: ~27 ms vs ~6 ms).  Overwriting is safe for the engine (it
+    orders the next ``take`` after pending reads of the views), so the only
+    danger is a caller still holding an earlier epoch's batches: the buffer is
+    reused only when its iterator is done or gone and no batch it handed out is
+    referenced outside this class; otherwise the epoch gets a new one.
+    """
+
+    _last = None  # one kept buffer: a new shape (another data set) replaces it
+
+    def __init__(self, features, labels):
+        self.features = nd.empty(features.shape, features.context, features.dtype)
+        self.labels = nd.empty(labels.shape, labels.context, labels.dtype)
+        self.handed = []  # the (X, y) batches of the current epoch
+        self.epoch = None  # a weak reference to the current epoch's generator
+
+    @classmethod
+    def get(cls, features, labels):
+        buf = cls._last
+        if buf is None or not buf._fits(features, labels) or buf._in_use():
+            buf = cls._last = cls(features, labels)
+        return buf
+
+    def _fits(self, features, labels):
+        return all(a.shape == b.shape and a.dtype == b.dtype and a.context == b.context
+                   for a, b in ((self.features, features), (self.labels, labels)))
+
+    def _in_use(self):
+        epoch = self.epoch() if self.epoch is not None else None
+        if epoch is not None and epoch.gi_frame is not None:  # started or not, not finished
+            return True
+        return _any_held(self.handed)
+
+    def fill(self, batch_size, features, labels, indices):
+        nd.take(features, indices, out=self.features)
+        nd.take(labels, indices, out=self.labels)
+        self.handed = []
+        epoch = self._views(batch_size)
+        self.epoch = weakref.ref(epoch)
+        return epoch
+
+    def _views(self, batch_size):
+        for batch in _batches(batch_size, self.features, self.labels):
+            self.handed.append(batch)
+            yield batch
+
+
+def _refs(batches):
+    return [(sys.getrefcount(b), sys.getrefcount(b[0]), sys.getrefcount(b[1])) for b in batches]
+
+
+# the counts of a batch only its list holds, measured through the same code
+# rather than assumed: getrefcount's results differ between Python versions
+_UNHELD = _refs([(object(), object())])[0]
+
+
+def _any_held(batches):
+    return any(n > free for counts in _refs(batches) for n, free in zip(counts, _UNHELD))
 
 
 def _batches(batch_size, features, labels):
@@ -59,6 +123,7 @@ def _batches(batch_size, features, labels):
 
 
 def _gathered(batch_size, features, labels, indices):
+    # beyond EPOCH_BUFFER_MAX_BYTES: one take per batch, no second copy of the data
     for i, j in _ranges(batch_size, len(features)):
         rows = indices._slice(i, j)
         yield features.take(rows), labels.take(rows)
@@ -137,11 +202,22 @@ def optimizer(net, lr):
     return sgd
 
 
-def _sgd_step_symbol(lr, batch_size):
+#: Batches of at least this many features take FullyConnected for the forward in
+#: the fused step; smaller ones scratch's dot + b (FC's fixed cost is ~8 µs more).
+FC_MIN_ELEMENTS = 1 << 15
+
+
+def _sgd_step_symbol(lr, batch_size, fully_connected=False):
     """Forward, gradient and update of linreg + squared_loss + sgd for one batch size."""
     X, y, w, b = (mx.sym.var(n) for n in ("X", "y", "w", "b"))
-    # d/dŷ of (ŷ − y)²/2 is ŷ − y, bit for bit what autograd gives the seed's loss
-    err = mx.sym.broadcast_add(mx.sym.dot(X, w), b) - mx.sym.reshape(y, shape=(-1, 1))
+    if fully_connected:
+        # oneDNN's inner product: ~28 µs on 1000×100 where dot takes ~50; not bitwise
+        # scratch's dot (|Δ| vs all-scratch 2.4e-7 on large, within verify's 1e-5)
+        y_hat = mx.sym.FullyConnected(X, mx.sym.reshape(w, shape=(1, -1)), b, num_hidden=1)
+    else:
+        y_hat = mx.sym.broadcast_add(mx.sym.dot(X, w), b)  # scratch's linreg, bit for bit
+    # d/dŷ of (ŷ − y)²/2 is ŷ − y, what autograd gives the seed's loss
+    err = y_hat - mx.sym.reshape(y, shape=(-1, 1))
     grad_w = mx.sym.dot(X, err, transpose_a=True)  # the kernel autograd uses for dot
     grad_b = mx.sym.sum(err, axis=0)
     # param − lr·grad/batch_size in the seed sgd's operator order, so the numbers match it exactly
@@ -160,7 +236,7 @@ def fused_step(net, lr):
         n = X.shape[0]
         op = ops.get(n)
         if op is None:
-            symbol = _sgd_step_symbol(float(lr), float(n))
+            symbol = _sgd_step_symbol(float(lr), float(n), X.size >= FC_MIN_ELEMENTS)
             if symbol.list_inputs() != ["w", "X", "b", "y"]:  # a CachedOp takes its inputs in this order
                 raise ValueError(f"fused step inputs {symbol.list_inputs()}")
             op = ops[n] = nd.CachedOp(symbol, STATIC)

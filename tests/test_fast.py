@@ -66,10 +66,10 @@ def _rows_seen(batches):
 
 
 @pytest.mark.parametrize("num_examples,batch_size", [(1005, 10), (1000, 7), (10, 10), (3, 10)])
-@pytest.mark.parametrize("gather_once", [True, False])
-def test_loader_yields_every_row_once_with_a_short_last_batch(monkeypatch, num_examples, batch_size, gather_once):
-    if not gather_once:  # the large-data path: one take per batch
-        monkeypatch.setattr(fast, "GATHER_ONCE_BYTES", 0)
+@pytest.mark.parametrize("epoch_buffer", [True, False])
+def test_loader_yields_every_row_once_with_a_short_last_batch(monkeypatch, num_examples, batch_size, epoch_buffer):
+    if not epoch_buffer:  # the path for data too large to copy: one take per batch
+        monkeypatch.setattr(fast, "EPOCH_BUFFER_MAX_BYTES", 0)
     features = nd.array(np.arange(num_examples * 3).reshape(num_examples, 3))
     labels = nd.arange(num_examples)
     sizes = [min(batch_size, num_examples - i) for i in range(0, num_examples, batch_size)]
@@ -203,3 +203,39 @@ def test_optimizer_handles_more_weights_than_one_fused_call_takes():
     fast.optimizer(Model((None, params)), 0.1)(5)
     for p, e in zip(params, expected):
         np.testing.assert_allclose(p.asnumpy(), e, rtol=0, atol=1e-6)
+
+
+def _epoch(features, labels, batch_size=5):
+    # as the host's loop does: each batch is used, then dropped
+    seen = [np.concatenate([X.asnumpy()[:, 0], y.asnumpy()]) for X, y in fast.data_iter(batch_size, features, labels)]
+    return np.concatenate(seen)
+
+
+def test_shuffled_epochs_reuse_one_buffer_when_no_batch_is_kept():
+    features, labels = nd.array(np.arange(40).reshape(20, 2)), nd.arange(20)
+    _epoch(features, labels)
+    first = fast._EpochBuffer._last
+    _epoch(features, labels)
+    _epoch(nd.array(np.arange(40).reshape(20, 2) + 1), nd.arange(20))  # same shape, other data: reused too
+    assert fast._EpochBuffer._last is first
+
+
+def test_kept_or_pending_batches_are_never_overwritten_by_a_later_epoch():
+    features, labels = nd.array(np.arange(40).reshape(20, 2)), nd.arange(20)
+    kept = list(fast.data_iter(5, features, labels))  # a caller keeping a whole epoch
+    one = next(iter(fast.data_iter(5, features, labels)))[0]  # one batch of an abandoned epoch
+    pending = fast.data_iter(5, features, labels)  # created, not started
+    running = fast.data_iter(5, features, labels)
+    next(running)
+    snapshot = [(X.asnumpy(), y.asnumpy()) for X, y in kept]
+    one_before = one.asnumpy()
+    for _ in range(3):
+        _epoch(features, labels)
+    for (X, y), (x0, y0) in zip(kept, snapshot):
+        np.testing.assert_array_equal(X.asnumpy(), x0)
+        np.testing.assert_array_equal(y.asnumpy(), y0)
+    np.testing.assert_array_equal(one.asnumpy(), one_before)
+    for it in (pending, running):  # each still yields its own epoch, rows paired with labels
+        for X, y in it:
+            np.testing.assert_array_equal(X.asnumpy()[:, 0], y.asnumpy() * 2)
+    assert len(list(pending)) == 0

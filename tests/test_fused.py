@@ -206,3 +206,24 @@ def test_plugins_lists_fused_steps():
     (row,) = [line for line in table.stdout.splitlines() if line.startswith("fast ")]
     assert row.endswith("fast/fast/fast, scratch/scratch/scratch")
     assert not any(line.startswith("scratch ") for line in table.stdout.splitlines())
+
+
+def test_large_batches_take_fully_connected_and_stay_within_tolerance_of_dot():
+    from mxnet import nd
+
+    import plugins.fast as fast
+
+    rng = np.random.RandomState(0)
+    X, y = nd.array(rng.normal(size=(1000, 100))), nd.array(rng.normal(size=(1000,)))
+    assert X.size >= fast.FC_MIN_ELEMENTS
+    w0 = rng.normal(size=(100, 1))
+    results = []
+    for fc in (False, True):
+        w, b = nd.array(w0), nd.array([0.5])
+        op = nd.CachedOp(fast._sgd_step_symbol(0.03, 1000.0, fc), fast.STATIC)
+        for _ in range(3):
+            op(w, X, b, y, out=[w, b])
+        results.append(np.concatenate([w.asnumpy().ravel(), b.asnumpy()]))
+    np.testing.assert_allclose(results[1], results[0], rtol=0, atol=1e-5)
+    assert "FullyConnected" in fast._sgd_step_symbol(0.03, 1000.0, True).tojson()
+    assert "FullyConnected" not in fast._sgd_step_symbol(0.03, 10.0, False).tojson()
