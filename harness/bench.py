@@ -143,7 +143,10 @@ class Case:
         """The role columns of a table row; a reference fills the first with its name."""
         if self.reference:
             return {role: (self.label if role == ROLES[0] else "") for role in ROLES}
-        return role_columns(self.combo)
+        columns = role_columns(self.combo)
+        if self.combo.fused:  # marked where its label marks it: "…/fast+fused"
+            columns[ROLES[-1]] += "+fused"
+        return columns
 
     def combination(self) -> dict:
         return {"reference": self.reference} if self.reference else self.combo.as_dict()

@@ -18,11 +18,7 @@ def table(rows: list[dict], headers: list[str], tablefmt: str = "simple", floatf
 
 
 def role_columns(combo) -> dict:
-    """One table column per role; a fused combination is marked where its label is (``…+fused``)."""
-    columns = {role: getattr(combo, role) for role in ROLES}
-    if getattr(combo, "fused", False):
-        columns[ROLES[-1]] += "+fused"
-    return columns
+    return {role: getattr(combo, role) for role in ROLES}
 
 
 def to_json(obj) -> str:

@@ -1,8 +1,8 @@
 """``harness bench`` and ``harness compare``."""
 from __future__ import annotations
 
-import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -149,9 +149,14 @@ def _check_writable(path: str | None) -> None:
     if not path:
         return
     target = Path(path)
-    parent = next((p for p in [target.parent, *target.parent.parents] if p.exists()), None)
-    if target.is_dir() or parent is None or not os.access(parent, os.W_OK):
-        raise HarnessError(f"cannot write {path}: not a writable file location")
+    if target.is_dir():
+        raise HarnessError(f"cannot write {path}: it is a directory")
+    try:  # the real test: a file can be created where the output will go
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=target.parent):
+            pass
+    except OSError as exc:
+        raise HarnessError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _write_outputs(args, rows, interrupted: bool, machine: dict, commit: dict) -> None:
