@@ -15,7 +15,7 @@ import pytest
 from harness import __version__, bench, environment
 from harness.errors import Diverged, HarnessError
 from harness.overhead import describe
-from harness.plugins import load
+from harness.plugins import load, parse_specs
 
 
 def pytest_addoption(parser):
@@ -37,10 +37,8 @@ def workload_of(config) -> bench.Workload:
 
 def registry_of(config):
     if not hasattr(config, "_harness_registry"):
-        specs = config.getoption("--harness-plugin")
-        extra = [s for s in specs if not s.startswith("no:")]
-        blocked = [s[3:] for s in specs if s.startswith("no:")]
         try:
+            extra, blocked = parse_specs(config.getoption("--harness-plugin"))
             config._harness_registry = load(extra=extra, blocked=blocked)
         except HarnessError as exc:
             _config_error(exc)

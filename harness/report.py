@@ -43,6 +43,7 @@ def write_atomic(path: str | os.PathLike, text: str | bytes) -> None:
     mode = "wb" if isinstance(text, bytes) else "w"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make results private
         with os.fdopen(fd, mode) as fh:
             fh.write(text)
             fh.flush()
@@ -54,6 +55,12 @@ def write_atomic(path: str | os.PathLike, text: str | bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def figure(width: float, height: float):

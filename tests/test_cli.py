@@ -1,5 +1,6 @@
 """The `harness` command as a user types it, in a subprocess."""
 import json
+import os
 
 import pytest
 
@@ -114,3 +115,14 @@ def test_dash_p_before_and_after_the_subcommand_both_count():
     assert proc.returncode == 0, proc.stderr
     names = {p["name"] for p in json.loads(proc.stdout)["plugins"]}
     assert {"tests.plugins.only_loss", "tests.plugins.phased"} <= names
+
+
+def test_written_files_are_readable_by_others(tmp_path):
+    from harness.report import write_atomic
+
+    path = tmp_path / "out" / "r.json"
+    write_atomic(path, "{}")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.read_text() == "{}" and (path.stat().st_mode & 0o777) == 0o666 & ~mask
+    assert [p.name for p in path.parent.iterdir()] == ["r.json"]  # no temporary file left behind

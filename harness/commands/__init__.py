@@ -40,6 +40,6 @@ def add_role_options(parser: argparse.ArgumentParser, multiple: bool) -> None:
     """``--data NAME`` etc.; repeatable when a command runs several combinations."""
     for role in ROLES:
         if multiple:
-            parser.add_argument(f"--{role}", action="append", metavar="NAME", help=f"{role} implementation(s) (default: all)")
+            parser.add_argument(f"--{role}", action="append", metavar="NAME", help=f"{role} implementation; repeat to select several")
         else:
             parser.add_argument(f"--{role}", default="scratch", metavar="NAME", help=f"{role} implementation (default %(default)s)")
