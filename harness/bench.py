@@ -294,14 +294,20 @@ def run_case(registry: Registry, case: Case) -> Row:
     reset_peak_rss()
     try:
         runner = measure(case.session(registry), load.rounds, load.warmup)
-    except Diverged as exc:
-        return Row(case, "failed", f"diverged at epoch {exc.epoch} (loss not finite)", metrics=_partial(exc.result))
-    except KeyboardInterrupt:
-        raise
     except Exception as exc:  # a plugin's bug must not stop the other cases
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        return Row(case, "failed", f"{type(exc).__name__}: {exc} ({where.filename}:{where.lineno})".replace("\n", " "))
-    stats = stats_of(runner.seconds[load.warmup:])
+        return failed_row(case, exc)
+    return finished_row(case, runner)
+
+
+def failed_row(case: Case, exc: Exception) -> Row:
+    if isinstance(exc, Diverged):
+        return Row(case, "failed", f"diverged at epoch {exc.epoch} (loss not finite)", metrics=_partial(exc.result))
+    where = traceback.extract_tb(exc.__traceback__)[-1]
+    return Row(case, "failed", f"{type(exc).__name__}: {exc} ({where.filename}:{where.lineno})".replace("\n", " "))
+
+
+def finished_row(case: Case, runner: EpochRunner) -> Row:
+    stats = stats_of(runner.seconds[case.workload.warmup:])
     return Row(case, "ok", stats=stats, metrics=metrics(case, stats, runner, peak_rss_mib()))
 
 
@@ -318,6 +324,54 @@ def run_matrix(registry: Registry, planned: list[tuple[Case, str | None]], on_ro
         if on_row is not None:
             on_row(row)
     return rows
+
+
+def run_interleaved(registry: Registry, planned: list[tuple[Case, str | None]], on_row=None) -> list[Row]:
+    """Round robin: every case's warm-up first, then timed round r of every case before round r + 1, so load
+    that drifts during the run lands on all rows alike.  Every session stays alive to the end, so peak RSS
+    is the whole run's.  On Ctrl-C the cases with at least one timed round become rows, then it propagates.
+    """
+    rows: dict[int, Row] = {}
+    runners: dict[int, EpochRunner] = {}
+
+    def attempt(i, case, work):
+        try:
+            work()
+        except Exception as exc:  # a plugin's bug must not stop the other cases
+            rows[i] = failed_row(case, exc)
+            runners.pop(i, None)
+
+    def one_epoch(runner):
+        runner.epoch()
+        runner.evaluate()
+
+    try:
+        for i, (case, skip) in enumerate(planned):
+            if skip:
+                rows[i] = Row(case, "skipped", skip)
+                continue
+
+            def start(i=i, case=case):
+                runners[i] = runner = EpochRunner(case.session(registry))
+                for _ in range(case.workload.warmup):
+                    one_epoch(runner)
+
+            attempt(i, case, start)
+        for _ in range(max((case.workload.rounds for case, _ in planned), default=0)):
+            for i in list(runners):
+                case = planned[i][0]
+                if len(runners[i].seconds) < case.workload.warmup + case.workload.rounds:
+                    attempt(i, case, lambda r=runners[i]: one_epoch(r))
+    finally:  # also on Ctrl-C: what was measured is kept
+        for i, runner in runners.items():
+            case = planned[i][0]
+            if len(runner.seconds) > case.workload.warmup:
+                rows[i] = finished_row(case, runner)
+        done = [rows[i] for i in sorted(rows)]
+        if on_row is not None:
+            for row in done:
+                on_row(row)
+    return done
 
 
 def run_breakdown(registry: Registry, rows: list[Row], rounds: int = 3) -> list[Row]:

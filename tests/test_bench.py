@@ -342,3 +342,40 @@ def test_bench_breakdown_table_and_png(tmp_path):
     assert data_us >= phased.DATA_S * 1e6 and update_us >= phased.UPDATE_S * 1e6 and forward_us >= phased.FORWARD_S * 1e6
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert "reference" not in proc.stdout.split("Per-phase")[0]  # --no-references
+
+
+def test_interleaved_rounds_go_round_robin_and_keep_failures(registry):
+    load_ = bench.workload("seed", **TINY)
+    combos = [Combination(), Combination(optimizer="slow"), Combination(model="broken"), Combination(optimizer="explode")]
+    planned = bench.cases(combos, ["cpu", "gpu"], load_)
+    rows = bench.run_interleaved(registry, planned)
+    assert [r.case for r in rows] == [c for c, _ in planned]  # planned order, whatever happened
+    by = {(r.case.combo, r.case.ctx): r for r in rows}
+    plain, slowed = by[(Combination(), "cpu")], by[(Combination(optimizer="slow"), "cpu")]
+    assert plain.status == slowed.status == "ok"
+    assert plain.stats.rounds == slowed.stats.rounds == 3 and len(plain.metrics["epoch_seconds"]) == 4
+    assert slowed.metrics["us_per_step"] >= slow.SLEEP * 1e6 > plain.metrics["us_per_step"]
+    assert by[(Combination(model="broken"), "cpu")].error.startswith("RuntimeError: broken model")
+    assert by[(Combination(optimizer="explode"), "cpu")].error == "diverged at epoch 1 (loss not finite)"
+    assert {r.status for (c, ctx), r in by.items() if ctx == "gpu"} == {"skipped"}
+
+
+def test_interleaved_ctrl_c_keeps_what_was_measured(tmp_path):
+    path = tmp_path / "run.json"
+    # each slow epoch sleeps ~4 s (200 steps x 20 ms): warm-ups end near 4.5 s, round 1 near 9 s,
+    # so a signal at 12 s lands in round 2, when both cases have at least one timed round
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/harness"), "-p", "tests.plugins.slow", "bench", "--interleave", "--num-examples", "2000",
+         "--rounds", "3", "--data", "scratch", "--model", "scratch", "--loss", "scratch", "--optimizer", "scratch",
+         "--optimizer", "slow", "--no-references", "--json", str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    time.sleep(12)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    doc = json.loads(path.read_text())
+    assert doc["harness"]["interrupted"] is True
+    rounds = {b["name"]: len(b["stats"]["data"]) for b in doc["benchmarks"]}
+    assert set(rounds) == {"test_epoch[seed-cpu-scratch-scratch-scratch-scratch]", "test_epoch[seed-cpu-scratch-scratch-scratch-slow]"}
+    assert all(1 <= n < 3 for n in rounds.values())  # partial, not a full run

@@ -35,6 +35,9 @@ def add_parser(sub, common) -> None:
     p.add_argument("--plot", metavar="PATH", help="write a PNG: throughput and loss curves")
     p.add_argument("--format", default="simple", metavar="TABLEFMT", help="any tabulate format (default %(default)s)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--interleave", action="store_true",
+                   help="time round r of every row before round r+1 (round robin), so drifting machine load hits "
+                   "all rows alike; every row's setup stays in memory to the end")
     p.add_argument("--no-references", action="store_true",
                    help="leave out the NumPy (speed of light) and PyTorch eager reference rows")
     p.add_argument("--breakdown", nargs="?", const="", metavar="PNG",
@@ -88,7 +91,7 @@ def cmd_bench(args) -> int:
     start = time.perf_counter()
     interrupted = False
     try:
-        bench.run_matrix(registry, planned, on_row=on_row)
+        (bench.run_interleaved if args.interleave else bench.run_matrix)(registry, planned, on_row=on_row)
     except KeyboardInterrupt:
         interrupted = True
         _drain()
