@@ -184,10 +184,8 @@ def select(registry: Registry, fixed: dict, everything: bool, fused: bool = Fals
         chosen[role] = fixed.get(role) or (None if everything else seed_names or None)
     combos = registry.combinations(**chosen)
     if not everything and not any(fixed.values()):
-        for name in registry.names(ROLES[0]):
-            whole = Combination(*(name for _ in ROLES))
-            if whole not in combos and all(name in registry.components[role] for role in ROLES):
-                combos += [whole, *registry.fused_variants([whole])]
+        wholes = [c for c in registry.own_combinations() if c not in combos]
+        combos += wholes if fused else wholes + registry.fused_variants(wholes)
     if fused or everything:
         combos += registry.fused_variants(combos)
     return combos

@@ -157,6 +157,11 @@ class Registry:
         """Every selectable fused step, by (model, loss, optimizer)."""
         return [self.fused[key] for key in sorted(self.fused)]
 
+    def own_combinations(self) -> list[Combination]:
+        """For each name that every role registers (a plugin that provides them all), that name in every role."""
+        names = [n for n in self.names(ROLES[0]) if all(n in self.components[role] for role in ROLES)]
+        return [Combination(*(n for _ in ROLES)) for n in names]
+
     def fused_variants(self, combos: Iterable[Combination]) -> list[Combination]:
         """``combo`` with ``fused=True`` for each of ``combos`` that has a fused step, in order."""
         return [replace(c, fused=True) for c in combos if not c.fused and c.fused_key in self.fused]

@@ -304,6 +304,8 @@ def test_default_matrix_adds_each_whole_plugin_on_its_own():
     combos = bench.select(registry, {}, everything=False)
     fast = Combination("fast", "fast", "fast", "fast")
     assert len(combos) == 18 and combos[-2:] == [fast, replace(fast, fused=True)]
+    with_fused = bench.select(registry, {}, everything=False, fused=True)
+    assert len(with_fused) == len(set(with_fused)) and replace(fast, fused=True) in with_fused
     assert len(bench.select(registry, {"data": ["fast"]}, everything=False)) == 1 * 2 * 2 * 2  # role given: no extras
     chosen = bench.select(registry, {"data": ["scratch"], "model": ["scratch", "fast"], "loss": ["scratch", "fast"],
                                      "optimizer": ["fast"]}, everything=False, fused=True)

@@ -106,9 +106,7 @@ def cmd_bench(args) -> int:
             interrupted = True
             _drain()
     machine, commit = environment.machine_info(), environment.commit_info()
-    _write_outputs(args, done, interrupted, machine, commit)
-    if broken_down and args.breakdown:
-        write_atomic(args.breakdown, bench.breakdown_png(broken_down))
+    _write_outputs(args, done, broken_down, interrupted, machine, commit)
     print(bench.render_table(done, args.format))
     failed = sum(r.status == "failed" for r in done)
     skipped = sum(r.status == "skipped" for r in done)
@@ -162,12 +160,13 @@ def _check_writable(path: str | None) -> None:
         raise HarnessError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _write_outputs(args, rows, interrupted: bool, machine: dict, commit: dict) -> None:
+def _write_outputs(args, rows, broken_down, interrupted: bool, machine: dict, commit: dict) -> None:
     from ..plot import render_png
 
     outputs = [(args.json, lambda: bench.to_json_text(rows, interrupted, machine, commit) + "\n"),
                (args.csv, lambda: bench.to_csv(rows, machine, commit)),
-               (args.plot, lambda: render_png(rows))]
+               (args.plot, lambda: render_png(rows)),
+               (broken_down and args.breakdown, lambda: bench.breakdown_png(broken_down))]
     for path, render in outputs:
         if path:
             try:

@@ -45,9 +45,7 @@ def _combos(registry, args) -> list[Combination]:
     chosen = {role: getattr(args, role) for role in ROLES if getattr(args, role)}
     if chosen:
         return registry.combinations(**chosen)
-    # default: each plugin that provides every role, on its own
-    own = [n for n in registry.names("data") if all(n in registry.names(r) for r in ROLES)]
-    return [Combination(n, n, n, n) for n in own]
+    return registry.own_combinations()  # default: each plugin that provides every role, on its own
 
 
 def cmd_sweep(args) -> int:
