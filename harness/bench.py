@@ -24,62 +24,90 @@ from .errors import Diverged, HarnessError
 from .plugins import Registry
 from .report import role_columns, table, to_json
 from .roles import ROLES, Combination
-from .task import Task
+from .task import Target, Task
 from .timing import EpochRunner, measure
 from .train import Session, Settings
 
 
 @dataclass(frozen=True)
 class Workload:
-    """A task size, its hyper-parameters and how long to measure it."""
+    """A task at a size, its hyper-parameters and how long to measure it; ``None`` takes the task's value."""
 
     name: str
-    num_examples: int
-    num_inputs: int
-    batch_size: int
-    lr: float = 0.03
-    target_loss: float = 1e-4
+    num_examples: int | None = None
+    num_inputs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    target_loss: float | None = None
     rounds: int = 10
     warmup: int = 1
     seed: int = 0
+    task: str = "linreg"
+    dataset: str | None = None
+    data_dir: str | None = None
+    target_acc: float | None = None
 
     def check(self) -> None:
         if self.rounds < 1:
             raise HarnessError(f"--rounds must be a positive integer, got {self.rounds}")
         if self.warmup < 0:
             raise HarnessError(f"--warmup must be >= 0, got {self.warmup}")
-        if not self.target_loss > 0:
+        if self.target_loss is not None and not self.target_loss > 0:
             raise HarnessError(f"--target-loss must be > 0, got {self.target_loss}")
-        self.settings.check(self.task)
+        if self.target_acc is not None and not 0 < self.target_acc <= 1:
+            raise HarnessError(f"--target-acc must be in (0, 1], got {self.target_acc}")
+        if self.target_loss is not None and self.target_acc is not None:
+            raise HarnessError("give --target-loss or --target-acc, not both")
+
+    def build_task(self, registry: Registry) -> Task:
+        return registry.make_task(self.task, num_examples=self.num_examples, num_inputs=self.num_inputs,
+                                  dataset=self.dataset, data_dir=self.data_dir, seed=self.seed)
+
+    def settings(self, task: Task) -> Settings:
+        return Settings.for_task(task, epochs=self.warmup + self.rounds, batch_size=self.batch_size, lr=self.lr)
+
+    def target(self, task: Task) -> Target:
+        if self.target_loss is not None:
+            return Target("loss", self.target_loss)
+        if self.target_acc is not None:
+            return Target("test_acc", self.target_acc, higher=True)
+        return task.target
 
     @property
-    def task(self) -> Task:
-        return Task(num_examples=self.num_examples, num_inputs=self.num_inputs, seed=self.seed)
-
-    @property
-    def settings(self) -> Settings:
-        return Settings(epochs=self.warmup + self.rounds, batch_size=self.batch_size, lr=self.lr)
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return math.ceil(self.num_examples / self.batch_size)
+    def label(self) -> str:
+        """The workload's name, prefixed by its task unless that is the seed's."""
+        return self.name if self.task == "linreg" else f"{self.task}-{self.name}"
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-# Rounds chosen so the default 16-combination run stays well under a minute on 2 cores.
+#: Rounds chosen so each default matrix (16 combinations) stays near a minute on 2 cores.
 WORKLOADS = {
     "seed": Workload("seed", num_examples=1000, num_inputs=2, batch_size=10, rounds=10, warmup=1),
     "large": Workload("large", num_examples=100_000, num_inputs=100, batch_size=1000, rounds=5, warmup=1),
+    # the image tasks: the bundled digits, the book's scale on synthetic images, Fashion-MNIST from files
+    "digits": Workload("digits", dataset="digits", rounds=10, warmup=1),
+    "book": Workload("book", dataset="synthetic", rounds=3, warmup=1),
+    "fashion-mnist": Workload("fashion-mnist", dataset="fashion-mnist", rounds=3, warmup=1),
 }
+LINREG_WORKLOADS = ("seed", "large")
 
 
-def workload(name: str, **overrides) -> Workload:
-    """A built-in workload with ``overrides`` (``None`` values ignored), checked."""
+def workloads_for(task: str) -> list[str]:
+    return [n for n in WORKLOADS if (n in LINREG_WORKLOADS) == (task == "linreg")]
+
+
+def workload(name: str | None, task: str | None = None, **overrides) -> Workload:
+    """A built-in workload (default: the task's first) for ``task`` with ``overrides`` (``None`` values ignored), checked."""
+    task = task or "linreg"
+    valid = workloads_for(task)
+    name = name or valid[0]
     if name not in WORKLOADS:
-        raise HarnessError(f"unknown workload {name!r}; valid: {', '.join(WORKLOADS)}")
-    chosen = replace(WORKLOADS[name], **{k: v for k, v in overrides.items() if v is not None})
+        raise HarnessError(f"unknown workload {name!r}; valid for task {task}: {', '.join(valid)}")
+    if name not in valid:
+        raise HarnessError(f"workload {name!r} is not for task {task!r}; valid for {task}: {', '.join(valid)}")
+    chosen = replace(WORKLOADS[name], task=task, **{k: v for k, v in overrides.items() if v is not None})
     chosen.check()
     return chosen
 
@@ -87,19 +115,24 @@ def workload(name: str, **overrides) -> Workload:
 #: Workload fields a user may override: option name -> (type, help); ``rounds``/``warmup`` may take a prefix.
 OVERRIDES = {
     "num_examples": (int, "override the workload's N"),
-    "num_inputs": (int, "override the workload's D"),
+    "num_inputs": (int, "override the workload's D (linreg)"),
     "batch_size": (int, "override the workload's batch size"),
     "lr": (float, "override the workload's learning rate"),
     "seed": (int, "data, initial parameters and shuffling (default 0)"),
-    "target_loss": (float, "time-to-target threshold (default 1e-4)"),
-    "rounds": (int, "timed epochs per combination (seed 10, large 5)"),
+    "target_loss": (float, "time to this training loss (linreg default 1e-4)"),
+    "target_acc": (float, "time to this test accuracy (image tasks; default digits 0.9, book-scale 0.8)"),
+    "dataset": (str, "image tasks: digits, synthetic or fashion-mnist (the workload's by default)"),
+    "data_dir": (str, "fashion-mnist: directory of its four .gz files"),
+    "rounds": (int, "timed epochs per combination (seed 10, large 5, digits 10, book 3)"),
     "warmup": (int, "untimed epochs before them (default 1)"),
 }
 
 
 def add_workload_options(add, timing_prefix: str = "") -> None:
-    """Add ``--workload`` and the overrides with ``add`` (argparse's ``add_argument`` or pytest's ``addoption``)."""
-    add("--workload", default="seed", help=f"{' or '.join(WORKLOADS)} (default seed)")
+    """Add ``--task``, ``--workload`` and the overrides with ``add`` (argparse's ``add_argument`` or pytest's ``addoption``)."""
+    add("--task", default=None, help="linreg (default), softmax, mlp, or a plugin's task")
+    add("--workload", default=None, help="linreg: seed (default) or large; image tasks: digits (default), book "
+        "(synthetic 60,000 × 1×28×28, batch 256) or fashion-mnist")
     for name, (kind, text) in OVERRIDES.items():
         prefix = timing_prefix if name in ("rounds", "warmup") else ""
         add(f"--{prefix}{name.replace('_', '-')}", type=kind, dest=f"{prefix}{name}".replace("-", "_"), help=text)
@@ -110,7 +143,7 @@ def workload_from(get, timing_prefix: str = "") -> Workload:
     def dest(name):
         return (timing_prefix if name in ("rounds", "warmup") else "").replace("-", "_") + name
 
-    return workload(get("workload"), **{name: get(dest(name)) for name in OVERRIDES})
+    return workload(get("workload"), get("task"), **{name: get(dest(name)) for name in OVERRIDES})
 
 
 @dataclass(frozen=True)
@@ -129,7 +162,7 @@ class Case:
             parts = ["ref", self.reference]
         else:
             parts = [getattr(self.combo, r) for r in ROLES] + (["fused"] if self.combo.fused else [])
-        return "-".join([self.workload.name, self.ctx, *parts])
+        return "-".join([self.workload.label, self.ctx, *parts])
 
     @property
     def name(self) -> str:
@@ -153,9 +186,10 @@ class Case:
 
     def session(self, registry: Registry):
         w = self.workload
+        task = w.build_task(registry)
         if self.reference:
-            return REFERENCES[self.reference].factory(w.task, w.settings)
-        return Session(registry, self.combo, w.task, w.settings, context.resolve(self.ctx))
+            return REFERENCES[self.reference].factory(task, w.settings(task))
+        return Session(registry, self.combo, task, w.settings(task), context.resolve(self.ctx))
 
 
 REFERENCES = {info.name: info for info in reference.references()}
@@ -165,13 +199,14 @@ SEED_PLUGINS = ("scratch", "gluon")
 
 
 def reference_cases(ctxs: list[str], load: Workload) -> list[tuple[Case, str | None]]:
-    """The reference loops (CPU only), each with why it is skipped here, if it is."""
+    """The reference loops for the workload's task (CPU only), each with why it is skipped here, if it is."""
     if "cpu" not in ctxs:
         return []
-    return [(Case(None, "cpu", load, info.name), info.skip_reason) for info in REFERENCES.values()]
+    return [(Case(None, "cpu", load, info.name), info.skip_reason) for info in REFERENCES.values()
+            if load.task in info.tasks]
 
 
-def select(registry: Registry, fixed: dict, everything: bool, fused: bool = False) -> list[Combination]:
+def select(registry: Registry, fixed: dict, everything: bool, fused: bool = False, task: str = "linreg") -> list[Combination]:
     """Combinations with ``fixed[role]`` names where given, else the seed plugins' (every one with ``everything``).
 
     With no role given, each other plugin that provides every role is added on its own (e.g. all-``fast``),
@@ -180,21 +215,21 @@ def select(registry: Registry, fixed: dict, everything: bool, fused: bool = Fals
     """
     chosen = {}
     for role in ROLES:
-        seed_names = [n for n, c in sorted(registry.components[role].items()) if c.plugin in SEED_PLUGINS]
+        seed_names = [n for n in registry.names(role, task) if registry.components[role][n].plugin in SEED_PLUGINS]
         chosen[role] = fixed.get(role) or (None if everything else seed_names or None)
-    combos = registry.combinations(**chosen)
+    combos = registry.combinations(task, **chosen)
     if not everything and not any(fixed.values()):
-        wholes = [c for c in registry.own_combinations() if c not in combos]
-        combos += wholes if fused else wholes + registry.fused_variants(wholes)
+        wholes = [c for c in registry.own_combinations(task) if c not in combos]
+        combos += wholes if fused else wholes + registry.fused_variants(wholes, task)
     if fused or everything:
-        combos += registry.fused_variants(combos)
+        combos += registry.fused_variants(combos, task)
     return combos
 
 
-def left_out(registry: Registry, combos: list[Combination]) -> list[str]:
-    """Registered ``role:name`` pairs that appear in no combination of ``combos``."""
+def left_out(registry: Registry, combos: list[Combination], task: str = "linreg") -> list[str]:
+    """Registered ``role:name`` pairs for ``task`` that appear in no combination of ``combos``."""
     used = {(role, getattr(c, role)) for c in combos for role in ROLES}
-    return [f"{role}:{name}" for role in ROLES for name in registry.names(role) if (role, name) not in used]
+    return [f"{role}:{name}" for role in ROLES for name in registry.names(role, task) if (role, name) not in used]
 
 
 def cases(combos: list[Combination], ctxs: list[str], load: Workload) -> list[tuple[Case, str | None]]:
@@ -246,27 +281,35 @@ def stats_of(seconds: list[float]) -> Stats:
 
 def metrics(case: Case, stats: Stats, runner: EpochRunner, peak_rss: float) -> dict:
     """Everything a row reports besides the raw statistics; ``stats`` holds the timed rounds only."""
-    load = case.workload
-    ttt_seconds, ttt_epochs = runner.time_to_target(load.target_loss)
-    w, b = runner.session.weights()
-    truth = np.append(load.task.true_w, load.task.true_b)
+    load, session = case.workload, runner.session
+    task, settings = session.task, session.settings
+    target = load.target(task)
+    ttt_seconds, ttt_epochs = runner.time_to_target(target)
+    steps = math.ceil(task.num_examples / settings.batch_size)
+    last = runner.records[-1]
     return {
         "epoch_min_s": stats.min,
         "epoch_median_s": stats.median,
         "epoch_iqr_s": stats.iqr,
         "rounds": stats.rounds,
         "warmup": load.warmup,
-        "steps_per_epoch": load.steps_per_epoch,
-        "us_per_step": stats.median / load.steps_per_epoch * 1e6,
-        "samples_per_s": load.num_examples / stats.median,
-        "target_loss": load.target_loss,
+        "steps_per_epoch": steps,
+        "batch_size": settings.batch_size,
+        "num_examples": task.num_examples,
+        "us_per_step": stats.median / steps * 1e6,
+        "samples_per_s": task.num_examples / stats.median,
+        "target_loss": target.value if target.metric == "loss" else None,
+        "target": {"metric": target.metric, "value": target.value},
         "time_to_target_s": ttt_seconds,
         "epochs_to_target": ttt_epochs,
         "final_loss": runner.losses[-1],
-        "param_error": float(np.max(np.abs(np.append(w, b) - truth))),
+        "train_acc": last.get("train_acc"),
+        "test_acc": last.get("test_acc"),
+        "param_error": task.param_error(session.arrays()),
         "peak_rss_mib": peak_rss,
         "epoch_seconds": runner.seconds,  # warm-up epochs first
         "losses": runner.losses,
+        **({"test_accs": [r["test_acc"] for r in runner.records]} if "test_acc" in last else {}),
     }
 
 
@@ -410,16 +453,16 @@ def ratios(rows: list[Row]) -> dict[int, dict[str, float]]:
     """Per ok row (keyed by ``id``): its median epoch over each baseline's — ``scratch``, the all-scratch
     combination on the same context, and each reference that ran on the same workload."""
     ok = [r for r in rows if r.status == "ok"]
-    scratch = {(r.case.workload.name, r.case.ctx): r.median for r in ok if r.case.combo == Combination()}
-    refs = {(r.case.workload.name, r.case.reference): r.median for r in ok if r.case.reference}
+    scratch = {(r.case.workload.label, r.case.ctx): r.median for r in ok if r.case.combo == Combination()}
+    refs = {(r.case.workload.label, r.case.reference): r.median for r in ok if r.case.reference}
     out = {}
     for r in ok:
         mine = {}
-        base = scratch.get((r.case.workload.name, r.case.ctx))
+        base = scratch.get((r.case.workload.label, r.case.ctx))
         if base:
             mine["scratch"] = r.median / base
         for (workload_name, name), median in sorted(refs.items()):
-            if workload_name == r.case.workload.name:
+            if workload_name == r.case.workload.label:
                 mine[name] = r.median / median
         out[id(r)] = mine
     return out
@@ -439,7 +482,7 @@ def sorted_rows(rows: list[Row]) -> list[Row]:
 # --- rendering ------------------------------------------------------------------
 
 COLUMNS = [*ROLES, "ctx", "epoch med (ms)", "IQR (ms)", "min (ms)", "rounds", "µs/step", "samples/s",
-           "to target (s)", "epochs", "final loss", "param err", "peak RSS (MiB)", "status"]
+           "to target (s)", "epochs", "final loss", "test acc", "param err", "peak RSS (MiB)", "status"]
 
 
 def display_rows(rows: list[Row]) -> list[dict]:
@@ -460,7 +503,8 @@ def display_rows(rows: list[Row]) -> list[dict]:
                 "to target (s)": m["time_to_target_s"] if m["time_to_target_s"] is not None else "never",
                 "epochs": m["epochs_to_target"] or "",
                 "final loss": m["final_loss"],
-                "param err": m["param_error"],
+                "test acc": m.get("test_acc") if m.get("test_acc") is not None else "",
+                "param err": m["param_error"] if m.get("param_error") is not None else "",
                 "peak RSS (MiB)": m["peak_rss_mib"],
                 "status": "reference" if r.case.reference else "ok",
             })
@@ -473,6 +517,9 @@ def display_rows(rows: list[Row]) -> list[dict]:
 def render_table(rows: list[Row], tablefmt: str = "simple") -> str:
     at = COLUMNS.index("samples/s") + 1
     columns = COLUMNS[:at] + ratio_columns(rows) + COLUMNS[at:]
+    for name, key in (("test acc", "test_acc"), ("param err", "param_error")):  # only where some row has it
+        if not any(r.metrics.get(key) is not None for r in rows):
+            columns.remove(name)
     return table(display_rows(rows), columns, tablefmt=tablefmt, floatfmt=".4g")
 
 
@@ -493,7 +540,8 @@ def to_csv(rows: list[Row], machine: dict | None = None, commit: dict | None = N
     ratio_fields = [c.replace("vs ", "ratio_to_") for c in ratio_columns(rows)]
     fields = ["workload", *ROLES, "reference", "ctx", "status", "error", "epoch_median_s", "epoch_iqr_s", "epoch_min_s",
               "rounds", "warmup", "steps_per_epoch", "us_per_step", "samples_per_s", *ratio_fields, "target_loss",
-              "time_to_target_s", "epochs_to_target", "final_loss", "param_error", "peak_rss_mib", *context_columns]
+              "time_to_target_s", "epochs_to_target", "final_loss", "train_acc", "test_acc", "param_error", "peak_rss_mib",
+              "task", *context_columns]
     by_row = ratios(rows)
     out = io.StringIO()
     writer = csv.DictWriter(out, fields, extrasaction="ignore", lineterminator="\n")
@@ -502,6 +550,7 @@ def to_csv(rows: list[Row], machine: dict | None = None, commit: dict | None = N
         writer.writerow({
             **r.metrics,
             "workload": r.case.workload.name,
+            "task": r.case.workload.task,
             **(role_columns(r.case.combo) if r.case.combo else {}),
             "reference": r.case.reference or "",
             "ctx": r.case.ctx,
@@ -525,7 +574,7 @@ def benchmark_entry(row: Row) -> dict:
     stats["data"] = list(row.stats.data)
     stats["iterations"] = 1
     return {
-        "group": f"{case.workload.name}-{case.ctx}",
+        "group": f"{case.workload.label}-{case.ctx}",
         "name": case.name,
         "fullname": f"benchmarks/test_matrix.py::{case.name}",
         "params": {"case": case.id},

@@ -1,8 +1,13 @@
-"""The hooks a plugin implements: one registration hook per role, and one for
-fused training steps.
+"""The hooks a plugin implements: one registration hook per role, one for
+fused training steps, and one for tasks.
 
 Each hook receives a ``register(name, factory)`` callable and calls it once per
-implementation the plugin offers for that role.  A plugin may implement any
+implementation the plugin offers for that role.  A component declares the
+tasks it is written for with ``register(name, factory, tasks=[...])``; the same
+name may be registered once per task by the same plugin.  Without ``tasks``, a
+model or loss is for ``linreg`` (the seed: every plugin written before tasks
+existed) and a data loader or optimizer, which only sees batches and
+parameters, for every task (``tasks=["*"]``).  A plugin may implement any
 subset of the hooks.  The host calls every hook once at start-up, one plugin at
 a time so each registration is attributed to its plugin, keys the factories by
 name, and makes a name registered by two plugins unselectable (an error with
@@ -22,8 +27,8 @@ PROJECT = "harness"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-#: ``register(name, factory)``; ``name`` is what users pass on the command line.
-Register = Callable[[str, Callable], None]
+#: ``register(name, factory, tasks=None)``; ``name`` is what users pass on the command line.
+Register = Callable[..., None]
 
 #: ``register(model, loss, optimizer, make_step)``: the component names the step replaces.
 RegisterFused = Callable[[str, str, str, Callable], None]
@@ -36,7 +41,8 @@ def register_data(register: Register) -> None:
     Call ``register(name, data_iter)`` for each loader, where
     ``data_iter(batch_size, features, labels, shuffle) -> Iterable[(X, y)]``
     is called once per epoch and yields every example exactly once, as
-    batches ``X`` of shape ``(b, num_inputs)`` and ``y`` of shape ``(b,)``
+    batches ``X`` of shape ``(b, *features.shape[1:])`` (``(b, num_inputs)`` for
+    ``linreg``, ``(b, 1, H, W)`` for the image tasks) and ``y`` of shape ``(b,)``
     with ``b <= batch_size``.  With ``shuffle=False`` the batches follow the
     row order of ``features``.  Batches may live on any context; the host moves
     them to the run's context.  Shuffle with Python's ``random``, NumPy's or
@@ -48,13 +54,17 @@ def register_data(register: Register) -> None:
 def register_models(register: Register) -> None:
     """Register models.
 
-    Call ``register(name, model)`` for each model, where
-    ``model(w, b)`` receives the host's initial parameters on the run's
-    context (``w`` of shape ``(num_inputs, 1)``, ``b`` of shape ``(1,)``),
-    must start from exactly those values, and returns either a
-    ``gluon.Block`` or a pair ``(net, params)`` in the seed's style: ``net(X,
-    *params)`` computes ``y_hat`` of shape ``(b, 1)`` and ``params`` is
-    ``[w, b]`` with gradients attached.  Parameters are ordered weight, bias.
+    Call ``register(name, model, tasks=[...])`` for each model, where
+    ``model(*params)`` receives the task's initial parameters on the run's
+    context, in the task's order (``linreg``: ``model(w, b)``, ``w`` of shape
+    ``(num_inputs, 1)``, ``b`` of shape ``(1,)``; ``softmax``: ``model(W, b)``;
+    ``mlp``: ``model(W1, b1, W2, b2)``; see ``harness tasks``), must start from
+    exactly those values, and returns either a ``gluon.Block`` or a pair
+    ``(net, params)`` in the book's style: ``net(X, *params)`` computes
+    ``y_hat`` (``(b, 1)`` for ``linreg``, scores ``(b, 10)`` before the softmax
+    for the image tasks) and ``params`` are the arrays, gradients attached, in
+    the task's order (a 2-D weight may be held transposed, as Gluon's ``Dense``
+    does).
     The host wraps the result in :class:`harness.roles.Model`, which every
     optimizer sees, so a raw-array model works with ``gluon.Trainer`` and a
     Gluon block with an optimizer that updates raw arrays.
@@ -65,10 +75,13 @@ def register_models(register: Register) -> None:
 def register_losses(register: Register) -> None:
     """Register losses.
 
-    Call ``register(name, make_loss)`` for each loss, where ``make_loss()``
-    returns ``loss(y_hat, y)``: ``y_hat`` has shape ``(b, 1)``, ``y`` shape
-    ``(b,)``, and the result holds one squared-error term ``(y_hat - y)**2 / 2``
-    per example (shape ``(b,)`` or ``(b, 1)``), to be summed by ``backward``.
+    Call ``register(name, make_loss, tasks=[...])`` for each loss, where
+    ``make_loss()`` returns ``loss(y_hat, y)`` with one term per example (shape
+    ``(b,)`` or ``(b, 1)``), to be summed by ``backward``: for ``linreg``
+    ``y_hat`` has shape ``(b, 1)``, ``y`` shape ``(b,)`` and the term is
+    ``(y_hat - y)**2 / 2``; for the image tasks ``y_hat`` holds scores
+    ``(b, 10)``, ``y`` class indices ``(b,)``, and the term is the cross-entropy
+    of the softmax of the scores.
     """
 
 
@@ -102,4 +115,21 @@ def register_fused_steps(register: RegisterFused) -> None:
     calls it once per batch with ``X`` and ``y`` on the run's context, still
     uses the loss for evaluation, and reports such runs as a separate
     ``+fused`` combination; ``harness verify`` checks them against the seed.
+    ``register(..., tasks=[...])`` names the tasks it is for (default ``linreg``).
+    """
+
+
+@hookspec
+def register_tasks(register: Register) -> None:
+    """Register tasks: what is learned, from which data, and how well.
+
+    Call ``register(name, make_task)`` for each task, where ``make_task(**options)``
+    takes keyword options the user may give (any of ``seed``, ``num_examples``,
+    ``num_inputs``, ``dataset``, ``data_dir``; declare only those the task
+    understands) and returns a :class:`harness.task.Task`: its data (training and
+    test splits), initial parameters (names, shapes, drawn from ``seed``),
+    default hyper-parameters, metrics and time-to-quality target.  Bad options
+    raise :class:`harness.errors.HarnessError` with a one-line message.  Register
+    models and losses for the task with ``tasks=[name]``; every data loader and
+    optimizer that declares no tasks works with it unchanged.
     """

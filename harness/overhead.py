@@ -53,7 +53,8 @@ class SeedLoop:
     """The seed's loop on the harness's task data and initial parameters, on CPU."""
 
     def __init__(self, task: Task, settings: Settings, ctx):
-        self.features, self.labels = task.data(ctx)
+        split = task.data(ctx)
+        self.features, self.labels = split.features, split.labels
         self.w, self.b = task.initial_params(ctx)
         self.w.attach_grad()
         self.b.attach_grad()

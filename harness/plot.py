@@ -9,7 +9,7 @@ def render_png(rows: list[Row]) -> bytes:
     ok = [r for r in sorted_rows(rows) if r.status == "ok"]
     fig = figure(12, max(4.0, 0.35 * len(ok) + 1.5))
     bars, curves = fig.subplots(1, 2)
-    labels = [f"{r.case.label} ({r.case.ctx}, {r.case.workload.name})" for r in ok]
+    labels = [f"{r.case.label} ({r.case.ctx}, {r.case.workload.label})" for r in ok]
     bars.barh(labels[::-1], [r.metrics["samples_per_s"] for r in ok][::-1], color="tab:blue")
     bars.set_xscale("log")  # references and fused rows are orders of magnitude apart
     bars.set_xlabel("samples/s (median epoch, log scale)")
@@ -18,8 +18,9 @@ def render_png(rows: list[Row]) -> bytes:
         losses = r.metrics["losses"]
         curves.plot(range(1, len(losses) + 1), losses, marker=".", label=label)
     if ok:
-        target = ok[0].case.workload.target_loss
-        curves.axhline(target, color="grey", linestyle="--", label=f"target {target:g}")
+        target = ok[0].metrics.get("target_loss")
+        if target is not None:
+            curves.axhline(target, color="grey", linestyle="--", label=f"target {target:g}")
         curves.legend(fontsize="x-small")
     curves.set_yscale("log")
     curves.set_xlabel("epoch (warm-up included)")

@@ -11,7 +11,7 @@ the part of :class:`harness.train.Session` a timing loop needs::
     for epoch in range(settings.epochs):
         ref.run_epoch()        # synchronous: nothing is left queued
     loss = ref.evaluate()      # mean squared-error term over the whole set
-    w, b = ref.weights()       # like harness.roles.Model.weights
+    arrays = ref.arrays()      # [w, b] as NumPy, like Session.arrays
 
 :func:`references` lists every reference with why it cannot run here, if so.
 """
@@ -32,9 +32,9 @@ GATHER_ONCE_BYTES = 4 << 20
 
 def _host_arrays(task: Task):
     """The host's data and initial parameters as float32 NumPy arrays."""
-    features, labels = task.data(mx.cpu())
+    split = task.data(mx.cpu())
     w, b = task.initial_params(mx.cpu())
-    return features.asnumpy(), labels.asnumpy(), w.asnumpy(), b.asnumpy()
+    return split.features.asnumpy(), split.labels.asnumpy(), w.asnumpy(), b.asnumpy()
 
 
 class _Reference:
@@ -103,8 +103,8 @@ class NumpyReference(_Reference):
         err = self.features @ self.w + self.b - self.labels.reshape(-1, 1)
         return float(np.mean(err * err / 2))
 
-    def weights(self) -> tuple[np.ndarray, float]:
-        return self.w.reshape(-1).astype(np.float64), float(self.b[0])
+    def arrays(self) -> list[np.ndarray]:
+        return [self.w.copy(), self.b.copy()]
 
 
 class TorchReference(_Reference):
@@ -152,9 +152,8 @@ class TorchReference(_Reference):
             err = self.torch.addmm(self.b, self.X, self.w) - self.y.view(-1, 1)
             return float((err * err / 2).mean())
 
-    def weights(self) -> tuple[np.ndarray, float]:
-        w = self.w.detach().numpy()
-        return w.reshape(-1).astype(np.float64), float(self.b.detach().numpy()[0])
+    def arrays(self) -> list[np.ndarray]:
+        return [self.w.detach().numpy().copy(), self.b.detach().numpy().copy()]
 
 
 @dataclass(frozen=True)
@@ -164,6 +163,7 @@ class ReferenceInfo:
     name: str
     factory: Callable
     skip_reason: str | None = None
+    tasks: tuple[str, ...] = ("linreg",)
 
     @property
     def available(self) -> bool:

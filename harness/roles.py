@@ -3,10 +3,10 @@ adapter that lets any model meet any optimizer.
 
 Contracts (see :mod:`harness.hookspecs` for the factory signatures):
 
-* a batch is ``(X, y)`` with ``X`` of shape ``(b, num_inputs)``, ``y`` of shape ``(b,)``;
+* a batch is ``(X, y)`` with ``X`` of shape ``(b, *features.shape[1:])``, ``y`` of shape ``(b,)``;
 * a model is wrapped in :class:`Model`, which offers both views an optimizer may
-  want: raw arrays with gradients (``params``, the seed's ``[w, b]``) and Gluon
-  Parameters (``collect_params()``, what ``gluon.Trainer`` takes);
+  want: raw arrays with gradients (``params``, the seed's ``[w, b]``, in the task's
+  order) and Gluon Parameters (``collect_params()``, what ``gluon.Trainer`` takes);
 * a loss returns one term per example; ``backward`` sums them;
 * an optimizer step gets the number of examples the gradients were summed over.
 """
@@ -100,7 +100,6 @@ class Model:
             self.params = [p.data() for p in owned]
         return self._gluon_params
 
-    def weights(self) -> tuple[np.ndarray, float]:
-        """``(w, b)`` as NumPy: the weight flattened to ``(num_inputs,)``, the bias a float."""
-        weight, bias = self.params[0], self.params[1]
-        return weight.asnumpy().reshape(-1).astype(np.float64), float(bias.asnumpy().reshape(-1)[0])
+    def arrays(self) -> list[np.ndarray]:
+        """The parameters as NumPy, in the model's order and layout (see :meth:`harness.task.Task.canonical`)."""
+        return [p.asnumpy() for p in self.params]

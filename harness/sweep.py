@@ -10,7 +10,6 @@ import numpy as np
 
 from .errors import HarnessError
 from .roles import Combination
-from .task import Task
 from .timing import measure
 from .train import Session, Settings
 
@@ -21,33 +20,36 @@ KNEE_GAIN = 0.10
 @dataclass(frozen=True)
 class Point:
     combo: Combination
-    num_examples: int
-    num_inputs: int
+    num_examples: int | None
+    num_inputs: int | None
     batch_size: int
 
 
 def points(combos, ns, ds, bs) -> list[Point]:
     """Every grid point; batch sizes larger than N are left out."""
-    grid = [Point(c, n, d, b) for c, n, d, b in itertools.product(combos, ns, ds, bs) if b <= n]
+    grid = [Point(c, n, d, b) for c, n, d, b in itertools.product(combos, ns, ds, bs) if n is None or b <= n]
     if not grid:
         raise HarnessError("no valid sweep point: every --batch-size exceeds every --num-examples")
     return grid
 
 
-def measure_point(registry, point: Point, ctx, rounds: int, warmup: int, lr: float, seed: int) -> dict:
+def measure_point(registry, point: Point, ctx, rounds: int, warmup: int, lr: float | None, seed: int,
+                  task_name: str = "linreg", **task_options) -> dict:
     """Median epoch seconds, µs per step and per sample at one grid point (a failure becomes ``error``)."""
     row = {"combo": point.combo, "N": point.num_examples, "D": point.num_inputs, "B": point.batch_size}
     try:
-        task = Task(num_examples=point.num_examples, num_inputs=point.num_inputs, seed=seed)
-        settings = Settings(epochs=rounds + warmup, batch_size=point.batch_size, lr=lr)
+        task = registry.make_task(task_name, num_examples=point.num_examples, num_inputs=point.num_inputs, seed=seed,
+                                  **task_options)
+        row["N"], row["D"] = task.num_examples, getattr(task, "num_inputs", point.num_inputs)
+        settings = Settings.for_task(task, epochs=rounds + warmup, batch_size=point.batch_size, lr=lr)
         runner = measure(Session(registry, point.combo, task, settings, ctx), rounds, warmup)
     except HarnessError:
         raise
     except Exception as exc:  # one failing point must not end the sweep
         return {**row, "error": f"{type(exc).__name__}: {exc}"}
     epoch = statistics.median(runner.seconds[warmup:])
-    steps = math.ceil(point.num_examples / point.batch_size)
-    return {**row, "epoch_s": epoch, "step_us": epoch / steps * 1e6, "sample_us": epoch / point.num_examples * 1e6, "error": ""}
+    steps = math.ceil(row["N"] / point.batch_size)
+    return {**row, "epoch_s": epoch, "step_us": epoch / steps * 1e6, "sample_us": epoch / row["N"] * 1e6, "error": ""}
 
 
 def fit_loglog(xs, ys) -> tuple[float, float]:

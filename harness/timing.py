@@ -34,6 +34,7 @@ class EpochRunner:
         self.session = session
         self.seconds: list[float] = []
         self.losses: list[float] = []
+        self.records: list[dict] = []  # every metric of each evaluated epoch
 
     def epoch(self) -> None:
         start = synced_clock()
@@ -41,16 +42,21 @@ class EpochRunner:
         self.seconds.append(synced_clock() - start)
 
     def evaluate(self) -> float:
-        loss = self.session.evaluate()
+        metrics = getattr(self.session, "metrics", None)
+        record = metrics() if metrics else {"loss": self.session.evaluate()}
+        loss = record["loss"]
+        self.records.append(record)
         self.losses.append(loss)
         if not math.isfinite(loss):
             raise Diverged(len(self.losses), self)
         return loss
 
-    def time_to_target(self, target: float) -> tuple[float | None, int | None]:
-        """Training seconds and epochs until the loss first drops below ``target``; ``(None, None)`` if never."""
-        for i, loss in enumerate(self.losses):
-            if loss < target:
+    def time_to_target(self, target) -> tuple[float | None, int | None]:
+        """Training seconds and epochs until the ``target`` (a :class:`harness.task.Target`, or a loss to
+        drop below) is first reached; ``(None, None)`` if never."""
+        for i, record in enumerate(self.records):
+            reached = target.reached(record) if hasattr(target, "reached") else record["loss"] < target
+            if reached:
                 return math.fsum(self.seconds[: i + 1]), i + 1
         return None, None
 

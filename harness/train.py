@@ -16,12 +16,22 @@ from .timing import synced_clock
 
 @dataclass(frozen=True)
 class Settings:
-    """The seed's hyper-parameters by default."""
+    """The seed's hyper-parameters by default; :meth:`for_task` takes another task's."""
 
     epochs: int = 3
     batch_size: int = 10
     lr: float = 0.03
     shuffle: bool = True
+
+    @classmethod
+    def for_task(cls, task: Task, epochs: int | None = None, batch_size: int | None = None,
+                 lr: float | None = None, shuffle: bool = True) -> "Settings":
+        """The task's defaults where a value is ``None``, checked against the task."""
+        d = task.defaults
+        settings = cls(d.epochs if epochs is None else epochs, d.batch_size if batch_size is None else batch_size,
+                       d.lr if lr is None else lr, shuffle)
+        settings.check(task)
+        return settings
 
     def check(self, task: Task) -> None:
         if self.epochs <= 0:
@@ -43,17 +53,17 @@ class Session:
 
     def __init__(self, registry: Registry, combo: Combination, task: Task, settings: Settings, ctx: mx.Context):
         settings.check(task)
-        factories = registry.resolve(combo)
+        factories = registry.resolve(combo, task.name)
         self.combo, self.task, self.settings, self.ctx = combo, task, settings, ctx
         seed_everything(task.seed)
-        self.features, self.labels = task.data(ctx)
-        w, b = task.initial_params(ctx)
+        self.split = task.data(ctx)
+        self.features, self.labels = self.split.features, self.split.labels
         self.data_iter = factories["data"]
-        self.net = Model(factories["model"](w, b))
+        self.net = Model(factories["model"](*task.initial_params(ctx)))
         self.loss = factories["loss"]()  # a fused run still evaluates with it
         if combo.fused:
             self.step = None
-            self.fused_step = registry.fused_step(combo)(self.net, settings.lr)
+            self.fused_step = registry.fused_step(combo, task.name)(self.net, settings.lr)
         else:
             self.step = factories["optimizer"](self.net, settings.lr)
             self.fused_step = None
@@ -93,13 +103,17 @@ class Session:
             if lap:
                 lap("update")
 
-    def evaluate(self) -> float:
-        """Mean loss over the whole training set, as the seed prints it."""
-        return float(self.loss(self.net(self.features), self.labels).mean().asscalar())
+    def metrics(self) -> dict:
+        """The task's quality metrics now: mean training loss, as the seed prints it, and (classification) accuracies."""
+        return self.task.metrics(self.net, self.loss, self.split)
 
-    def weights(self):
-        """``(w, b)`` as NumPy, see :meth:`harness.roles.Model.weights`."""
-        return self.net.weights()
+    def evaluate(self) -> float:
+        """Mean loss over the whole training set."""
+        return self.metrics()["loss"]
+
+    def arrays(self) -> list:
+        """The parameters as NumPy in the task's layout (:meth:`harness.task.Task.canonical`)."""
+        return self.task.canonical(self.net.arrays())
 
 
 @dataclass
@@ -111,6 +125,7 @@ class RunResult:
     epochs: list[dict] = field(default_factory=list)
     params: dict | None = None
     diverged_at: int | None = None
+    arrays: list | None = None  # final parameters as NumPy (not in the JSON)
 
     @property
     def final_loss(self) -> float:
@@ -124,7 +139,7 @@ class RunResult:
             "settings": self.settings.as_dict(),
             "epochs": self.epochs,
             "params": self.params,
-            "true_params": {"w": self.task.true_w.tolist(), "b": self.task.true_b},
+            "true_params": self.task.truth(),
             "diverged_at": self.diverged_at,
         }
 
@@ -139,13 +154,13 @@ def train(session: Session, on_epoch=None) -> RunResult:
         start = synced_clock()
         session.run_epoch()
         seconds = synced_clock() - start
-        record = {"epoch": epoch, "loss": session.evaluate(), "seconds": seconds}
+        record = {"epoch": epoch, **session.metrics(), "seconds": seconds}
         result.epochs.append(record)
         if on_epoch is not None:
             on_epoch(record)
         if not math.isfinite(record["loss"]):
             result.diverged_at = epoch
             raise Diverged(epoch, result)
-    w, b = session.weights()
-    result.params = {"w": w.tolist(), "b": b}
+    result.arrays = session.arrays()
+    result.params = session.task.param_summary(result.arrays)
     return result

@@ -19,35 +19,39 @@ from .roles import ROLES, Combination
 from .task import Task
 from .train import Session, Settings, train
 
+#: The seed's tolerance; each task states its own (``Task.tolerance``).
 TOLERANCE = 1e-5
 
 
 def max_abs_diff(result, reference) -> float:
-    """The largest difference between two runs' epoch losses and final parameters."""
-    ours = [e["loss"] for e in result.epochs] + result.params["w"] + [result.params["b"]]
-    ref = [e["loss"] for e in reference.epochs] + reference.params["w"] + [reference.params["b"]]
-    return float(np.max(np.abs(np.array(ours) - np.array(ref))))
+    """The largest difference between two runs' epoch losses and final parameters (in the task's layout)."""
+    def flat(run):
+        return np.concatenate([[e["loss"] for e in run.epochs], *(np.ravel(a) for a in run.arrays)])
+
+    return float(np.max(np.abs(flat(result) - flat(reference))))
 
 
-def default_combinations(registry: Registry, every: bool = False, **named: list[str] | None) -> list[Combination]:
-    """Combinations to verify: ``named[role]`` where given, else the built-in
-    implementations of that role (every installed one with ``every=True``), then
-    the fused variant of each that has a fused step."""
+def default_combinations(registry: Registry, task: str = "linreg", every: bool = False,
+                         **named: list[str] | None) -> list[Combination]:
+    """Combinations to verify on ``task``: ``named[role]`` where given, else the built-in
+    implementations of that role that support the task (every installed one with
+    ``every=True``), then the fused variant of each that has a fused step."""
     fixed = {
-        role: named.get(role) or (registry.names(role) if every else registry.builtin_names(role)) for role in ROLES
+        role: named.get(role) or (registry.names(role, task) if every else registry.builtin_names(role, task))
+        for role in ROLES
     }
-    combos = registry.combinations(**fixed)
-    return combos + registry.fused_variants(combos)
+    combos = registry.combinations(task, **fixed)
+    return combos + registry.fused_variants(combos, task)
 
 
-def twin(registry: Registry, combo: Combination) -> Combination:
+def twin(registry: Registry, combo: Combination, task: str = "linreg") -> Combination:
     """``combo`` with every built-in component replaced by the reference one (scratch, or the
     first built-in when scratch is blocked), unfused: what a third-party component or a
     fused step is compared with when it is not meant to be the seed's maths."""
     seed = Combination()
 
     def reference_name(role: str, name: str) -> str:
-        builtins = registry.builtin_names(role)
+        builtins = registry.builtin_names(role, task)
         if name not in builtins:
             return name
         return getattr(seed, role) if getattr(seed, role) in builtins else builtins[0]
@@ -64,7 +68,7 @@ def verify(
     by_component: bool = False,
 ):
     """Rows ``{combination, reference, final_loss, max_abs_diff, ok, error}`` and whether all
-    agree within ``TOLERANCE``.
+    agree within the task's tolerance.
 
     ``combos`` defaults to :func:`default_combinations`.  The reference is the
     all-scratch combination (trained as an extra row when it is not among
@@ -74,10 +78,10 @@ def verify(
     Returns ``(rows, reference, ok)`` where ``reference`` is the first reference.
     """
     settings = replace(settings, shuffle=False)
-    combos = combos or default_combinations(registry)
+    combos = combos or default_combinations(registry, task.name)
     seed = Combination()
-    single = seed if all(getattr(seed, r) in registry.names(r) for r in ROLES) else combos[0]
-    reference_of = {c: (twin(registry, c) if by_component else single) for c in combos}
+    single = seed if all(getattr(seed, r) in registry.names(r, task.name) for r in ROLES) else combos[0]
+    reference_of = {c: (twin(registry, c, task.name) if by_component else single) for c in combos}
     references = list(dict.fromkeys(reference_of.values()))
     ordered = references + [c for c in combos if c not in references]
     results, rows = {}, []
@@ -95,7 +99,7 @@ def verify(
             row["final_loss"] = result.final_loss
             if ref in results:
                 row["max_abs_diff"] = max_abs_diff(result, results[ref])
-                row["ok"] = row["max_abs_diff"] <= TOLERANCE
+                row["ok"] = row["max_abs_diff"] <= task.tolerance
             else:
                 row["error"] = f"reference {ref.label} failed"
         rows.append(row)

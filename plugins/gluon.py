@@ -1,6 +1,9 @@
-"""The seed's linear regression with Gluon.
+"""The book's models with Gluon.
 
-Block for block the seed note's Gluon实现 sections, with its names.
+Block for block the seed note's Gluon实现 sections (linear regression, d2l 3.3)
+and the chapter's concise sections 3.7 (softmax regression) and 3.10
+(multilayer perceptron), with their names.  The host's task owns the data
+(3.7.1 获取和读取数据) and the initial parameters; its loop is ``train_ch3``.
 """
 from mxnet import init
 from mxnet.gluon import Trainer
@@ -42,19 +45,58 @@ def trainer(net, lr):
     return trainer.step  # step(batch_size): 对批量样本梯度求平均
 
 
+def _start_from(net, params):
+    """Copy the host's draw into the net: a Dense weight is (out, in), the book's W is (in, out)."""
+    for p, value in zip(net.collect_params().values(), params):
+        p.set_data(value.T if value.ndim == 2 else value)
+    return net
+
+
+# ---- 3.7 softmax回归的简洁实现 --------------------------------------------------
+
+# 3.7.2 定义和初始化模型
+def softmax_model(W, b):
+    net = nn.Sequential()
+    net.add(nn.Dense(10, in_units=W.shape[0]))  # Dense flattens (b, 1, H, W) by itself
+    net.initialize(init.Normal(sigma=0.01), ctx=W.context)
+    return _start_from(net, [W, b])
+
+
+# 3.7.3 softmax和交叉熵损失函数
+def softmax_loss():
+    return gloss.SoftmaxCrossEntropyLoss()
+
+
+# 3.7.4 定义优化算法: the same Trainer('sgd') as above
+
+
+# ---- 3.10 多层感知机的简洁实现 ---------------------------------------------------
+
+# 3.10.1 定义模型
+def mlp_model(W1, b1, W2, b2):
+    net = nn.Sequential()
+    net.add(nn.Dense(256, activation='relu', in_units=W1.shape[0]),
+            nn.Dense(10, in_units=W2.shape[0]))
+    net.initialize(init.Normal(sigma=0.01), ctx=W1.context)
+    return _start_from(net, [W1, b1, W2, b2])
+
+
 @hookimpl
 def register_data(register):
-    register("gluon", data_iter)
+    register("gluon", data_iter)  # ArrayDataset + DataLoader: any task
 
 
 @hookimpl
 def register_models(register):
-    register("gluon", model)
+    register("gluon", model)  # linreg
+    register("gluon", softmax_model, tasks=["softmax"])
+    register("gluon", mlp_model, tasks=["mlp"])
 
 
 @hookimpl
 def register_losses(register):
-    register("gluon", loss)
+    register("gluon", loss)  # linreg
+    register("gluon", softmax_loss, tasks=["softmax", "mlp"])  # 3.10.2 读取数据并训练模型: the same loss
 
 
 @hookimpl

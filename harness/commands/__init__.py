@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..plugins import Registry, load, parse_specs
+from ..plugins import DEFAULT_TASK, Registry, load, parse_specs
 from ..roles import ROLES
-from ..task import Task
+from ..tasks import LinReg
 from ..train import Settings
 
 
@@ -15,25 +15,39 @@ def registry_from_args(args: argparse.Namespace) -> Registry:
     return load(extra=extra, blocked=blocked, strict=args.strict_plugins or None)
 
 
+def add_task_choice(parser: argparse.ArgumentParser) -> None:
+    """``--task`` and the data options of the image tasks."""
+    parser.add_argument("--task", default=DEFAULT_TASK, metavar="NAME",
+                        help="what to train: linreg (the seed), softmax, mlp, or a plugin's (harness tasks; default %(default)s)")
+    parser.add_argument("--dataset", metavar="NAME",
+                        help="image tasks: digits (bundled, the default), fashion-mnist (files) or synthetic (the book's scale)")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="fashion-mnist: the directory holding its four .gz files (default $MXNET_HOME/datasets/fashion-mnist)")
+
+
 def add_task_options(parser: argparse.ArgumentParser) -> None:
-    """The seed's task and hyper-parameters, with its defaults."""
-    d, t = Settings(), Task()
-    parser.add_argument("--epochs", type=int, default=d.epochs, help="training epochs (default %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=d.batch_size, help="examples per step (default %(default)s)")
-    parser.add_argument("--lr", type=float, default=d.lr, help="learning rate (default %(default)s)")
-    parser.add_argument("--num-examples", type=int, default=t.num_examples, help="N (default %(default)s)")
-    parser.add_argument("--num-inputs", type=int, default=t.num_inputs, help="D (default %(default)s)")
+    """The task and its hyper-parameters; unset values take the task's defaults (the seed's for linreg)."""
+    add_task_choice(parser)
+    d, t = Settings(), LinReg()
+    parser.add_argument("--epochs", type=int, help=f"training epochs (default: the task's; linreg {d.epochs})")
+    parser.add_argument("--batch-size", type=int, help=f"examples per step (default: the task's; linreg {d.batch_size})")
+    parser.add_argument("--lr", type=float, help=f"learning rate (default: the task's; linreg {d.lr})")
+    parser.add_argument("--num-examples", type=int, help=f"N (linreg, default {t.num_examples}; synthetic images, default 60000)")
+    parser.add_argument("--num-inputs", type=int, help=f"D (linreg, default {t.num_inputs})")
     parser.add_argument("--seed", type=int, default=t.seed, help="data, initial parameters and shuffling (default %(default)s)")
 
 
-def task_from_args(args: argparse.Namespace) -> Task:
-    return Task(num_examples=args.num_examples, num_inputs=args.num_inputs, seed=args.seed)
+def task_options(args: argparse.Namespace) -> dict:
+    """The task options given on the command line (``None`` where not given)."""
+    return {name: getattr(args, name, None) for name in ("num_examples", "num_inputs", "dataset", "data_dir", "seed")}
 
 
-def settings_from_args(args: argparse.Namespace, task: Task) -> Settings:
-    settings = Settings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)
-    settings.check(task)
-    return settings
+def task_from_args(registry: Registry, args: argparse.Namespace):
+    return registry.make_task(args.task, **task_options(args))
+
+
+def settings_from_args(args: argparse.Namespace, task) -> Settings:
+    return Settings.for_task(task, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)
 
 
 def add_role_options(parser: argparse.ArgumentParser, multiple: bool) -> None:

@@ -72,7 +72,9 @@ def cmd_bench(args) -> int:
         return _overhead(registry, load, ctxs)
     for path in (args.json, args.csv, args.plot, args.breakdown):
         _check_writable(path)
-    combos = bench.select(registry, {role: getattr(args, role) for role in ROLES}, args.all, args.fused)
+    task = load.build_task(registry)  # bad task options and missing data fail before any work
+    load.settings(task)
+    combos = bench.select(registry, {role: getattr(args, role) for role in ROLES}, args.all, args.fused, load.task)
     planned = bench.cases(combos, ctxs, load)
     if not args.no_references:
         planned += bench.reference_cases(ctxs, load)
@@ -111,22 +113,29 @@ def cmd_bench(args) -> int:
     failed = sum(r.status == "failed" for r in done)
     skipped = sum(r.status == "skipped" for r in done)
     print(
-        f"\n{_counted(done, planned)}; {failed} failed, {skipped} skipped; workload {load.name} "
-        f"(N={load.num_examples}, D={load.num_inputs}, batch {load.batch_size}), {load.rounds} rounds after "
-        f"{load.warmup} warm-up; 'vs scratch' = epoch time / all-scratch's; {wall:.1f} s"
+        f"\n{_counted(done, planned)}; {failed} failed, {skipped} skipped; {_describe(load, task)}, {load.rounds} "
+        f"rounds after {load.warmup} warm-up; 'vs scratch' = epoch time / all-scratch's; {wall:.1f} s"
     )
     print(environment.summary(machine, commit))
     if broken_down:
         print("\nPer-phase breakdown (µs per step, median of the rounds):")
         print(bench.breakdown_table(broken_down, args.format))
         print(breakdown.NOTE)
-    others = bench.left_out(registry, combos)
+    others = bench.left_out(registry, combos, load.task)
     if others:
         print(f"not in this matrix: {', '.join(others)} (name them with --data/--model/--loss/--optimizer, or --all)")
     if interrupted:
         print(f"harness: interrupted; kept the {len(done)} finished combinations", file=sys.stderr)
         return 130
     return 1 if failed else 0
+
+
+def _describe(load, task) -> str:
+    settings = load.settings(task)
+    if load.task == "linreg":
+        return f"workload {load.name} (N={task.num_examples}, D={task.num_inputs}, batch {settings.batch_size})"
+    return (f"task {task.name}, workload {load.name} ({task.dataset}: {task.num_examples} training examples, batch "
+            f"{settings.batch_size}, lr {settings.lr:g}; target {load.target(task).describe()})")
 
 
 def _counted(done, planned) -> str:
@@ -181,7 +190,10 @@ def _overhead(registry, load, ctxs) -> int:
     if ctxs != ["cpu"]:
         raise HarnessError(f"--overhead runs on cpu only (the seed's loop creates its indices there); got --ctx {','.join(ctxs)}")
     # the seed's loop is all-scratch by definition: role choices would not apply
-    result = measure_overhead(registry, load.task, load.settings, context.resolve("cpu"), load.rounds, load.warmup)
+    if load.task != "linreg":
+        raise HarnessError(f"--overhead compares the seed's linear-regression loop; it needs --task linreg, got {load.task}")
+    task = load.build_task(registry)
+    result = measure_overhead(registry, task, load.settings(task), context.resolve("cpu"), load.rounds, load.warmup)
     print(describe(result) + f"; workload {load.name}, {load.warmup} warm-up")
     return 0
 

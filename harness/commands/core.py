@@ -8,7 +8,7 @@ from ..errors import Diverged, HarnessError
 from ..report import role_columns, table, to_json
 from ..roles import ROLES, Combination
 from ..train import Session, train
-from ..verify import TOLERANCE, default_combinations, verify
+from ..verify import default_combinations, verify
 from . import add_role_options, add_task_options, newplugin, registry_from_args, settings_from_args, task_from_args
 
 
@@ -17,6 +17,10 @@ def add_parser(sub, common) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--hook", metavar="NAME", help="only plugins implementing hook NAME")
     p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("tasks", parents=[common], help="list tasks and which components support each")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_tasks)
 
     p = sub.add_parser("run", parents=[common], help="train one combination and print its losses")
     add_role_options(p, multiple=False)
@@ -75,6 +79,8 @@ def cmd_plugins(args) -> int:
                     "skipped": [s.as_dict() for s in skipped],
                     "roles": {r: {n: c.plugin for n, c in sorted(registry.components[r].items())} for r in ROLES},
                     "fused": {step.label: step.plugin for step in registry.fused_steps()},
+                    "tasks": {t.name: t.plugin for t in registry.tasks.values()},
+                    "supports": {r: {n: c.tasks for n, c in sorted(registry.components[r].items())} for r in ROLES},
                 }
             )
         )
@@ -88,11 +94,13 @@ def cmd_plugins(args) -> int:
             "hooks": ", ".join(h.removeprefix("register_") for h in info.hooks),
             **{r: ", ".join(info.provides.get(r, [])) for r in ROLES},
             "fused (model/loss/optimizer)": ", ".join(info.provides.get("fused", [])),
+            "tasks": ", ".join(info.provides.get("task", [])),
         }
         for info in infos
     ]
     fused = ["fused (model/loss/optimizer)"] if any(r["fused (model/loss/optimizer)"] for r in rows) else []
-    print(table(rows, ["plugin", "distribution", "version", "source", "hooks", *ROLES, *fused]))
+    print(table(rows, ["plugin", "distribution", "version", "source", "hooks", *ROLES, *fused, "tasks"]))
+    print("components by task: harness tasks")
     for clash, owners in sorted(registry.conflicts.items()):
         print(f"not selectable: {clash[0]} {clash[1]!r} is registered by " + " and ".join(owners))
     for skip in skipped:
@@ -100,18 +108,47 @@ def cmd_plugins(args) -> int:
     return 0
 
 
+def cmd_tasks(args) -> int:
+    registry = registry_from_args(args)
+    rows = []
+    for name in registry.task_names():
+        entry = registry.tasks[name]
+        row = {"task": name, "plugin": entry.plugin, "options": ", ".join(entry.options())}
+        try:
+            task = registry.make_task(name)
+        except HarnessError as exc:  # e.g. a data set that is not there: still list the task
+            row["description"] = f"cannot build with defaults: {exc}"
+        else:
+            d = task.defaults
+            row.update({"kind": task.kind, "description": task.description,
+                        "defaults": f"epochs {d.epochs}, batch {d.batch_size}, lr {d.lr:g}",
+                        "target": task.target.describe(), "verify tolerance": task.tolerance})
+        row.update({role: registry.names(role, name) for role in ROLES})
+        row["fused"] = [s.label for s in registry.fused_steps(name)]
+        rows.append(row)
+    if args.json:
+        print(to_json({"tasks": rows}))
+        return 0
+    shown = [{**r, **{k: ", ".join(r[k]) for k in (*ROLES, "fused")}} for r in rows]
+    print(table(shown, ["task", "plugin", "kind", "defaults", "target", *ROLES, "fused"]))
+    print()
+    for r in rows:
+        print(f"{r['task']}: {r.get('description', '')}; options: {r['options'] or 'none'}")
+    return 0
+
+
 def cmd_run(args) -> int:
     registry = registry_from_args(args)
-    task = task_from_args(args)
+    task = task_from_args(registry, args)
     settings = settings_from_args(args, task)
     combo = Combination(**{role: getattr(args, role) for role in ROLES}, fused=args.fused)
-    registry.resolve(combo)  # unknown names, or no fused step, fail before any work
+    registry.resolve(combo, task.name)  # unknown names, unsupported task, or no fused step fail before any work
     ctx = context.resolve(args.ctx)
     session = Session(registry, combo, task, settings, ctx)
 
     def show(record):
         if not args.json:
-            print("epoch %d, loss %f (%.3fs)" % (record["epoch"], record["loss"], record["seconds"]), flush=True)
+            print(task.epoch_line(record["epoch"], record, record["seconds"]), flush=True)
 
     try:
         result = train(session, on_epoch=show)
@@ -124,10 +161,20 @@ def cmd_run(args) -> int:
         print(to_json(result.as_dict()))
         return 0
     fused = " as one fused step" if combo.fused else ""
-    print(f"combination: {', '.join(f'{r}={getattr(combo, r)}' for r in ROLES)}{fused} on {ctx}")
-    print(f"w learned {_fmt(result.params['w'])}  true {_fmt(task.true_w.tolist())}")
-    print(f"b learned {result.params['b']:.6f}  true {task.true_b:.6f}")
+    where = f"; task {task.name}" + (f" on {task.dataset}" if getattr(task, "dataset", None) else "") if task.name != "linreg" else ""
+    print(f"combination: {', '.join(f'{r}={getattr(combo, r)}' for r in ROLES)}{fused} on {ctx}{where}")
+    truth = task.truth()
+    for name, true in (truth or {}).items():
+        learned = result.params[name]
+        if isinstance(true, list):
+            print(f"{name} learned {_fmt(learned)}  true {_fmt(true)}")
+        else:
+            print(f"{name} learned {learned:.6f}  true {true:.6f}")
     return 0
+
+
+def _on_task(task) -> str:
+    return "" if task.name == "linreg" else f", task {task.name} ({getattr(task, 'dataset', '')})"
 
 
 def _fmt(values) -> str:
@@ -136,10 +183,10 @@ def _fmt(values) -> str:
 
 def cmd_verify(args) -> int:
     registry = registry_from_args(args)
-    task = task_from_args(args)
+    task = task_from_args(registry, args)
     settings = settings_from_args(args, task)
     ctx = context.resolve(args.ctx)
-    combos = default_combinations(registry, every=args.all, **{role: getattr(args, role) for role in ROLES})
+    combos = default_combinations(registry, task.name, every=args.all, **{role: getattr(args, role) for role in ROLES})
     rows, reference, ok = verify(registry, task, settings, ctx, combos, by_component=not args.against_seed)
     references = list(dict.fromkeys(r["reference"] for r in rows))
     if args.json:
@@ -147,7 +194,8 @@ def cmd_verify(args) -> int:
             to_json(
                 {
                     "reference": reference.as_dict(),
-                    "tolerance": TOLERANCE,
+                    "task": task.name,
+                    "tolerance": task.tolerance,
                     "ok": ok,
                     "rows": [{**r, "combination": r["combination"].as_dict(), "reference": r["reference"].as_dict()} for r in rows],
                 }
@@ -170,7 +218,8 @@ def cmd_verify(args) -> int:
     print(table(shown, columns, floatfmt=".3g"))
     print(
         f"\nreference{'s' if len(references) > 1 else ''}: {', '.join(c.label for c in references)}; shuffling off, "
-        f"same initial parameters, {settings.epochs} epochs on {ctx}; tolerance {TOLERANCE:g}"
+        f"same initial parameters, {settings.epochs} epochs on {ctx}{_on_task(task)}; tolerance {task.tolerance:g} "
+        "(largest difference in any epoch's loss or final parameter)"
     )
     print("all combinations agree" if ok else "some combinations DIFFER from the reference")
     return 0 if ok else 1
