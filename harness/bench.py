@@ -84,8 +84,9 @@ class Workload:
 
 #: Rounds chosen so each default matrix (16 combinations) stays near a minute on 2 cores.
 WORKLOADS = {
-    "seed": Workload("seed", num_examples=1000, num_inputs=2, batch_size=10, rounds=10, warmup=1),
-    "large": Workload("large", num_examples=100_000, num_inputs=100, batch_size=1000, rounds=5, warmup=1),
+    "seed": Workload("seed", num_examples=1000, num_inputs=2, batch_size=10, target_loss=1e-4, rounds=10, warmup=1),
+    "large": Workload("large", num_examples=100_000, num_inputs=100, batch_size=1000, target_loss=1e-4, rounds=5,
+                      warmup=1),
     # the image tasks: the bundled digits, the book's scale on synthetic images, Fashion-MNIST from files
     "digits": Workload("digits", dataset="digits", rounds=10, warmup=1),
     "book": Workload("book", dataset="synthetic", rounds=3, warmup=1),
@@ -107,7 +108,10 @@ def workload(name: str | None, task: str | None = None, **overrides) -> Workload
         raise HarnessError(f"unknown workload {name!r}; valid for task {task}: {', '.join(valid)}")
     if name not in valid:
         raise HarnessError(f"workload {name!r} is not for task {task!r}; valid for {task}: {', '.join(valid)}")
-    chosen = replace(WORKLOADS[name], task=task, **{k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if "target_acc" in given and "target_loss" not in given:
+        given["target_loss"] = None  # the user's target replaces the workload's
+    chosen = replace(WORKLOADS[name], task=task, **given)
     chosen.check()
     return chosen
 

@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 
 import pluggy
 
-from . import hookspecs
+from . import __version__, hookspecs
 from .errors import HarnessError, PluginError
 from .roles import FUSED_ROLES, ROLE_HOOKS, ROLES, Combination
 
@@ -514,6 +514,11 @@ def load(
             fail(info, f"implements no harness hooks{hint}")
             return
         infos[name] = info
+
+    # the host's own tasks (the seed's data is the host's): always there, like pytest's built-in plugins
+    from . import tasks as builtin_tasks
+
+    add(lambda: builtin_tasks, PluginInfo("tasks", "built-in", builtin_tasks.__name__, BUILTIN_DISTRIBUTION, __version__))
 
     if autoload:
         eps = md.entry_points(group=ENTRY_POINT_GROUP)

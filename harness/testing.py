@@ -46,7 +46,7 @@ from .errors import Diverged, HarnessError
 from .hookspecs import PROJECT
 from .plugins import BUILTIN_DISTRIBUTION, ENTRY_POINT_GROUP, Registry, import_plugin, load
 from .roles import ROLES, Combination, Model
-from .task import Task
+from .tasks import LinReg as Task
 from .train import Session, Settings, train
 from .verify import TOLERANCE, max_abs_diff
 
@@ -147,7 +147,8 @@ _SMALL_BATCH = 5
 
 
 def _check_data(what: str, data_iter, ctx) -> None:
-    features, labels = _SMALL.data(ctx)
+    split = _SMALL.data(ctx)
+    features, labels = split.features, split.labels
     n, d = features.shape
 
     def epoch(shuffle: bool):
@@ -188,8 +189,13 @@ def _check_data(what: str, data_iter, ctx) -> None:
 
 
 def _small_batch(ctx, b: int = _SMALL_BATCH):
-    features, labels = _SMALL.data(ctx)
-    return features[:b], labels[:b]
+    split = _SMALL.data(ctx)
+    return split.features[:b], split.labels[:b]
+
+
+def _weights(model: Model) -> tuple[np.ndarray, float]:
+    w, b = _SMALL.canonical(model.arrays())
+    return w.reshape(-1), float(b.reshape(-1)[0])
 
 
 def _check_model(what: str, factory, ctx) -> None:
@@ -205,7 +211,7 @@ def _check_model(what: str, factory, ctx) -> None:
     sizes = [p.size for p in model.params]
     if sizes != [_SMALL.num_inputs, 1]:
         _fail(what, f"parameter sizes {sizes}; expected [{_SMALL.num_inputs}, 1] (weight, then bias)")
-    w, b = model.weights()
+    w, b = _weights(model)
     if not (np.allclose(w, w0.asnumpy().reshape(-1), atol=1e-7) and abs(b - float(b0.asscalar())) < 1e-7):
         _fail(what, "does not start from the w and b the host passed in; copy them into the parameters")
     X, y = _small_batch(ctx)
@@ -269,7 +275,7 @@ def _check_optimizer(what: str, make_optimizer, registry: Registry, ctx, lr: flo
         def batch_loss() -> float:
             return float(((model(X) - y.reshape((-1, 1))) ** 2 / 2).mean().asscalar())
 
-        before_w, before_b = model.weights()
+        before_w, before_b = _weights(model)
         before = batch_loss()
         with autograd.record():
             l = (model(X) - y.reshape((-1, 1))) ** 2 / 2
@@ -278,7 +284,7 @@ def _check_optimizer(what: str, make_optimizer, registry: Registry, ctx, lr: flo
             step(X.shape[0])
         except Exception as exc:
             _fail(what, f"step({X.shape[0]}) raised {type(exc).__name__}: {exc} (with the {model_name!r} model)")
-        after_w, after_b = model.weights()
+        after_w, after_b = _weights(model)
         if np.array_equal(before_w, after_w) and before_b == after_b:
             _fail(
                 what,

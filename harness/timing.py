@@ -54,7 +54,8 @@ class EpochRunner:
     def time_to_target(self, target) -> tuple[float | None, int | None]:
         """Training seconds and epochs until the ``target`` (a :class:`harness.task.Target`, or a loss to
         drop below) is first reached; ``(None, None)`` if never."""
-        for i, record in enumerate(self.records):
+        records = self.records if len(self.records) == len(self.losses) else [{"loss": x} for x in self.losses]
+        for i, record in enumerate(records):
             reached = target.reached(record) if hasattr(target, "reached") else record["loss"] < target
             if reached:
                 return math.fsum(self.seconds[: i + 1]), i + 1

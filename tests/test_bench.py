@@ -1,4 +1,5 @@
 """``harness bench``: metrics on controlled plugins, failed rows, outputs, interrupts, bad options."""
+from tests.helpers import weights
 import csv
 from dataclasses import replace
 import importlib.util
@@ -58,7 +59,7 @@ def test_metrics_of_a_known_slow_step(registry):
 def test_param_error_is_max_distance_to_true_parameters(registry):
     case = bench.Case(Combination(), "cpu", bench.workload("seed", **TINY))
     runner = bench.measure(case.session(registry), rounds=1, warmup=0)
-    w, b = runner.session.net.weights()
+    w, b = weights(runner.session.net)
     metrics = bench.metrics(case, bench.stats_of(runner.seconds), runner, 1.0)
     assert metrics["param_error"] == pytest.approx(max(abs(w[0] - 2), abs(w[1] + 3.4), abs(b - 4.2)))
 

@@ -10,7 +10,7 @@ from harness import sweep
 from harness.errors import HarnessError
 from harness.plugins import load
 from harness.roles import Combination
-from harness.task import Task
+from harness.tasks import LinReg
 from harness.train import Session, Settings
 
 from .conftest import run_cli
@@ -25,7 +25,7 @@ def registry():
 
 
 def test_breakdown_charges_each_phase_its_own_time(registry):
-    task = Task(num_examples=40)
+    task = LinReg(num_examples=40)
     session = Session(registry, PHASED, task, Settings(batch_size=10), mx.cpu())
     per_step = bd.breakdown(session, rounds=2, warmup=1)
     assert set(per_step) == set(bd.PHASES)

@@ -1,4 +1,5 @@
 """The host: every combination of the seed's plugins trains, mixes and agrees."""
+from tests.helpers import weights
 import itertools
 
 import mxnet as mx
@@ -9,7 +10,7 @@ from mxnet import autograd, gluon, nd
 from harness.errors import Diverged, HarnessError, PluginError
 from harness.plugins import load
 from harness.roles import ROLES, Combination, Model
-from harness.task import Task
+from harness.tasks import LinReg
 from harness.train import Session, Settings, train
 from harness.verify import TOLERANCE, verify
 
@@ -30,7 +31,7 @@ def test_builtins_register_through_entry_points(builtin_registry):
 
 @pytest.mark.parametrize("combo", SEED_COMBOS, ids=lambda c: c.label)
 def test_every_combination_trains_at_seed_settings(builtin_registry, combo):
-    task = Task()
+    task = LinReg()
     result = train(Session(builtin_registry, combo, task, Settings(), mx.cpu()))
     assert len(result.epochs) == 3
     assert np.max(np.abs(np.array(result.params["w"]) - task.true_w)) < 0.02
@@ -41,7 +42,7 @@ def test_every_combination_trains_at_seed_settings(builtin_registry, combo):
 
 
 def test_verify_all_combinations_agree(builtin_registry):
-    rows, reference, ok = verify(builtin_registry, Task(), Settings(), mx.cpu())
+    rows, reference, ok = verify(builtin_registry, LinReg(), Settings(), mx.cpu())
     assert reference == Combination()
     assert ok, [(r["combination"].label, r["max_abs_diff"], r["error"]) for r in rows]
     assert len(rows) == 16
@@ -50,21 +51,21 @@ def test_verify_all_combinations_agree(builtin_registry):
 
 def test_verify_flags_a_combination_that_differs(builtin_registry):
     # more epochs on a different lr is different maths: verify against a different settings run must differ
-    rows, _, ok = verify(builtin_registry, Task(), Settings(epochs=1), mx.cpu(), combos=[Combination()])
+    rows, _, ok = verify(builtin_registry, LinReg(), Settings(epochs=1), mx.cpu(), combos=[Combination()])
     assert ok
     reg = load(only=["scratch", "gluon"], extra=["tests.plugins.only_loss"])
     doubled = Combination(loss="half_squared")
-    rows, _, ok = verify(reg, Task(), Settings(epochs=1), mx.cpu(), combos=[Combination(), doubled])
+    rows, _, ok = verify(reg, LinReg(), Settings(epochs=1), mx.cpu(), combos=[Combination(), doubled])
     assert ok  # same maths under another name agrees
     reg.components["loss"]["half_squared"].factory = lambda: (lambda y_hat, y: (y_hat - y.reshape(y_hat.shape)) ** 2)
-    rows, _, ok = verify(reg, Task(), Settings(epochs=1), mx.cpu(), combos=[Combination(), doubled])
+    rows, _, ok = verify(reg, LinReg(), Settings(epochs=1), mx.cpu(), combos=[Combination(), doubled])
     assert not ok
     assert rows[1]["max_abs_diff"] > TOLERANCE
 
 
 def test_seeding_makes_runs_deterministic(builtin_registry):
     def once(seed, combo=Combination(data="gluon", optimizer="gluon")):
-        r = train(Session(builtin_registry, combo, Task(seed=seed), Settings(epochs=2), mx.cpu()))
+        r = train(Session(builtin_registry, combo, LinReg(seed=seed), Settings(epochs=2), mx.cpu()))
         return [e["loss"] for e in r.epochs], r.params
 
     assert once(3) == once(3)
@@ -72,13 +73,13 @@ def test_seeding_makes_runs_deterministic(builtin_registry):
 
 
 def test_every_model_starts_from_the_hosts_parameters(builtin_registry):
-    task = Task(num_inputs=5)
+    task = LinReg(num_inputs=5)
     starts = []
     for name in ("scratch", "gluon"):
         factory = builtin_registry.get("model", name).factory
         w, b = task.initial_params(mx.cpu())
         model = Model(factory(w, b))
-        starts.append(model.weights())
+        starts.append(weights(model))
     (w0, b0), (w1, b1) = starts
     np.testing.assert_array_equal(w0, w1)
     assert b0 == b1 == 0.0
@@ -87,17 +88,18 @@ def test_every_model_starts_from_the_hosts_parameters(builtin_registry):
 
 def test_gluon_trainer_drives_a_raw_scratch_model(builtin_registry):
     """The trap: the Trainer must update the very arrays the scratch model computes on."""
-    task = Task()
+    task = LinReg()
     w, b = task.initial_params(mx.cpu())
     model = Model(builtin_registry.get("model", "scratch").factory(w, b))
     step = builtin_registry.get("optimizer", "gluon").factory(model, 0.5)
-    before = model.weights()[0].copy()
-    X, y = task.data(mx.cpu())
+    before = weights(model)[0].copy()
+    split = task.data(mx.cpu())
+    X, y = split.features, split.labels
     with autograd.record():
         l = ((model(X) - y.reshape((-1, 1))) ** 2 / 2)
     l.backward()
     step(X.shape[0])
-    assert not np.allclose(model.weights()[0], before)
+    assert not np.allclose(weights(model)[0], before)
     assert all(p.grad is not None for p in model.params)
 
 
@@ -160,25 +162,25 @@ def test_combinations_narrow_by_role(builtin_registry):
 )
 def test_bad_settings(kwargs, message):
     with pytest.raises(HarnessError, match=message):
-        Settings(**kwargs).check(Task())
+        Settings(**kwargs).check(LinReg())
 
 
 @pytest.mark.parametrize("kwargs", [dict(num_examples=0), dict(num_examples=-5), dict(num_inputs=0)])
 def test_bad_task(kwargs):
     with pytest.raises(HarnessError, match="must be a positive integer"):
-        Task(**kwargs)
+        LinReg(**kwargs)
 
 
 def test_divergence_keeps_the_partial_history(builtin_registry):
     with pytest.raises(Diverged) as info:
-        train(Session(builtin_registry, Combination(), Task(), Settings(lr=100.0), mx.cpu()))
+        train(Session(builtin_registry, Combination(), LinReg(), Settings(lr=100.0), mx.cpu()))
     assert info.value.epoch == 1
     assert len(info.value.result.epochs) == 1
     assert str(info.value) == "diverged at epoch 1"
 
 
 def test_short_last_batch_and_other_sizes(builtin_registry):
-    task = Task(num_examples=1005, num_inputs=4)
+    task = LinReg(num_examples=1005, num_inputs=4)
     for combo in (Combination(), Combination("gluon", "gluon", "gluon", "gluon"), Combination("gluon", "scratch", "gluon", "scratch")):
         result = train(Session(builtin_registry, combo, task, Settings(batch_size=10), mx.cpu()))
         assert np.max(np.abs(np.array(result.params["w"]) - task.true_w)) < 0.02

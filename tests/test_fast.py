@@ -1,4 +1,5 @@
 """The ``fast`` plugin: same mathematics as scratch in every mix, whatever the batch arithmetic."""
+from tests.helpers import weights
 import itertools
 
 import mxnet as mx
@@ -11,7 +12,7 @@ import plugins.gluon as gluon_plugin
 import plugins.scratch as scratch
 from harness.plugins import load
 from harness.roles import ROLES, Combination, Model
-from harness.task import Task
+from harness.tasks import LinReg
 from harness.train import Session, Settings, train
 from harness.verify import verify
 
@@ -34,7 +35,7 @@ def test_fast_registers_through_its_entry_point(registry):
 def test_verify_passes_with_fast_in_every_mix(registry):
     # shuffling off, identical init: every mix with fast follows the all-scratch trajectory
     combos = [Combination()] + FAST_COMBOS
-    rows, reference, ok = verify(registry, Task(), Settings(), mx.cpu(), combos=combos)
+    rows, reference, ok = verify(registry, LinReg(), Settings(), mx.cpu(), combos=combos)
     assert reference == Combination()
     assert ok, [(r["combination"].label, r["max_abs_diff"], r["error"]) for r in rows if not r["ok"]]
     assert len(rows) == 1 + 65
@@ -42,7 +43,7 @@ def test_verify_passes_with_fast_in_every_mix(registry):
     assert rows[0]["final_loss"] < 1e-4
 
 
-def _converges(registry, combo, task=Task(), settings=Settings()):
+def _converges(registry, combo, task=LinReg(), settings=Settings()):
     result = train(Session(registry, combo, task, settings, mx.cpu()))
     assert np.max(np.abs(np.array(result.params["w"]) - task.true_w)) < 0.02, result.params
     assert abs(result.params["b"] - task.true_b) < 0.02, result.params
@@ -111,7 +112,7 @@ def test_ordered_batches_are_views_cached_per_arrays():
 def test_short_last_batch_trains_like_scratch(registry, num_examples, batch_size):
     combos = [Combination(), Combination(*["fast"] * 4), Combination("fast", "fast", "gluon", "gluon"),
               Combination("gluon", "fast", "fast", "scratch")]
-    task, settings = Task(num_examples=num_examples), Settings(batch_size=batch_size)
+    task, settings = LinReg(num_examples=num_examples), Settings(batch_size=batch_size)
     rows, _, ok = verify(registry, task, settings, mx.cpu(), combos=combos)
     assert ok, [(r["combination"].label, r["max_abs_diff"], r["error"]) for r in rows]
     _converges(registry, Combination(*["fast"] * 4), task, settings)
@@ -123,7 +124,7 @@ def _batch(num_inputs=2, size=7, seed=0):
 
 
 def test_model_and_loss_compute_scratch_values_and_gradients_for_any_shape():
-    task = Task(num_inputs=3)
+    task = LinReg(num_inputs=3)
     net_fast, params_fast = fast.model(*task.initial_params(mx.cpu()))
     net_ref, params_ref = scratch.model(*task.initial_params(mx.cpu()))
     fast_loss = fast.loss()
@@ -143,10 +144,10 @@ def test_model_and_loss_compute_scratch_values_and_gradients_for_any_shape():
 
 
 def test_model_starts_from_the_hosts_parameters_and_serves_gluon_trainer():
-    w, b = Task().initial_params(mx.cpu())
+    w, b = LinReg().initial_params(mx.cpu())
     expected = w.asnumpy().copy()
     model = Model(fast.model(w, b))
-    np.testing.assert_array_equal(model.weights()[0], expected.reshape(-1))
+    np.testing.assert_array_equal(weights(model)[0], expected.reshape(-1))
     assert model.params[0] is w and model.params[1] is b  # weight then bias
     step = gluon_plugin.trainer(model, 0.1)  # the Parameters take over the buffers
     X, y = _batch()
@@ -154,14 +155,14 @@ def test_model_starts_from_the_hosts_parameters_and_serves_gluon_trainer():
         l = scratch.squared_loss(model(X), y)
     l.backward()
     step(7)
-    assert not np.array_equal(model.weights()[0], expected.reshape(-1))
+    assert not np.array_equal(weights(model)[0], expected.reshape(-1))
     # the model now computes on the Trainer's parameters
     np.testing.assert_allclose(model(X).asnumpy(), scratch.linreg(X, *model.params).asnumpy(), rtol=1e-6)
 
 
 def _two_steps(build, make_step, batch_sizes=(7, 3)):
     """Parameters after two steps of ``make_step`` on a model from ``build``."""
-    model = Model(build(*Task().initial_params(mx.cpu())))
+    model = Model(build(*LinReg().initial_params(mx.cpu())))
     step = make_step(model, 0.05)
     for i, size in enumerate(batch_sizes):
         X, y = _batch(size=size, seed=i)

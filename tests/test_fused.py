@@ -10,7 +10,7 @@ import pytest
 from harness.errors import HarnessError
 from harness.plugins import PluginWarning, load
 from harness.roles import Combination
-from harness.task import Task
+from harness.tasks import LinReg
 from harness.testing import check_plugin
 from harness.train import Session, Settings, train
 from harness.verify import max_abs_diff
@@ -26,7 +26,7 @@ def registry():
     return load(only=["scratch", "gluon", "fast"])
 
 
-def _train(registry, combo, task=Task(), settings=Settings(shuffle=False)):
+def _train(registry, combo, task=LinReg(), settings=Settings(shuffle=False)):
     return train(Session(registry, combo, task, settings, mx.cpu()))
 
 
@@ -58,12 +58,12 @@ def test_unknown_fused_triple_is_one_line_naming_the_available_ones(registry):
         registry.fused_step(combo)
     assert str(exc.value) == message
     with pytest.raises(HarnessError, match="no fused step for model 'gluon'"):
-        Session(registry, combo, Task(), Settings(), mx.cpu())
+        Session(registry, combo, LinReg(), Settings(), mx.cpu())
     with pytest.raises(HarnessError, match="fused steps exist for: none"):
         load(only=["scratch"]).fused_step(Combination(fused=True))
 
 
-@pytest.mark.parametrize("task", [Task(), Task(num_examples=1005)], ids=["N1000", "N1005-short-last-batch"])
+@pytest.mark.parametrize("task", [LinReg(), LinReg(num_examples=1005)], ids=["N1000", "N1005-short-last-batch"])
 def test_fused_step_follows_the_unfused_trajectories(registry, task):
     runs = {c.label: _train(registry, c, task) for c in (SCRATCH, FAST, Combination(fused=True),
                                                          Combination(*["fast"] * 4, fused=True))}
@@ -76,7 +76,7 @@ def test_fused_step_follows_the_unfused_trajectories(registry, task):
 
 def test_short_last_batch_with_wide_features(registry):
     # 237 = 4·50 + 37: the step builds a graph per batch size and rescales by the real length
-    task, settings = Task(num_examples=237, num_inputs=7, seed=5), Settings(epochs=4, batch_size=50, shuffle=False)
+    task, settings = LinReg(num_examples=237, num_inputs=7, seed=5), Settings(epochs=4, batch_size=50, shuffle=False)
     plain = _train(registry, FAST, task, settings)
     fused = _train(registry, Combination(*["fast"] * 4, fused=True), task, settings)
     assert max_abs_diff(fused, plain) <= 1e-6
@@ -85,7 +85,7 @@ def test_short_last_batch_with_wide_features(registry):
 
 @pytest.mark.parametrize("combo", [Combination(*["fast"] * 4, fused=True), Combination("gluon", fused=True)], ids=lambda c: c.label)
 def test_fused_step_converges_shuffled_at_seed_settings(registry, combo):
-    task = Task()
+    task = LinReg()
     result = _train(registry, combo, task, Settings())
     assert np.max(np.abs(np.array(result.params["w"]) - task.true_w)) < 0.02
     assert abs(result.params["b"] - task.true_b) < 0.02
@@ -93,7 +93,7 @@ def test_fused_step_converges_shuffled_at_seed_settings(registry, combo):
 
 
 def test_fused_session_laps_data_then_update_and_skips_the_optimizer(registry):
-    task, settings = Task(num_examples=25), Settings(batch_size=10)
+    task, settings = LinReg(num_examples=25), Settings(batch_size=10)
     session = Session(registry, Combination(*["fast"] * 4, fused=True), task, settings, mx.cpu())
     assert session.step is None and session.fused_step is not None
     phases = []
@@ -110,7 +110,7 @@ def test_fused_step_refuses_parameters_it_cannot_update(registry):
     # a Gluon Dense keeps its weight as (1, D): the fused graph's X·w would be wrong maths
     from harness.roles import Model
 
-    w, b = Task().initial_params(mx.cpu())
+    w, b = LinReg().initial_params(mx.cpu())
     net = Model(registry.get("model", "gluon").factory(w, b))
     with pytest.raises(ValueError, match=r"needs params \[w \(D, 1\), b \(1,\)\]"):
         registry.fused_step(FAST)(net, 0.03)

@@ -1,4 +1,5 @@
 """Reference implementations outside MXNet: same data, same init, same maths as the harness."""
+from tests.helpers import weights
 import importlib
 from dataclasses import replace
 
@@ -9,7 +10,7 @@ import pytest
 from harness import reference
 from harness.plugins import load
 from harness.roles import Combination
-from harness.task import Task
+from harness.tasks import LinReg
 from harness.train import Session, Settings, train
 
 TORCH_MISSING = reference._import_error("torch")
@@ -28,7 +29,7 @@ def _train(ref_cls, task, settings):
 @pytest.fixture(scope="module")
 def scratch_unshuffled():
     registry = load(only=["scratch"])
-    return train(Session(registry, Combination(), Task(), Settings(shuffle=False), mx.cpu()))
+    return train(Session(registry, Combination(), LinReg(), Settings(shuffle=False), mx.cpu()))
 
 
 REFERENCES = [reference.NumpyReference, pytest.param(reference.TorchReference, marks=needs_torch)]
@@ -36,8 +37,8 @@ REFERENCES = [reference.NumpyReference, pytest.param(reference.TorchReference, m
 
 @pytest.mark.parametrize("ref_cls", REFERENCES, ids=["numpy", "torch"])
 def test_unshuffled_trajectory_matches_scratch(scratch_unshuffled, ref_cls):
-    ref, losses = _train(ref_cls, Task(), Settings(shuffle=False))
-    w, b = ref.weights()
+    ref, losses = _train(ref_cls, LinReg(), Settings(shuffle=False))
+    w, b = weights(ref)
     np.testing.assert_allclose(w, scratch_unshuffled.params["w"], rtol=0, atol=1e-5)
     assert abs(b - scratch_unshuffled.params["b"]) < 1e-5
     np.testing.assert_allclose(losses, [e["loss"] for e in scratch_unshuffled.epochs], rtol=1e-3)
@@ -46,13 +47,13 @@ def test_unshuffled_trajectory_matches_scratch(scratch_unshuffled, ref_cls):
 @pytest.mark.parametrize("ref_cls", REFERENCES, ids=["numpy", "torch"])
 @pytest.mark.parametrize(
     "task,batch_size",
-    [(Task(), 10), (Task(num_examples=1005), 10), (Task(), 7), (Task(100000, 100), 1000)],
+    [(LinReg(), 10), (LinReg(num_examples=1005), 10), (LinReg(), 7), (LinReg(100000, 100), 1000)],
     ids=["seed", "short-last-batch", "batch-7", "large"],
 )
 def test_converges_shuffled(ref_cls, task, batch_size):
     settings = Settings(batch_size=batch_size)  # lr 0.03, 3 epochs
     ref, losses = _train(ref_cls, task, settings)
-    w, b = ref.weights()
+    w, b = weights(ref)
     assert np.max(np.abs(w - task.true_w)) < 0.02
     assert abs(b - task.true_b) < 0.02
     assert losses[-1] < 1e-4
@@ -61,21 +62,21 @@ def test_converges_shuffled(ref_cls, task, batch_size):
 
 @pytest.mark.parametrize("ref_cls", REFERENCES, ids=["numpy", "torch"])
 def test_shuffle_is_seeded_and_both_gather_paths_give_the_same_batches(monkeypatch, ref_cls):
-    task, settings = Task(num_examples=100), Settings(batch_size=7)
+    task, settings = LinReg(num_examples=100), Settings(batch_size=7)
     once, _ = _train(ref_cls, task, settings)
     monkeypatch.setattr(reference, "GATHER_ONCE_BYTES", 0)
     per_batch, _ = _train(ref_cls, task, settings)
-    np.testing.assert_array_equal(once.weights()[0], per_batch.weights()[0])
+    np.testing.assert_array_equal(weights(once)[0], weights(per_batch)[0])
     other, _ = _train(ref_cls, replace(task, seed=1), settings)
-    assert not np.array_equal(once.weights()[0], other.weights()[0])
+    assert not np.array_equal(weights(once)[0], weights(other)[0])
 
 
 @needs_torch
 def test_numpy_and_torch_agree_shuffled():
-    task, settings = Task(num_inputs=5), Settings()
+    task, settings = LinReg(num_inputs=5), Settings()
     a, _ = _train(reference.NumpyReference, task, settings)
     b, _ = _train(reference.TorchReference, task, settings)
-    np.testing.assert_allclose(a.weights()[0], b.weights()[0], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(weights(a)[0], weights(b)[0], rtol=0, atol=1e-5)
 
 
 def test_references_list_numpy_and_explain_a_missing_torch(monkeypatch):

@@ -8,12 +8,12 @@ import pytest
 from harness.errors import Diverged
 from harness.plugins import load
 from harness.roles import Combination
-from harness.task import Task
+from harness.tasks import LinReg
 from harness.timing import EpochRunner, measure, synced_clock
 from harness.train import Session, Settings
 from tests.plugins import slow
 
-TASK = Task(num_examples=50, num_inputs=2)
+TASK = LinReg(num_examples=50, num_inputs=2)
 SETTINGS = Settings(batch_size=10)
 STEPS = 5  # 50 examples in batches of 10
 
