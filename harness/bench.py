@@ -105,7 +105,7 @@ def workload(name: str | None, task: str | None = None, **overrides) -> Workload
     valid = workloads_for(task)
     name = name or valid[0]
     if name not in WORKLOADS:
-        raise HarnessError(f"unknown workload {name!r}; valid for task {task}: {', '.join(valid)}")
+        raise HarnessError(f"unknown workload {name!r}; valid: {', '.join(valid)} (for task {task})")
     if name not in valid:
         raise HarnessError(f"workload {name!r} is not for task {task!r}; valid for {task}: {', '.join(valid)}")
     given = {k: v for k, v in overrides.items() if v is not None}

@@ -104,7 +104,7 @@ class LinReg(Task):
 #: Per data set: (softmax defaults, mlp defaults, test-accuracy target). The book's for Fashion-MNIST
 #: (batch 256, 5 epochs, lr 0.1 / 0.5); chosen on digits so both models pass 0.9 in the default epochs.
 _IMAGE_DEFAULTS = {
-    "digits": (Defaults(10, 32, 0.1), Defaults(10, 32, 0.5), 0.9),
+    "digits": (Defaults(10, 32, 0.5), Defaults(10, 32, 0.5), 0.9),
     "fashion-mnist": (Defaults(5, 256, 0.1), Defaults(5, 256, 0.5), 0.8),
     "synthetic": (Defaults(5, 256, 0.1), Defaults(5, 256, 0.5), 0.8),
 }

@@ -107,13 +107,30 @@ def test_default_matrix_is_the_seeds_and_all_adds_the_rest(registry):
     assert len(fixed) == 8 and {c.optimizer for c in fixed} == {"slow", "gluon"}
 
 
-def test_workload_overrides_and_errors():
+def test_workload_overrides_and_errors(registry):
     large = bench.workload("large")
     assert (large.num_examples, large.num_inputs, large.batch_size) == (100_000, 100, 1000)
     assert bench.workload("seed", batch_size=None, rounds=4).rounds == 4
-    for bad in [dict(rounds=0), dict(warmup=-1), dict(batch_size=5000), dict(target_loss=0)]:
+    for bad in [dict(rounds=0), dict(warmup=-1), dict(target_loss=0), dict(target_acc=1.5),
+                dict(target_loss=1e-3, target_acc=0.9)]:
         with pytest.raises(bench.HarnessError):
             bench.workload("seed", **bad)
+    too_big = bench.workload("seed", batch_size=5000)  # checked against the task's size
+    with pytest.raises(bench.HarnessError, match="--batch-size must be between 1 and --num-examples"):
+        too_big.settings(too_big.build_task(registry))
+
+
+def test_workloads_belong_to_tasks():
+    assert bench.workload(None).name == "seed"
+    assert bench.workload(None, "mlp").name == "digits"
+    book = bench.workload("book", "mlp")
+    assert (book.task, book.dataset, book.label) == ("mlp", "synthetic", "mlp-book")
+    with pytest.raises(bench.HarnessError, match="workload 'seed' is not for task 'softmax'; valid for softmax: digits, book"):
+        bench.workload("seed", "softmax")
+    with pytest.raises(bench.HarnessError, match="workload 'book' is not for task 'linreg'"):
+        bench.workload("book")
+    # the user's accuracy target replaces the workload's loss target
+    assert bench.workload("digits", "mlp", target_acc=0.5).target_loss is None
 
 
 BAD_OPTIONS = [
