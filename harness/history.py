@@ -190,13 +190,16 @@ class Run:
 
 
 class _Logger:
-    """What pytest-benchmark's storage reports, as harness warnings."""
+    """Collects what pytest-benchmark's storage reports."""
+
+    def __init__(self):
+        self.warnings: list[str] = []
 
     def info(self, text, **kw):
         pass
 
     def warning(self, text, **kw):
-        warnings.warn(str(text))
+        self.warnings.append(str(text))
 
 
 def load_runs(storage: str | os.PathLike = DEFAULT_STORAGE, selectors: tuple[str, ...] | list[str] = ()) -> list[Run]:
@@ -208,7 +211,8 @@ def load_runs(storage: str | os.PathLike = DEFAULT_STORAGE, selectors: tuple[str
     explicit = [s for s in selectors if Path(s).is_file()]
     if not root.is_dir() and len(explicit) < len(selectors or [None]):
         raise HarnessError(f"no saved runs: {storage} does not exist; save runs with harness bench --save or --autosave")
-    store = FileStorage(root if root.is_dir() else tempfile.gettempdir(), logger=_Logger())
+    logger = _Logger()
+    store = FileStorage(root if root.is_dir() else tempfile.gettempdir(), logger=logger)
     files: list[Path] = []
     for selector in selectors or [RUN_GLOB]:
         try:
@@ -226,6 +230,8 @@ def load_runs(storage: str | os.PathLike = DEFAULT_STORAGE, selectors: tuple[str
     for f in explicit:
         if Path(f).resolve() not in loaded:
             raise HarnessError(f"{f} is not a run (expected harness bench --json output or a saved run)")
+    for text in logger.warnings:  # a damaged file in the storage: named, skipped
+        warnings.warn(text)
     if not runs:
         raise HarnessError(f"no saved runs in {storage}; save runs with harness bench --save or --autosave")
     return sorted(runs, key=lambda r: (r.datetime, str(r.path)))

@@ -67,6 +67,8 @@ def latest_table(run: Run, series: list[Series], run_index: int) -> dict:
             if key not in extra_keys:
                 extra_keys.append(key)
         row.setdefault("rounds", stats.get("rounds"))
+        if "time_to_target_s" in row and row["time_to_target_s"] is None:
+            row["time_to_target_s"] = "never"
         rows.append(row)
     for e in run.not_run:
         rows.append({**_combination(e), "ctx": e.get("ctx", ""), "case": _case(e),
@@ -74,11 +76,10 @@ def latest_table(run: Run, series: list[Series], run_index: int) -> dict:
                      "status": f"{str(e.get('status')).upper()}: {e.get('error') or ''}", "change": ""})
     known = [k for k, _ in KNOWN]
     metric_keys = known + [k for k in extra_keys if k not in known and k not in ("ctx",)]
-    columns = [{"key": k, "label": k} for k in (*ROLE_KEYS, "ctx", "workload")]
+    columns = [{"key": k, "label": k} for k in (*ROLE_KEYS, "ctx", "workload", "status", "change")]
+    columns[-1]["label"] = "change at this run"
     labels = dict(KNOWN)
-    columns += [{"key": k, "label": labels.get(k, k), "numeric": True} for k in metric_keys
-                if any(_num(r.get(k)) is not None or r.get(k) is not None for r in rows)]
-    columns += [{"key": "status", "label": "status"}, {"key": "change", "label": "change here"}]
+    columns += [{"key": k, "label": labels.get(k, k)} for k in metric_keys if any(k in r for r in rows)]
     return {"columns": columns, "rows": [{k: _finite(v) for k, v in r.items()} for r in rows]}
 
 
@@ -201,7 +202,7 @@ h1{font-size:1.5em;margin:.8em 0 .2em}h2{font-size:1.2em;margin:1.6em 0 .4em;bor
 nav{margin:.5em 0 1em}a{color:#0550ae}.note{color:#555;max-width:70em}
 .scroll{overflow-x:auto}table{border-collapse:collapse;font-size:13px;margin:.4em 0}
 th,td{padding:3px 8px;border-bottom:1px solid #eee;text-align:left;white-space:nowrap}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{text-align:right;font-variant-numeric:tabular-nums}td.wrap{white-space:normal;min-width:18em;max-width:30em}
 table.sortable th{cursor:pointer;user-select:none;background:#f6f8fa}
 th.asc::after{content:" ▲"}th.desc::after{content:" ▼"}
 tr.failed td{background:#ffebe9}tr.skipped td{background:#fff8c5}tr.reference td{color:#555;font-style:italic}
@@ -249,7 +250,8 @@ SCRIPT = r"""
       var row = el("tr", {"class": rowClass ? rowClass(r) : ""});
       columns.forEach(function (c) {
         var v = r[c.key];
-        var td = el("td", {"class": typeof v === "number" ? "num" : ""}, fmt(v));
+        var cls = typeof v === "number" ? "num" : (typeof v === "string" && v.length > 40 ? "wrap" : "");
+        var td = el("td", {"class": cls}, fmt(v));
         if (typeof v === "number") td.dataset.value = String(v);
         row.appendChild(td);
       });
@@ -322,7 +324,8 @@ SCRIPT = r"""
   function plot(s) {
     var W = 400, H = 210, left = 58, right = 10, top = 10, bottom = 34;
     var n = D.runs.length;
-    var xs = function (i) { return left + (n > 1 ? (i * (W - left - right) / (n - 1)) : (W - left - right) / 2); };
+    var inner = 14;  // keep the first and last runs off the frame
+    var xs = function (i) { return left + inner + (n > 1 ? (i * (W - left - right - 2 * inner) / (n - 1)) : (W - left - right) / 2 - inner); };
     var vals = [];
     s.points.forEach(function (p) { if (p.median !== null) { vals.push(p.median); if (p.q1 !== null) { vals.push(p.q1, p.q3); } } });
     s.segments.forEach(function (g) { vals.push(g.level); });
