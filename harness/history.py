@@ -222,10 +222,7 @@ def load_runs(storage: str | os.PathLike = DEFAULT_STORAGE, selectors: tuple[str
         if not found and selectors:
             raise HarnessError(f"no saved run matches {selector!r} in {storage}; see harness history for the runs")
         files += [f for f in found if f not in files]
-    runs = []
-    for path, doc in store.load(*files):
-        full = path if path.is_absolute() else store.path / path
-        runs.append(Run(Path(full), doc))
+    runs = [Run(Path(f).resolve(), doc) for f in files for _, doc in store.load(f)]
     loaded = {r.path.resolve() for r in runs}
     for f in explicit:
         if Path(f).resolve() not in loaded:

@@ -118,6 +118,17 @@ def test_chromium_shows_a_detected_change_on_its_plot(saved, tmp_path):  # noqa:
         session.save_screenshot(str(tmp_path / "steps.png"))
 
 
+def test_report_of_run_files_named_on_the_command_line(saved, tmp_path):  # noqa: F811
+    folder = next(saved.iterdir())  # the machine folder
+    second = next(folder.glob("0002_*.json"))
+    proc = run_cli("report", second.name, "-o", str(tmp_path / "one.html"), "--storage", str(tmp_path / "none"), cwd=folder)
+    assert proc.returncode == 0 and "1 runs" in proc.stdout, proc.stderr
+    proc = run_cli("report", "0001", "-o", str(tmp_path / "glob.html"), "--storage", str(saved))
+    assert proc.returncode == 0 and "1 runs" in proc.stdout, proc.stderr
+    text = (tmp_path / "glob.html").read_text()
+    assert "0001_" in text and "0002_" not in text
+
+
 def test_report_bad_input_is_one_line(saved, tmp_path):  # noqa: F811
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]")
