@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from datetime import datetime, timezone
 
 from . import __version__
@@ -152,8 +153,8 @@ def render(runs: list[Run], series: list[Series], verify: list[dict] | None = No
     """The whole page."""
     data = json.dumps(_clean(payload(runs, series, verify or [], title, method)), default=str)
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")  # inert inside <script>
-    return (TEMPLATE.replace("__TITLE__", html.escape(title)).replace("__STYLE__", STYLE)
-            .replace("__DATA__", data).replace("__SCRIPT__", SCRIPT))
+    parts = {"__TITLE__": html.escape(title), "__STYLE__": STYLE, "__DATA__": data, "__SCRIPT__": SCRIPT}
+    return re.sub("__(TITLE|STYLE|DATA|SCRIPT)__", lambda m: parts[m.group(0)], TEMPLATE)  # one pass: data stays data
 
 
 def _clean(obj):
@@ -185,7 +186,7 @@ TEMPLATE = """<!DOCTYPE html>
 <section id="plots"><h2>Per case over the runs</h2>
 <p class="note">Median epoch time per run (bars: interquartile range of the rounds), the fitted levels (grey), and
 fitted steps: solid when the rank test confirms them (red slower, green faster), dashed when it does not.
-A red × is a run where the case failed or was skipped.</p><div id="plot-grid"></div></section>
+A red × is a run where the case failed or was skipped; cases never measured are listed below the plots.</p><div id="plot-grid"></div></section>
 <section id="breakdown"><h2>Per-phase breakdown (latest run)</h2><div id="breakdown-body"></div></section>
 <section id="verify"><h2>Verify status</h2><div id="verify-body"></div></section>
 <section id="runs"><h2>Runs and environments</h2><div class="scroll"><table id="runs-table"><thead></thead><tbody></tbody></table></div>
@@ -202,7 +203,7 @@ h1{font-size:1.5em;margin:.8em 0 .2em}h2{font-size:1.2em;margin:1.6em 0 .4em;bor
 nav{margin:.5em 0 1em}a{color:#0550ae}.note{color:#555;max-width:70em}
 .scroll{overflow-x:auto}table{border-collapse:collapse;font-size:13px;margin:.4em 0}
 th,td{padding:3px 8px;border-bottom:1px solid #eee;text-align:left;white-space:nowrap}
-td.num{text-align:right;font-variant-numeric:tabular-nums}td.wrap{white-space:normal;min-width:18em;max-width:30em}
+td.num{text-align:right;font-variant-numeric:tabular-nums}td.long{max-width:26em;overflow:hidden;text-overflow:ellipsis}
 table.sortable th{cursor:pointer;user-select:none;background:#f6f8fa}
 th.asc::after{content:" ▲"}th.desc::after{content:" ▼"}
 tr.failed td{background:#ffebe9}tr.skipped td{background:#fff8c5}tr.reference td{color:#555;font-style:italic}
@@ -250,8 +251,8 @@ SCRIPT = r"""
       var row = el("tr", {"class": rowClass ? rowClass(r) : ""});
       columns.forEach(function (c) {
         var v = r[c.key];
-        var cls = typeof v === "number" ? "num" : (typeof v === "string" && v.length > 40 ? "wrap" : "");
-        var td = el("td", {"class": cls}, fmt(v));
+        var long = typeof v === "string" && v.length > 40;  // the whole text stays in the tooltip
+        var td = el("td", long ? {"class": "long", title: v} : {"class": typeof v === "number" ? "num" : ""}, fmt(v));
         if (typeof v === "number") td.dataset.value = String(v);
         row.appendChild(td);
       });
@@ -397,7 +398,21 @@ SCRIPT = r"""
       var ca = a.steps.some(function (t) { return t.significant; }), cb = b.steps.some(function (t) { return t.significant; });
       return (cb - ca) || a.case.localeCompare(b.case);  // changed cases first
     });
-    ordered.forEach(function (s) { grid.appendChild(plot(s)); });
+    var never = [];
+    ordered.forEach(function (s) {
+      if (s.points.some(function (p) { return p.median !== null; })) grid.appendChild(plot(s));
+      else never.push(s);
+    });
+    if (!never.length) return;
+    var box = document.getElementById("plots");
+    box.appendChild(el("h3", {}, "Never measured in these runs (" + never.length + ")"));
+    var t = el("table", {"class": "sortable", id: "never-table"}); t.appendChild(el("thead")); t.appendChild(el("tbody"));
+    fillTable(t, [{key: "case", label: "case"}, {key: "env", label: "env"}, {key: "runs", label: "runs"}, {key: "last", label: "last status"}],
+      never.map(function (s) {
+        var last = s.points[s.points.length - 1];
+        return {case: s.case, env: s.env, runs: s.points.length, last: last.status.toUpperCase() + ": " + last.error};
+      }), function (r) { return r.last.indexOf("FAILED") === 0 ? "failed" : "skipped"; });
+    box.appendChild(t); makeSortable(t);
   }
 
   function breakdownBars() {
