@@ -70,3 +70,10 @@ def test_short_and_flat_series():
 def test_a_slowdown_in_the_newest_run_alone_is_found():
     values, raw = series([1.0] * 12 + [1.4], rounds=10, seed=4)
     assert [(s.index, s.kind) for s in steps.detect(values, raw).changes] == [(12, "slower")]
+
+
+def test_a_long_series_uses_its_newest_runs_and_keeps_their_indices():
+    values, raw = series([1.0] * 250 + [1.3] * 10, rounds=3, seed=6)
+    found = steps.detect(values, raw)
+    assert found.offset == 60 and [s.index for s in found.changes] == [250]
+    assert found.segments[0].start == 60 and found.segments[-1].stop == 260
