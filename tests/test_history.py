@@ -113,9 +113,9 @@ def step_storage(saved, tmp_path, factor=1.3, before=5, after=4) -> Path:
     for i in range(before + after):
         doc = json.loads(json.dumps(base))
         doc["datetime"] = f"2026-01-{i + 1:02d}T00:00:00+00:00"
-        for b in doc["benchmarks"]:
+        for b, original in zip(doc["benchmarks"], base["benchmarks"]):
             scale = factor if i >= before and b["param"] == CASE else 1.0
-            data = [x * scale * (1 + 0.01 * rng.standard_normal()) for x in base["benchmarks"][0]["stats"]["data"] * 3]
+            data = [x * scale * (1 + 0.01 * rng.standard_normal()) for x in original["stats"]["data"] * 3]
             b["stats"].update(data=data, median=float(np.median(data)), q1=float(np.percentile(data, 25)),
                               q3=float(np.percentile(data, 75)), rounds=len(data))
         history.save(doc, storage)
