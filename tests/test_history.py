@@ -170,3 +170,13 @@ def test_series_split_by_environment(saved, tmp_path):
     history.save(base, storage)
     series = [s for s in history.build_series(history.load_runs(storage)) if s.case == CASE]
     assert len(series) == 2 and [len(s.points) for s in series] == [1, 1]
+
+
+def test_an_interrupted_run_is_saved_with_its_finished_rows(tmp_path):
+    proc = run_cli("-p", "tests.plugins.interrupting", "bench", *TINY, "--data", "scratch", "--model", "scratch",
+                   "--loss", "scratch", "--optimizer", "scratch", "--optimizer", "interrupt", "--optimizer", "gluon",
+                   "--save", "cut", "--storage", str(tmp_path))
+    assert proc.returncode == 130, proc.stderr
+    (saved_file,) = (tmp_path / history.machine_id()).glob("0001_*_cut.json")
+    doc = json.loads(saved_file.read_text())
+    assert doc["harness"]["interrupted"] is True and [b["param"] for b in doc["benchmarks"]] == [CASE]
