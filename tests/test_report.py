@@ -140,3 +140,9 @@ def test_report_bad_input_is_one_line(saved, tmp_path):  # noqa: F811
         out = [] if "-o" in args else ["-o", str(tmp_path / "r.html")]
         proc = run_cli("report", "--storage", str(saved), *args, *out, cwd=tmp_path)
         assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, (args, proc.stderr)
+
+
+def test_without_a_browser_the_reason_names_the_packages(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert browser.find() == (None, None, "no chromium and no chromedriver on PATH "
+                                          "(Debian: apt-get install chromium chromium-driver)")
