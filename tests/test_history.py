@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from harness import history
+from harness.cli import main
 from harness.errors import HarnessError
 from tests.conftest import ROOT, run_cli
 
@@ -90,11 +91,12 @@ def test_history_lists_runs_and_a_cases_trend(saved):
     (["history", "--threshold", "lots"], "invalid percentage 'lots'"),
     (["history", "9999"], "no saved run matches '9999'"),
 ])
-def test_history_bad_input_is_one_line(saved, args, message):
+def test_history_bad_input_is_one_line(saved, args, message, capsys):
     if "--storage" not in args:
         args = [*args, "--storage", str(saved)]
-    proc = run_cli(*args)
-    assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
 
 
 def test_bad_save_name_fails_before_the_run(tmp_path):

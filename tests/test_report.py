@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.cli import main
 from tests import browser
 from tests.conftest import run_cli
 from tests.test_history import CASE, saved, step_storage  # noqa: F401  (saved: the two saved runs)
@@ -130,7 +131,7 @@ def test_report_of_run_files_named_on_the_command_line(saved, tmp_path):  # noqa
     assert "0001_" in text and "0002_" not in text
 
 
-def test_report_bad_input_is_one_line(saved, tmp_path):  # noqa: F811
+def test_report_bad_input_is_one_line(saved, tmp_path, capsys):  # noqa: F811
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]")
     for args, message in [(["--verify", str(bad)], "is not harness verify --json output"),
@@ -138,8 +139,9 @@ def test_report_bad_input_is_one_line(saved, tmp_path):  # noqa: F811
                           ([str(bad)], "is not a run"),
                           (["-o", str(tmp_path)], "cannot write")]:
         out = [] if "-o" in args else ["-o", str(tmp_path / "r.html")]
-        proc = run_cli("report", "--storage", str(saved), *args, *out, cwd=tmp_path)
-        assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, (args, proc.stderr)
+        assert main(["report", "--storage", str(saved), *args, *out]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, (args, err)
 
 
 def test_without_a_browser_the_reason_names_the_packages(monkeypatch, tmp_path):
