@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tabulate import tabulate_formats
 
-from .. import bench, breakdown, compare, context, environment
+from .. import bench, breakdown, compare, context, environment, history
 from ..errors import HarnessError
 from ..report import table, write_atomic
 from ..roles import ROLES
@@ -32,6 +32,11 @@ def add_parser(sub, common) -> None:
     bench.add_workload_options(p.add_argument)
     p.add_argument("--json", metavar="PATH", help="write pytest-benchmark-compatible JSON")
     p.add_argument("--csv", metavar="PATH", help="write one CSV line per combination")
+    p.add_argument("--save", nargs="?", const="", metavar="NAME",
+                   help="save the run in the history (--storage), as NNNN_<commit>_<date>_<env>[_NAME].json")
+    p.add_argument("--autosave", action="store_true", help="save the run in the history under its commit and date")
+    p.add_argument("--storage", default=history.DEFAULT_STORAGE, metavar="DIR",
+                   help="the run history, pytest-benchmark's layout (default %(default)s)")
     p.add_argument("--plot", metavar="PATH", help="write a PNG: throughput and loss curves")
     p.add_argument("--format", default="simple", metavar="TABLEFMT", help="any tabulate format (default %(default)s)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -72,6 +77,11 @@ def cmd_bench(args) -> int:
         return _overhead(registry, load, ctxs)
     for path in (args.json, args.csv, args.plot, args.breakdown):
         _check_writable(path)
+    save = args.save is not None or args.autosave
+    if args.save:
+        history.check_name(args.save)
+    if save:
+        _check_writable(str(Path(args.storage) / history.machine_id() / "run.json"))
     task = load.build_task(registry)  # bad task options and missing data fail before any work
     load.settings(task)
     combos = bench.select(registry, {role: getattr(args, role) for role in ROLES}, args.all, args.fused, load.task)
@@ -109,6 +119,7 @@ def cmd_bench(args) -> int:
             _drain()
     machine, commit = environment.machine_info(), environment.commit_info()
     _write_outputs(args, done, broken_down, interrupted, machine, commit)
+    saved = history.save(bench.to_document(done, interrupted, machine, commit), args.storage, args.save or None) if save and done else None
     print(bench.render_table(done, args.format))
     failed = sum(r.status == "failed" for r in done)
     skipped = sum(r.status == "skipped" for r in done)
@@ -117,6 +128,8 @@ def cmd_bench(args) -> int:
         f"rounds after {load.warmup} warm-up; 'vs scratch' = epoch time / all-scratch's; {wall:.1f} s"
     )
     print(environment.summary(machine, commit))
+    if saved:
+        print(f"saved as {saved} (harness history --storage {args.storage}; pytest-benchmark --storage {args.storage} list)")
     if broken_down:
         print("\nPer-phase breakdown (µs per step, median of the rounds):")
         print(bench.breakdown_table(broken_down, args.format))
