@@ -1,0 +1,170 @@
+"""The task dimension end to end: softmax regression and the MLP beside the seed's linear regression."""
+import json
+import re
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from harness import bench
+from harness.cli import main
+from harness.errors import HarnessError
+from harness.roles import Combination
+from harness.train import Session, Settings, train
+
+from .conftest import run_cli
+
+BOOK_LINE = re.compile(r"^epoch (\d+), loss (\d+\.\d{4}), train acc (\d\.\d{3}), test acc (\d\.\d{3}) \(\d+\.\d+s\)$")
+
+
+@pytest.fixture(scope="module")
+def registry():
+    from harness.plugins import load
+
+    return load(only=["scratch", "gluon"])
+
+
+def _cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("task", ["softmax", "mlp"])
+def test_run_prints_the_books_epoch_line_and_learns_the_digits(capsys, task):
+    code, out, err = _cli(capsys, "run", "--task", task)
+    assert code == 0, err
+    lines = out.splitlines()
+    epochs = [BOOK_LINE.match(line) for line in lines[:-1]]
+    assert all(epochs), lines
+    assert [int(m.group(1)) for m in epochs] == list(range(1, 11))  # digits default: 10 epochs
+    losses = [float(m.group(2)) for m in epochs]
+    assert losses[-1] < losses[0] / 3
+    assert float(epochs[-1].group(4)) >= 0.9  # the task's target on digits
+    assert lines[-1].endswith(f"; task {task} on digits")
+
+
+def test_run_json_of_a_classification_task(capsys):
+    code, out, err = _cli(capsys, "run", "--task", "mlp", "--model", "gluon", "--epochs", "2", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["task"]["name"] == "mlp" and doc["task"]["dataset"] == "digits"
+    assert doc["task"]["num_examples"] == 1437 and doc["task"]["num_test"] == 360
+    assert set(doc["epochs"][0]) == {"epoch", "loss", "train_acc", "test_acc", "seconds"}
+    assert doc["true_params"] is None
+    # the Gluon net's (out, in) weights reported in the task's (in, out) layout
+    assert [doc["params"][n]["shape"] for n in ("W1", "b1", "W2", "b2")] == [[64, 256], [256], [256, 10], [10]]
+    assert doc["settings"] == {"epochs": 2, "batch_size": 32, "lr": 0.5, "shuffle": True}
+
+
+@pytest.mark.parametrize("task", ["softmax", "mlp"])
+def test_every_scratch_gluon_mix_computes_the_same_maths(capsys, task):
+    code, out, err = _cli(capsys, "-p", "no:fast", "verify", "--task", task, "--epochs", "2", "--json")
+    doc = json.loads(out)
+    assert code == 0, [(r["combination"], r["max_abs_diff"], r["error"]) for r in doc["rows"] if not r["ok"]]
+    assert doc["task"] == task and doc["tolerance"] == 1e-4
+    assert len(doc["rows"]) == 16 and all(r["ok"] for r in doc["rows"])
+    # not vacuous: the Gluon and scratch models really trained, and differ from the starting point
+    assert all(r["final_loss"] < 2.0 for r in doc["rows"])
+
+
+def test_verify_tells_apart_different_maths(registry):
+    """Scratch softmax regression with and without the bias update must not agree."""
+    from harness.verify import max_abs_diff
+
+    task = registry.make_task("softmax")
+    settings = Settings.for_task(task, epochs=1, shuffle=False)
+    base = train(Session(registry, Combination(), task, settings, mx.cpu()))
+    other = train(Session(registry, Combination(), task, Settings.for_task(task, epochs=1, lr=0.45, shuffle=False), mx.cpu()))
+    assert max_abs_diff(base, base) == 0
+    assert max_abs_diff(base, other) > task.tolerance
+
+
+def test_canonical_layout_compares_scratch_and_gluon_weights(registry):
+    task = registry.make_task("softmax")
+    sessions = [Session(registry, Combination(model=m), task, Settings.for_task(task), mx.cpu()) for m in ("scratch", "gluon")]
+    raw = [s.net.arrays()[0].shape for s in sessions]
+    assert raw == [(64, 10), (10, 64)]  # Dense holds (out, in)
+    a, b = (s.arrays() for s in sessions)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[0].shape == (64, 10)
+
+
+def test_bench_reports_accuracy_and_time_to_accuracy(capsys, tmp_path):
+    out_json = tmp_path / "mlp.json"
+    code, out, err = _cli(capsys, "bench", "-q", "--task", "mlp", "--data", "scratch", "--model", "scratch",
+                          "--model", "gluon", "--rounds", "2", "--no-references", "--json", str(out_json))
+    assert code == 0, err
+    assert "test acc" in out and "param err" not in out
+    assert "task mlp, workload digits (digits: 1437 training examples, batch 32, lr 0.5; target test_acc >= 0.9)" in out
+    doc = json.loads(out_json.read_text())
+    names = [b["name"] for b in doc["benchmarks"]]
+    assert len(names) == 8 and all(n.startswith("test_epoch[mlp-digits-cpu-scratch-") for n in names)
+    for entry in doc["benchmarks"]:
+        info = entry["extra_info"]
+        assert info["workload"]["task"] == "mlp" and info["target"] == {"metric": "test_acc", "value": 0.9}
+        assert 0.1 < info["test_acc"] <= 1 and info["param_error"] is None
+        assert len(info["test_accs"]) == 3  # warm-up included
+        if info["epochs_to_target"] is not None:
+            assert info["test_accs"][info["epochs_to_target"] - 1] >= 0.9
+            assert all(a < 0.9 for a in info["test_accs"][: info["epochs_to_target"] - 1])
+
+
+def test_linreg_stays_the_default_everywhere(capsys):
+    code, out, _ = _cli(capsys, "run", "--epochs", "1")
+    assert code == 0 and out.startswith("epoch 1, loss ") and "task" not in out
+    assert bench.workload(None).task == "linreg"
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["run", "--task", "nope"], "unknown task 'nope'; available: linreg, mlp, softmax"),
+        (["run", "--task", "mlp", "--model", "fast"], "model 'fast' does not support task 'mlp'; it supports: linreg"),
+        (["run", "--task", "mlp", "--num-inputs", "5"], "task 'mlp' does not take --num-inputs"),
+        (["run", "--task", "softmax", "--dataset", "mnist"], "unknown --dataset 'mnist' for task softmax; valid: digits"),
+        (["run", "--seed", "-1"], "--seed must be an integer from 0 to"),
+        (["run", "--task", "mlp", "--seed", "-1"], "--seed must be an integer from 0 to"),
+        (["run", "--num-examples", "100000000", "--num-inputs", "1000"], "needs"),
+        (["bench", "--task", "softmax", "--workload", "seed"], "workload 'seed' is not for task 'softmax'"),
+        (["verify", "--task", "mlp", "--optimizer", "nope"], "unknown optimizer 'nope'"),
+    ],
+)
+def test_bad_task_input_is_one_line_exit_2(capsys, argv, message):
+    code, out, err = _cli(capsys, *argv)
+    assert code == 2, (out, err)
+    assert err.count("\n") == 1 and err.startswith("harness: error: ") and message in err, err
+
+
+def test_missing_fashion_mnist_names_the_files_without_downloading(tmp_path):
+    proc = run_cli("run", "--task", "softmax", "--dataset", "fashion-mnist", "--data-dir", str(tmp_path), timeout=120)
+    assert proc.returncode == 2
+    err = proc.stderr
+    assert err.count("\n") == 1 and "Traceback" not in err
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz"):
+        assert name in err
+    assert str(tmp_path) in err
+
+
+def test_tasks_command_lists_components_per_task(capsys):
+    code, out, err = _cli(capsys, "tasks", "--json")
+    assert code == 0, err
+    rows = {r["task"]: r for r in json.loads(out)["tasks"]}
+    assert set(rows) >= {"linreg", "softmax", "mlp"}
+    assert rows["linreg"]["model"] == ["fast", "gluon", "scratch"]
+    assert {"gluon", "scratch"} <= set(rows["mlp"]["model"]) and {"gluon", "scratch"} <= set(rows["softmax"]["loss"])
+    assert {"momentum", "scratch", "gluon"} <= set(rows["mlp"]["optimizer"])  # any-task components: every task
+    assert rows["softmax"]["target"] == "test_acc >= 0.9" and rows["linreg"]["target"] == "loss < 0.0001"
+    assert rows["mlp"]["defaults"] == "epochs 10, batch 32, lr 0.5"
+    code, out, _ = _cli(capsys, "tasks")
+    assert code == 0 and "multilayer perceptron" in out
+
+
+def test_task_contract_errors_in_the_api(registry):
+    with pytest.raises(HarnessError, match="model 'scratch' does not support task 'ghost'; it supports: linreg, mlp, softmax; models for ghost: none"):
+        registry.resolve(Combination(), "ghost")
+    task = registry.make_task("mlp", dataset="synthetic", num_examples=500)
+    assert task.num_examples == 500 and task.num_inputs == 784
+    with pytest.raises(HarnessError, match="--num-examples applies to --dataset synthetic only"):
+        registry.make_task("mlp", num_examples=100)
