@@ -8,7 +8,7 @@ from ..errors import HarnessError
 from ..report import role_columns, table, to_json, write_atomic
 from ..roles import ROLES, Combination
 from ..sweep import points, measure_point, render_png, summarize
-from . import add_role_options, registry_from_args
+from . import add_role_options, add_task_choice, registry_from_args
 
 
 def _ints(flag: str):
@@ -27,13 +27,15 @@ def _ints(flag: str):
 def add_parser(sub, common) -> None:
     p = sub.add_parser("sweep", parents=[common], help="how epoch and step time scale with N, D and batch size")
     add_role_options(p, multiple=True)
-    p.add_argument("--num-examples", default="1000,4000,16000", help="N values (default %(default)s)")
-    p.add_argument("--num-inputs", default="2", help="D values (default %(default)s)")
+    add_task_choice(p)
+    p.add_argument("--num-examples", help="N values (default linreg 1000,4000,16000; synthetic images 1000,4000,16000; "
+                   "other data sets: their size)")
+    p.add_argument("--num-inputs", help="D values (linreg; default 2)")
     p.add_argument("--batch-size", default="10,100,1000", help="batch sizes (default %(default)s)")
     p.add_argument("--ctx", default="cpu", help="cpu, gpu or gpu:N (default %(default)s)")
     p.add_argument("--rounds", type=int, default=3, help="timed epochs per point (default %(default)s)")
     p.add_argument("--warmup", type=int, default=1, help="untimed epochs first (default %(default)s)")
-    p.add_argument("--lr", type=float, default=0.03, help="learning rate (default %(default)s)")
+    p.add_argument("--lr", type=float, help="learning rate (default: the task's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--format", default="simple", help="tabulate table format (default %(default)s)")
     p.add_argument("--json", metavar="PATH", help="write every point and fit as JSON")
@@ -44,17 +46,18 @@ def add_parser(sub, common) -> None:
 def _combos(registry, args) -> list[Combination]:
     chosen = {role: getattr(args, role) for role in ROLES if getattr(args, role)}
     if chosen:
-        return registry.combinations(**chosen)
-    return registry.own_combinations()  # default: each plugin that provides every role, on its own
+        return registry.combinations(args.task, **chosen)
+    return registry.own_combinations(args.task)  # default: each plugin that provides every role, on its own
 
 
 def cmd_sweep(args) -> int:
-    ns = _ints("--num-examples")(args.num_examples)
-    ds = _ints("--num-inputs")(args.num_inputs)
+    sized = args.task == "linreg" or args.dataset == "synthetic"
+    ns = _ints("--num-examples")(args.num_examples or "1000,4000,16000") if sized or args.num_examples else [None]
+    ds = _ints("--num-inputs")(args.num_inputs or "2") if args.task == "linreg" or args.num_inputs else [None]
     bs = _ints("--batch-size")(args.batch_size)
     if args.rounds <= 0 or args.warmup < 0:
         raise HarnessError(f"--rounds must be >= 1 and --warmup >= 0, got {args.rounds} and {args.warmup}")
-    if not args.lr > 0:
+    if args.lr is not None and not args.lr > 0:
         raise HarnessError(f"--lr must be a positive number, got {args.lr}")
     registry = registry_from_args(args)
     ctx = context.resolve(args.ctx)
@@ -63,7 +66,8 @@ def cmd_sweep(args) -> int:
     try:
         for i, point in enumerate(grid, 1):
             print(f"[{i}/{len(grid)}] {point.combo.label} N={point.num_examples} D={point.num_inputs} B={point.batch_size}", file=sys.stderr, flush=True)
-            rows.append(measure_point(registry, point, ctx, args.rounds, args.warmup, args.lr, args.seed))
+            rows.append(measure_point(registry, point, ctx, args.rounds, args.warmup, args.lr, args.seed, args.task,
+                                      dataset=args.dataset, data_dir=args.data_dir))
     except KeyboardInterrupt:
         print(f"harness: interrupted; reporting the {len(rows)} points finished", file=sys.stderr)
         _report(args, rows)
