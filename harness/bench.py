@@ -314,6 +314,7 @@ def metrics(case: Case, stats: Stats, runner: EpochRunner, peak_rss: float) -> d
         "epoch_seconds": runner.seconds,  # warm-up epochs first
         "losses": runner.losses,
         **({"test_accs": [r["test_acc"] for r in runner.records]} if "test_acc" in last else {}),
+        **getattr(session, "extra_metrics", dict)(),  # a reference's own facts (PyTorch: its thread count)
     }
 
 

@@ -1,6 +1,8 @@
-"""Reference implementations outside MXNet: same data, same init, same maths as the harness."""
+"""Reference implementations outside MXNet: same data, same init, same maths as the harness, on every task."""
 from tests.helpers import weights
 import importlib
+import json
+import os
 from dataclasses import replace
 
 import mxnet as mx
@@ -8,43 +10,110 @@ import numpy as np
 import pytest
 
 from harness import reference
+from harness.errors import HarnessError
 from harness.plugins import load
 from harness.roles import Combination
 from harness.tasks import LinReg
 from harness.train import Session, Settings, train
 
+from .conftest import run_cli
+
 TORCH_MISSING = reference._import_error("torch")
 needs_torch = pytest.mark.skipif(TORCH_MISSING is not None, reason=str(TORCH_MISSING))
 
 
+class InProcessTorch:
+    """The worker's PyTorch loop built in this process: the same maths, without a process start per test."""
+
+    name = "torch-in-process"
+
+    def __init__(self, task, settings):
+        self.loop = reference.TorchLoop(task.name, reference._host_data(task, "torch"), settings.batch_size,
+                                        settings.lr, settings.shuffle, task.seed, reference.GATHER_ONCE_BYTES)
+        self.steps_per_epoch = -(-task.num_examples // settings.batch_size)
+        self.run_epoch, self.metrics, self.arrays = self.loop.run_epoch, self.loop.metrics, self.loop.arrays
+
+    def evaluate(self):
+        return self.metrics()["loss"]
+
+    def close(self):
+        pass
+
+
+REFERENCES = [reference.NumpyReference, pytest.param(InProcessTorch, marks=needs_torch)]
+IDS = ["numpy", "torch"]
+
+
 def _train(ref_cls, task, settings):
     ref = ref_cls(task, settings)
-    losses = []
-    for _ in range(settings.epochs):
-        ref.run_epoch()
-        losses.append(ref.evaluate())
-    return ref, losses
+    try:
+        records = []
+        for _ in range(settings.epochs):
+            ref.run_epoch()
+            records.append(ref.metrics())
+        return ref, [r["loss"] for r in records], records
+    finally:
+        ref.close()
 
 
 @pytest.fixture(scope="module")
-def scratch_unshuffled():
-    registry = load(only=["scratch"])
+def registry():
+    return load(only=["scratch"])
+
+
+@pytest.fixture(scope="module")
+def scratch_unshuffled(registry):
     return train(Session(registry, Combination(), LinReg(), Settings(shuffle=False), mx.cpu()))
 
 
-REFERENCES = [reference.NumpyReference, pytest.param(reference.TorchReference, marks=needs_torch)]
-
-
-@pytest.mark.parametrize("ref_cls", REFERENCES, ids=["numpy", "torch"])
+@pytest.mark.parametrize("ref_cls", REFERENCES, ids=IDS)
 def test_unshuffled_trajectory_matches_scratch(scratch_unshuffled, ref_cls):
-    ref, losses = _train(ref_cls, LinReg(), Settings(shuffle=False))
+    ref, losses, _ = _train(ref_cls, LinReg(), Settings(shuffle=False))
     w, b = weights(ref)
     np.testing.assert_allclose(w, scratch_unshuffled.params["w"], rtol=0, atol=1e-5)
     assert abs(b - scratch_unshuffled.params["b"]) < 1e-5
     np.testing.assert_allclose(losses, [e["loss"] for e in scratch_unshuffled.epochs], rtol=1e-3)
 
 
-@pytest.mark.parametrize("ref_cls", REFERENCES, ids=["numpy", "torch"])
+# --- the image tasks on the bundled digits ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module", params=["softmax", "mlp"])
+def image_scratch_run(request, registry):
+    """The all-scratch MXNet run of an image task on digits: 3 epochs, shuffling off."""
+    task = registry.make_task(request.param)
+    settings = Settings.for_task(task, epochs=3, shuffle=False)
+    return task, settings, train(Session(registry, Combination(), task, settings, mx.cpu()))
+
+
+@pytest.mark.parametrize("ref_cls", REFERENCES, ids=IDS)
+def test_image_task_unshuffled_trajectory_matches_scratch(image_scratch_run, ref_cls):
+    # the task's own verify tolerance (1e-4) on every epoch's loss and every final parameter
+    task, settings, run = image_scratch_run
+    ref, losses, records = _train(ref_cls, task, settings)
+    assert [a.shape for a in ref.arrays()] == [tuple(s) for s in task.param_shapes]
+    np.testing.assert_allclose(losses, [e["loss"] for e in run.epochs], rtol=0, atol=task.tolerance)
+    for mine, theirs in zip(ref.arrays(), run.arrays):
+        np.testing.assert_allclose(mine, theirs, rtol=0, atol=task.tolerance)
+    # accuracies are the same counts: a 1e-4 difference in the parameters flips no prediction here
+    assert [(r["train_acc"], r["test_acc"]) for r in records] == [(e["train_acc"], e["test_acc"]) for e in run.epochs]
+    # not vacuous: the parameters moved far beyond the tolerance, and the loss fell
+    start = task.initial_params(mx.cpu())[0].asnumpy()
+    assert np.max(np.abs(ref.arrays()[0] - start)) > 100 * task.tolerance
+    assert losses[-1] < losses[0] < np.log(10)
+
+
+@pytest.mark.parametrize("ref_cls", REFERENCES, ids=IDS)
+@pytest.mark.parametrize("task_name", ["softmax", "mlp"])
+def test_image_task_converges_shuffled_to_the_target(registry, ref_cls, task_name):
+    task = registry.make_task(task_name)
+    settings = Settings.for_task(task)  # digits: 10 epochs, batch 32
+    ref, losses, records = _train(ref_cls, task, settings)
+    assert task.target.reached(records[-1]), records[-1]  # test accuracy >= 0.9
+    assert records[-1]["train_acc"] > 0.9 and losses[-1] < 0.5 * losses[0]
+    assert ref.steps_per_epoch == -(-task.num_examples // 32) == 45
+
+
+@pytest.mark.parametrize("ref_cls", REFERENCES, ids=IDS)
 @pytest.mark.parametrize(
     "task,batch_size",
     [(LinReg(), 10), (LinReg(num_examples=1005), 10), (LinReg(), 7), (LinReg(100000, 100), 1000)],
@@ -52,7 +121,7 @@ def test_unshuffled_trajectory_matches_scratch(scratch_unshuffled, ref_cls):
 )
 def test_converges_shuffled(ref_cls, task, batch_size):
     settings = Settings(batch_size=batch_size)  # lr 0.03, 3 epochs
-    ref, losses = _train(ref_cls, task, settings)
+    ref, losses, _ = _train(ref_cls, task, settings)
     w, b = weights(ref)
     assert np.max(np.abs(w - task.true_w)) < 0.02
     assert abs(b - task.true_b) < 0.02
@@ -60,23 +129,112 @@ def test_converges_shuffled(ref_cls, task, batch_size):
     assert ref.steps_per_epoch == -(-task.num_examples // batch_size)
 
 
-@pytest.mark.parametrize("ref_cls", REFERENCES, ids=["numpy", "torch"])
+@pytest.mark.parametrize("ref_cls", REFERENCES, ids=IDS)
 def test_shuffle_is_seeded_and_both_gather_paths_give_the_same_batches(monkeypatch, ref_cls):
     task, settings = LinReg(num_examples=100), Settings(batch_size=7)
-    once, _ = _train(ref_cls, task, settings)
+    once, _, _ = _train(ref_cls, task, settings)
     monkeypatch.setattr(reference, "GATHER_ONCE_BYTES", 0)
-    per_batch, _ = _train(ref_cls, task, settings)
+    per_batch, _, _ = _train(ref_cls, task, settings)
     np.testing.assert_array_equal(weights(once)[0], weights(per_batch)[0])
-    other, _ = _train(ref_cls, replace(task, seed=1), settings)
+    other, _, _ = _train(ref_cls, replace(task, seed=1), settings)
     assert not np.array_equal(weights(once)[0], weights(other)[0])
 
 
 @needs_torch
-def test_numpy_and_torch_agree_shuffled():
-    task, settings = LinReg(num_inputs=5), Settings()
-    a, _ = _train(reference.NumpyReference, task, settings)
-    b, _ = _train(reference.TorchReference, task, settings)
-    np.testing.assert_allclose(weights(a)[0], weights(b)[0], rtol=0, atol=1e-5)
+def test_numpy_and_torch_agree_shuffled(registry):
+    for task, settings in ((LinReg(num_inputs=5), Settings()),
+                           (registry.make_task("softmax"), Settings(epochs=2, batch_size=32, lr=0.1))):
+        a, _, _ = _train(reference.NumpyReference, task, settings)
+        b, _, _ = _train(InProcessTorch, task, settings)
+        for x, y in zip(a.arrays(), b.arrays()):
+            np.testing.assert_allclose(x, y, rtol=0, atol=1e-4)
+
+
+# --- the PyTorch worker process --------------------------------------------------------------------------------------
+
+@needs_torch
+def test_torch_worker_trains_like_scratch_without_mxnet_and_ends(image_scratch_run):
+    task, settings, run = image_scratch_run
+    ref = reference.TorchReference(task, settings, threads=1)
+    proc = ref._proc
+    try:
+        losses = []
+        for _ in range(settings.epochs):
+            ref.run_epoch()
+            losses.append(ref.evaluate())
+        np.testing.assert_allclose(losses, [e["loss"] for e in run.epochs], rtol=0, atol=task.tolerance)
+        for mine, theirs in zip(ref.arrays(), run.arrays):
+            np.testing.assert_allclose(mine, theirs, rtol=0, atol=task.tolerance)
+        extra = ref.extra_metrics()
+        assert extra["torch_threads"] == 1 and extra["torch_thread_trials_s"] is None
+        assert extra["mxnet_imported"] is False  # the worker never loads MXNet's runtime
+        assert len(extra["worker_epoch_seconds"]) == settings.epochs
+        assert all(s > 0 for s in extra["worker_epoch_seconds"])
+    finally:
+        ref.close()
+    assert proc.wait(timeout=10) == 0
+
+
+@needs_torch
+def test_torch_worker_picks_its_fastest_thread_count(monkeypatch):
+    monkeypatch.delenv(reference.THREADS_ENV, raising=False)
+    ref = reference.TorchReference(LinReg(), Settings())
+    try:
+        info = ref.extra_metrics()
+        trials = info["torch_thread_trials_s"]
+        assert sorted(trials) == list(range(1, reference._usable_cpus() + 1))
+        assert info["torch_threads"] == min(trials, key=trials.get)
+        # the calibration ran on copies with a throw-away order: the run still starts from the host's draw
+        np.testing.assert_array_equal(ref.arrays()[0], LinReg().initial_params(mx.cpu())[0].asnumpy())
+    finally:
+        ref.close()
+
+
+@needs_torch
+def test_torch_threads_from_the_environment(monkeypatch):
+    monkeypatch.setenv(reference.THREADS_ENV, "2")
+    ref = reference.TorchReference(LinReg(num_examples=50), Settings())
+    try:
+        assert ref.extra_metrics()["torch_threads"] == 2
+    finally:
+        ref.close()
+    monkeypatch.setenv(reference.THREADS_ENV, "two")
+    with pytest.raises(HarnessError, match="HARNESS_TORCH_THREADS must be a positive integer, got 'two'"):
+        reference.TorchReference(LinReg(num_examples=50), Settings())
+
+
+@needs_torch
+def test_a_dead_worker_is_an_error_naming_its_exit_code():
+    ref = reference.TorchReference(LinReg(num_examples=50), Settings(), threads=1)
+    try:
+        ref._proc.kill()
+        ref._proc.wait(timeout=10)
+        with pytest.raises(RuntimeError, match=r"PyTorch worker process ended \(exit code -9\) during 'epoch'"):
+            ref.run_epoch()
+    finally:
+        ref.close()
+
+
+# --- which references exist, and for which tasks ---------------------------------------------------------------------
+
+class _OtherTask(LinReg):
+    name = "other"
+
+
+def test_an_unsupported_task_is_refused_with_the_supported_ones():
+    message = "the numpy reference has no implementation of task 'other'; it supports: linreg, softmax, mlp"
+    with pytest.raises(HarnessError) as exc:
+        reference.NumpyReference(_OtherTask(), Settings())
+    assert str(exc.value) == message
+    with pytest.raises(HarnessError, match="the torch reference has no implementation of task 'other'"):
+        reference.TorchReference(_OtherTask(), Settings())
+    for info in reference.references("other"):
+        assert not info.available
+        assert "no 'other' implementation (supports: linreg, softmax, mlp)" in info.skip_reason or \
+            "torch is not importable" in info.skip_reason
+    for task in reference.TASKS:
+        assert [i.tasks for i in reference.references(task)] == [reference.TASKS] * 2
+        assert reference.references(task)[0].available
 
 
 def test_references_list_numpy_and_explain_a_missing_torch(monkeypatch):
@@ -97,3 +255,19 @@ def test_references_list_numpy_and_explain_a_missing_torch(monkeypatch):
     assert not torch_ref.available
     assert "torch is not importable" in torch_ref.skip_reason
     assert "mxnet-harness[torch]" in torch_ref.skip_reason
+
+
+@needs_torch
+def test_bench_image_task_has_both_reference_rows_with_torch_threads(tmp_path):
+    out = tmp_path / "run.json"
+    proc = run_cli("bench", "--task", "softmax", "--data", "scratch", "--model", "scratch", "--loss", "scratch",
+                   "--optimizer", "scratch", "--rounds", "1", "--warmup", "0", "-q", "--json", str(out),
+                   env={reference.THREADS_ENV: "1"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {b["extra_info"]["combination"].get("reference"): b["extra_info"] for b in json.loads(out.read_text())["benchmarks"]}
+    assert set(rows) == {None, "numpy", "torch"}
+    assert rows["torch"]["torch_threads"] == 1 and rows["torch"]["mxnet_imported"] is False
+    for name in ("numpy", "torch"):
+        assert rows[name]["test_acc"] is not None and rows[name]["steps_per_epoch"] == 45
+    assert "numpy (reference)" in proc.stdout and "torch (reference)" in proc.stdout
+    assert "vs numpy" in proc.stdout and "vs torch" in proc.stdout
