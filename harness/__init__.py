@@ -1,2 +1,21 @@
-"""mxnet-harness: benchmark MXNet training pipelines assembled from pluggy plugins."""
+"""mxnet-harness: benchmark MXNet training pipelines assembled from pluggy plugins.
+
+``import harness`` is cheap; the API (:mod:`harness.api`: ``run``, ``bench``, ``verify``,
+``plugins``, ``load_plugins``) imports MXNet on first use.
+"""
 __version__ = "0.1.0"
+
+# bench, verify and plugins join once the modules of those names are renamed (a submodule shadows a name)
+_API = ("run", "load_plugins")
+
+
+def __getattr__(name):
+    if name in _API:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'harness' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_API])

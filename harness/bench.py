@@ -519,13 +519,17 @@ def display_rows(rows: list[Row]) -> list[dict]:
     return shown
 
 
-def render_table(rows: list[Row], tablefmt: str = "simple") -> str:
+def table_columns(rows: list[Row]) -> list[str]:
     at = COLUMNS.index("samples/s") + 1
     columns = COLUMNS[:at] + ratio_columns(rows) + COLUMNS[at:]
     for name, key in (("test acc", "test_acc"), ("param err", "param_error")):  # only where some row has it
         if not any(r.metrics.get(key) is not None for r in rows):
             columns.remove(name)
-    return table(display_rows(rows), columns, tablefmt=tablefmt, floatfmt=".4g")
+    return columns
+
+
+def render_table(rows: list[Row], tablefmt: str = "simple") -> str:
+    return table(display_rows(rows), table_columns(rows), tablefmt=tablefmt, floatfmt=".4g")
 
 
 def to_csv(rows: list[Row], machine: dict | None = None, commit: dict | None = None) -> str:

@@ -6,6 +6,11 @@ from .report import figure, png_bytes
 
 
 def render_png(rows: list[Row]) -> bytes:
+    return png_bytes(render_figure(rows))
+
+
+def render_figure(rows: list[Row]):
+    """Throughput bars and training-loss curves of the ok rows, as a matplotlib Figure."""
     ok = [r for r in sorted_rows(rows) if r.status == "ok"]
     fig = figure(12, max(4.0, 0.35 * len(ok) + 1.5))
     bars, curves = fig.subplots(1, 2)
@@ -26,4 +31,4 @@ def render_png(rows: list[Row]) -> bytes:
     curves.set_xlabel("epoch (warm-up included)")
     curves.set_ylabel("training loss")
     curves.set_title("Loss curves")
-    return png_bytes(fig)
+    return fig

@@ -120,7 +120,9 @@ def test_linreg_stays_the_default_everywhere(capsys):
     "argv,message",
     [
         (["run", "--task", "nope"], "unknown task 'nope'; available: linreg, mlp, softmax"),
-        (["run", "--task", "mlp", "--model", "fast"], "model 'fast' does not support task 'mlp'; it supports: linreg"),
+        # a plugin written before tasks existed: its loss is for linreg
+        (["-p", "tests.plugins.only_loss", "run", "--task", "mlp", "--loss", "half_squared"],
+         "loss 'half_squared' does not support task 'mlp'; it supports: linreg; losses for mlp: "),
         (["run", "--task", "mlp", "--num-inputs", "5"], "task 'mlp' does not take --num-inputs"),
         (["run", "--task", "softmax", "--dataset", "mnist"], "unknown --dataset 'mnist' for task softmax; valid: digits"),
         (["run", "--seed", "-1"], "--seed must be an integer from 0 to"),

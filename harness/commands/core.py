@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import sys
 
-from .. import context
-from ..errors import Diverged, HarnessError
-from ..report import role_columns, table, to_json
-from ..roles import ROLES, Combination
-from ..train import Session, train
-from ..verify import default_combinations, verify
-from . import add_role_options, add_task_options, newplugin, registry_from_args, settings_from_args, task_from_args
+from .. import api
+from ..errors import HarnessError
+from ..report import table, to_json
+from ..roles import ROLES
+from . import add_role_options, add_task_options, newplugin, registry_from_args, task_options
 
 
 def add_parser(sub, common) -> None:
@@ -62,7 +60,8 @@ def add_parser(sub, common) -> None:
 
 
 def cmd_plugins(args) -> int:
-    registry = registry_from_args(args)
+    listing = api.plugins(args.plugin_specs, args.strict_plugins)
+    registry = listing.registry
     infos = list(registry.plugins.values())
     skipped = registry.skipped
     if args.hook:
@@ -72,18 +71,9 @@ def cmd_plugins(args) -> int:
             raise HarnessError(f"unknown hook {args.hook!r}; hooks: {', '.join(known)}")
         infos = [i for i in infos if hook in i.hooks]
     if args.json:
-        print(
-            to_json(
-                {
-                    "plugins": [i.as_dict() for i in infos],
-                    "skipped": [s.as_dict() for s in skipped],
-                    "roles": {r: {n: c.plugin for n, c in sorted(registry.components[r].items())} for r in ROLES},
-                    "fused": {step.label: step.plugin for step in registry.fused_steps()},
-                    "tasks": {t.name: t.plugin for t in registry.tasks.values()},
-                    "supports": {r: {n: c.tasks for n, c in sorted(registry.components[r].items())} for r in ROLES},
-                }
-            )
-        )
+        doc = listing.to_dict()
+        doc["plugins"] = [i.as_dict() for i in infos]  # --hook narrows the list
+        print(to_json(doc))
         return 0
     rows = [
         {
@@ -138,33 +128,22 @@ def cmd_tasks(args) -> int:
 
 
 def cmd_run(args) -> int:
-    registry = registry_from_args(args)
-    task = task_from_args(registry, args)
-    settings = settings_from_args(args, task)
-    combo = Combination(**{role: getattr(args, role) for role in ROLES}, fused=args.fused)
-    registry.resolve(combo, task.name)  # unknown names, unsupported task, or no fused step fail before any work
-    ctx = context.resolve(args.ctx)
-    session = Session(registry, combo, task, settings, ctx)
-
-    def show(record):
-        if not args.json:
-            print(task.epoch_line(record["epoch"], record, record["seconds"]), flush=True)
-
-    try:
-        result = train(session, on_epoch=show)
-    except Diverged as exc:
-        if args.json:
-            print(to_json(exc.result.as_dict()))
-        print(f"harness: error: {combo.label} diverged at epoch {exc.epoch} (loss not finite); try a smaller --lr", file=sys.stderr)
+    run = api.run(*(getattr(args, role) for role in ROLES), fused=args.fused, task=args.task, ctx=args.ctx,
+                  epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, plugins=args.plugin_specs,
+                  strict=args.strict_plugins, echo=not args.json, **task_options(args))
+    result, combo, task = run.result, run.result.combination, run.result.task
+    if args.json:
+        print(run.to_json())
+    if run.diverged:
+        print(f"harness: error: {combo.label} diverged at epoch {result.diverged_at} (loss not finite); try a smaller --lr",
+              file=sys.stderr)
         return 1
     if args.json:
-        print(to_json(result.as_dict()))
         return 0
     fused = " as one fused step" if combo.fused else ""
     where = f"; task {task.name}" + (f" on {task.dataset}" if getattr(task, "dataset", None) else "") if task.name != "linreg" else ""
-    print(f"combination: {', '.join(f'{r}={getattr(combo, r)}' for r in ROLES)}{fused} on {ctx}{where}")
-    truth = task.truth()
-    for name, true in (truth or {}).items():
+    print(f"combination: {', '.join(f'{r}={getattr(combo, r)}' for r in ROLES)}{fused} on {result.ctx}{where}")
+    for name, true in (task.truth() or {}).items():
         learned = result.params[name]
         if isinstance(true, list):
             print(f"{name} learned {_fmt(learned)}  true {_fmt(true)}")
@@ -173,53 +152,17 @@ def cmd_run(args) -> int:
     return 0
 
 
-def _on_task(task) -> str:
-    return "" if task.name == "linreg" else f", task {task.name} ({getattr(task, 'dataset', '')})"
-
-
 def _fmt(values) -> str:
     return "[" + ", ".join(f"{v:.6f}" for v in values) + "]"
 
 
 def cmd_verify(args) -> int:
-    registry = registry_from_args(args)
-    task = task_from_args(registry, args)
-    settings = settings_from_args(args, task)
-    ctx = context.resolve(args.ctx)
-    combos = default_combinations(registry, task.name, every=args.all, **{role: getattr(args, role) for role in ROLES})
-    rows, reference, ok = verify(registry, task, settings, ctx, combos, by_component=not args.against_seed)
-    references = list(dict.fromkeys(r["reference"] for r in rows))
+    result = api.verify(args.task, **{role: getattr(args, role) for role in ROLES}, all=args.all,
+                        against_seed=args.against_seed, ctx=args.ctx, epochs=args.epochs, batch_size=args.batch_size,
+                        lr=args.lr, plugins=args.plugin_specs, strict=args.strict_plugins, **task_options(args))
     if args.json:
-        print(
-            to_json(
-                {
-                    "reference": reference.as_dict(),
-                    "task": task.name,
-                    "tolerance": task.tolerance,
-                    "ok": ok,
-                    "rows": [{**r, "combination": r["combination"].as_dict(), "reference": r["reference"].as_dict()} for r in rows],
-                }
-            )
-        )
-        return 0 if ok else 1
-    shown = [
-        {
-            **role_columns(r["combination"]),
-            "step": "fused" if r["combination"].fused else "",
-            "reference": r["reference"].label,
-            "final loss": r["final_loss"],
-            "max |Δ| vs ref": r["max_abs_diff"],
-            "status": ("ok" if r["ok"] else "DIFFERS") if not r["error"] else f"FAILED: {r['error']}",
-        }
-        for r in rows
-    ]
-    step = ["step"] if any(r["combination"].fused for r in rows) else []
-    columns = [*ROLES, *step, *(["reference"] if len(references) > 1 else []), "final loss", "max |Δ| vs ref", "status"]
-    print(table(shown, columns, floatfmt=".3g"))
-    print(
-        f"\nreference{'s' if len(references) > 1 else ''}: {', '.join(c.label for c in references)}; shuffling off, "
-        f"same initial parameters, {settings.epochs} epochs on {ctx}{_on_task(task)}; tolerance {task.tolerance:g} "
-        "(largest difference in any epoch's loss or final parameter)"
-    )
-    print("all combinations agree" if ok else "some combinations DIFFER from the reference")
-    return 0 if ok else 1
+        print(result.to_json())
+    else:
+        print(result.table())
+        print("\n" + result.describe())
+    return 0 if result.ok else 1

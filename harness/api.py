@@ -1,0 +1,493 @@
+"""The Python API: what the ``harness`` command does, as functions returning result objects.
+
+The CLI is a thin layer over these (llm's ``cli.py`` over ``llm/__init__.py``): the same
+keyword options, the same validation (a :class:`harness.errors.HarnessError` with the
+CLI's one-line message), the same numbers.  In a notebook::
+
+    import harness
+    r = harness.run(task="mlp", model="gluon", epochs=2)
+    r                      # the per-epoch table (_repr_html_)
+    b = harness.bench(task="softmax", rounds=3, plugins=[my_plugin_module])
+    b.table("github"); b.to_frame(); b.plot(); b.to_json()
+
+``plugins=`` takes modules or objects with hook implementations (loaded without
+installing them), ``-p`` style module names or ``.py`` paths, and ``"no:NAME"``
+to block one.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from .errors import Diverged, HarnessError
+from .report import role_columns, table, to_json, write_atomic
+from .roles import ROLES, Combination
+
+__all__ = ["load_plugins", "plugins", "tasks", "run", "verify", "bench", "Result", "Training", "Verification",
+           "Benchmark", "PluginList"]
+
+
+def load_plugins(plugins: Iterable = (), strict: bool | None = None, autoload: bool | None = None):
+    """The registry, as ``-p`` and ``--strict-plugins`` would build it: the one way every entry point loads plugins.
+
+    ``plugins``: modules or objects with hook implementations, module names / ``.py`` paths, or ``"no:NAME"``."""
+    from .plugins import load, parse_specs
+
+    specs = [p for p in plugins if isinstance(p, str)]
+    objects = [p for p in plugins if not isinstance(p, str)]
+    extra, blocked = parse_specs(specs)
+    return load(extra=[*extra, *objects], blocked=blocked, strict=strict or None, autoload=autoload)
+
+
+class Result:
+    """What every result offers: ``rows()`` as dicts, a tabulate ``table``, ``to_frame``, ``to_json``, ``plot``."""
+
+    columns: list[str] = []
+    floatfmt = ".4g"
+
+    def rows(self) -> list[dict]:
+        raise NotImplementedError
+
+    def table(self, tablefmt: str = "simple") -> str:
+        """The rows as a table in any tabulate format (``"github"``, ``"html"``, ...)."""
+        from tabulate import tabulate_formats
+
+        if tablefmt not in tabulate_formats:
+            raise HarnessError(f"unknown table format {tablefmt!r}; valid: {', '.join(sorted(tabulate_formats))}")
+        return table(self.rows(), self.columns, tablefmt=tablefmt, floatfmt=self.floatfmt)
+
+    def to_frame(self):
+        """The rows as a pandas DataFrame (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise HarnessError("to_frame() needs pandas: pip install pandas") from None
+        return pd.DataFrame(self.rows(), columns=self.columns)
+
+    def to_dict(self) -> dict:
+        return {"rows": self.rows()}
+
+    def to_json(self) -> str:
+        return to_json(self.to_dict())
+
+    def plot(self):
+        """A matplotlib Figure."""
+        raise NotImplementedError
+
+    def _repr_html_(self) -> str:
+        return self.table("html")
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+# --- plugins and tasks --------------------------------------------------------------
+
+@dataclass
+class PluginList(Result):
+    registry: object
+    columns: list = field(default_factory=lambda: ["plugin", "distribution", "version", "source", "hooks", *ROLES,
+                                                   "fused", "tasks"])
+
+    def rows(self) -> list[dict]:
+        return [
+            {"plugin": info.name, "distribution": info.distribution or "", "version": info.version or "",
+             "source": info.source, "hooks": ", ".join(h.removeprefix("register_") for h in info.hooks),
+             **{r: ", ".join(info.provides.get(r, [])) for r in ROLES},
+             "fused": ", ".join(info.provides.get("fused", [])), "tasks": ", ".join(info.provides.get("task", []))}
+            for info in self.registry.plugins.values()
+        ]
+
+    def to_dict(self) -> dict:
+        reg = self.registry
+        return {
+            "plugins": [i.as_dict() for i in reg.plugins.values()],
+            "skipped": [s.as_dict() for s in reg.skipped],
+            "roles": {r: {n: c.plugin for n, c in sorted(reg.components[r].items())} for r in ROLES},
+            "fused": {step.label: step.plugin for step in reg.fused_steps()},
+            "tasks": {t.name: t.plugin for t in reg.tasks.values()},
+            "supports": {r: {n: c.tasks for n, c in sorted(reg.components[r].items())} for r in ROLES},
+        }
+
+
+def plugins(plugins: Iterable = (), strict: bool | None = None) -> PluginList:
+    """Every loaded plugin and what it provides (``harness plugins``)."""
+    return PluginList(load_plugins(plugins, strict))
+
+
+def tasks(plugins: Iterable = (), strict: bool | None = None) -> list[str]:
+    """The names of every registered task."""
+    return load_plugins(plugins, strict).task_names()
+
+
+# --- run ------------------------------------------------------------------------------
+
+@dataclass
+class Training(Result):
+    """One combination trained: ``result`` is :class:`harness.train.RunResult`; ``diverged`` when the loss stopped being finite."""
+
+    result: object
+    diverged: bool = False
+    floatfmt = ".4f"
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.result.epochs[0]) if self.result.epochs else ["epoch"]
+
+    def rows(self) -> list[dict]:
+        return list(self.result.epochs)
+
+    @property
+    def metrics(self) -> dict:
+        """The last epoch's metrics."""
+        return self.result.epochs[-1] if self.result.epochs else {}
+
+    @property
+    def params(self) -> dict | None:
+        return self.result.params
+
+    def to_dict(self) -> dict:
+        return self.result.as_dict()
+
+    def plot(self):
+        from .report import figure
+
+        fig = figure(10, 3.6)
+        loss_ax, acc_ax = fig.subplots(1, 2)
+        epochs = [e["epoch"] for e in self.result.epochs]
+        loss_ax.plot(epochs, [e["loss"] for e in self.result.epochs], marker="o")
+        loss_ax.set_yscale("log")
+        loss_ax.set(xlabel="epoch", ylabel="training loss", title=self.result.combination.label)
+        for key in ("train_acc", "test_acc"):
+            if self.result.epochs and key in self.result.epochs[0]:
+                acc_ax.plot(epochs, [e[key] for e in self.result.epochs], marker="o", label=key)
+        acc_ax.set(xlabel="epoch", ylabel="accuracy", title=self.result.task.name)
+        if acc_ax.lines:
+            acc_ax.legend()
+        else:
+            acc_ax.set_visible(False)
+        return fig
+
+
+def _combination(data, model, loss, optimizer, fused) -> Combination:
+    return Combination(data, model, loss, optimizer, fused=fused)
+
+
+def run(data: str = "scratch", model: str = "scratch", loss: str = "scratch", optimizer: str = "scratch", *,
+        fused: bool = False, task: str = "linreg", ctx: str = "cpu", epochs: int | None = None,
+        batch_size: int | None = None, lr: float | None = None, num_examples: int | None = None,
+        num_inputs: int | None = None, seed: int = 0, dataset: str | None = None, data_dir: str | None = None,
+        plugins: Iterable = (), strict: bool | None = None, on_epoch: Callable[[dict], None] | None = None,
+        echo: bool = False) -> Training:
+    """Train one combination (``harness run``); ``on_epoch(record)`` after each epoch; ``echo`` prints
+    the task's epoch line (the book's ``epoch 1, loss ..., train acc ..., test acc ...``) as it goes.
+
+    A diverging run is returned with ``diverged=True`` and the epochs so far."""
+    from . import context
+    from .train import Session, Settings, train
+
+    registry = load_plugins(plugins, strict)
+    the_task = registry.make_task(task, num_examples=num_examples, num_inputs=num_inputs, dataset=dataset,
+                                  data_dir=data_dir, seed=seed)
+    settings = Settings.for_task(the_task, epochs=epochs, batch_size=batch_size, lr=lr)
+    combo = _combination(data, model, loss, optimizer, fused)
+    registry.resolve(combo, the_task.name)  # unknown names, unsupported task, no fused step: before any work
+    session = Session(registry, combo, the_task, settings, context.resolve(ctx))
+
+    def each(record):
+        if echo:
+            print(the_task.epoch_line(record["epoch"], record, record["seconds"]), flush=True)
+        if on_epoch is not None:
+            on_epoch(record)
+
+    try:
+        return Training(train(session, on_epoch=each))
+    except Diverged as exc:
+        return Training(exc.result, diverged=True)
+
+
+# --- verify ---------------------------------------------------------------------------
+
+def _names(value) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+@dataclass
+class Verification(Result):
+    """Every combination against its reference: ``ok`` when all agree within ``tolerance``."""
+
+    rows_: list
+    reference: Combination
+    ok: bool
+    task: object
+    settings: object
+    ctx: object
+    floatfmt = ".3g"
+
+    @property
+    def tolerance(self) -> float:
+        return self.task.tolerance
+
+    @property
+    def references(self) -> list[Combination]:
+        return list(dict.fromkeys(r["reference"] for r in self.rows_))
+
+    @property
+    def columns(self) -> list[str]:
+        step = ["step"] if any(r["combination"].fused for r in self.rows_) else []
+        return [*ROLES, *step, *(["reference"] if len(self.references) > 1 else []), "final loss", "max |Δ| vs ref",
+                "status"]
+
+    def rows(self) -> list[dict]:
+        return [
+            {
+                **role_columns(r["combination"]),
+                "step": "fused" if r["combination"].fused else "",
+                "reference": r["reference"].label,
+                "final loss": r["final_loss"],
+                "max |Δ| vs ref": r["max_abs_diff"],
+                "status": ("ok" if r["ok"] else "DIFFERS") if not r["error"] else f"FAILED: {r['error']}",
+            }
+            for r in self.rows_
+        ]
+
+    def to_dict(self) -> dict:
+        return {"reference": self.reference.as_dict(), "task": self.task.name, "tolerance": self.tolerance,
+                "ok": self.ok,
+                "rows": [{**r, "combination": r["combination"].as_dict(), "reference": r["reference"].as_dict()}
+                         for r in self.rows_]}
+
+    def describe(self) -> str:
+        where = "" if self.task.name == "linreg" else f", task {self.task.name} ({getattr(self.task, 'dataset', '')})"
+        refs = self.references
+        return (f"reference{'s' if len(refs) > 1 else ''}: {', '.join(c.label for c in refs)}; shuffling off, "
+                f"same initial parameters, {self.settings.epochs} epochs on {self.ctx}{where}; tolerance "
+                f"{self.tolerance:g} (largest difference in any epoch's loss or final parameter)\n"
+                + ("all combinations agree" if self.ok else "some combinations DIFFER from the reference"))
+
+    def plot(self):
+        from .report import figure
+
+        fig = figure(8, max(3.0, 0.25 * len(self.rows_) + 1))
+        ax = fig.subplots()
+        labels = [r["combination"].label for r in self.rows_]
+        ax.barh(labels[::-1], [max(r["max_abs_diff"], 1e-12) if r["max_abs_diff"] == r["max_abs_diff"] else 0
+                               for r in self.rows_][::-1])
+        ax.axvline(self.tolerance, color="red", linestyle="--", label=f"tolerance {self.tolerance:g}")
+        ax.set_xscale("log")
+        ax.set(xlabel="max |Δ| vs reference", title=f"verify {self.task.name}")
+        ax.legend()
+        return fig
+
+
+def verify(task: str = "linreg", *, data=None, model=None, loss=None, optimizer=None, all: bool = False,
+           against_seed: bool = False, ctx: str = "cpu", epochs: int | None = None, batch_size: int | None = None,
+           lr: float | None = None, num_examples: int | None = None, num_inputs: int | None = None, seed: int = 0,
+           dataset: str | None = None, data_dir: str | None = None, plugins: Iterable = (),
+           strict: bool | None = None) -> Verification:
+    """Check that combinations compute the same numbers (``harness verify``); each role takes a name or a list."""
+    from . import context
+    from .train import Settings
+    from .verify import default_combinations, verify as run_verify
+
+    registry = load_plugins(plugins, strict)
+    the_task = registry.make_task(task, num_examples=num_examples, num_inputs=num_inputs, dataset=dataset,
+                                  data_dir=data_dir, seed=seed)
+    settings = Settings.for_task(the_task, epochs=epochs, batch_size=batch_size, lr=lr)
+    device = context.resolve(ctx)
+    named = {"data": _names(data), "model": _names(model), "loss": _names(loss), "optimizer": _names(optimizer)}
+    combos = default_combinations(registry, the_task.name, every=all, **named)
+    rows, reference, ok = run_verify(registry, the_task, settings, device, combos, by_component=not against_seed)
+    return Verification(rows, reference, ok, the_task, settings, device)
+
+
+# --- bench ----------------------------------------------------------------------------
+
+@dataclass
+class Benchmark(Result):
+    """A benchmark matrix's rows (:class:`harness.bench.Row`, failed and skipped included) and how it ran."""
+
+    rows_: list
+    planned: list
+    combos: list
+    workload: object
+    task: object
+    registry: object
+    interrupted: bool = False
+    wall_s: float = 0.0
+    broken_down: list = field(default_factory=list)
+    machine: dict = field(default_factory=dict)
+    commit: dict = field(default_factory=dict)
+
+    @property
+    def columns(self) -> list[str]:
+        import harness.bench as bench
+
+        return bench.table_columns(self.rows_)
+
+    def rows(self) -> list[dict]:
+        import harness.bench as bench
+
+        return bench.display_rows(self.rows_)
+
+    def table(self, tablefmt: str = "simple") -> str:
+        import harness.bench as bench
+
+        super().table(tablefmt)  # validates the format
+        return bench.render_table(self.rows_, tablefmt)
+
+    @property
+    def failed(self) -> int:
+        return sum(r.status == "failed" for r in self.rows_)
+
+    @property
+    def skipped(self) -> int:
+        return sum(r.status == "skipped" for r in self.rows_)
+
+    def to_document(self) -> dict:
+        """The pytest-benchmark-compatible document ``--json`` writes."""
+        import harness.bench as bench
+
+        return bench.to_document(self.rows_, self.interrupted, self.machine, self.commit)
+
+    def to_dict(self) -> dict:
+        return self.to_document()
+
+    def to_json(self) -> str:
+        import harness.bench as bench
+
+        return bench.to_json_text(self.rows_, self.interrupted, self.machine, self.commit)
+
+    def to_csv(self) -> str:
+        import harness.bench as bench
+
+        return bench.to_csv(self.rows_, self.machine, self.commit)
+
+    def plot(self):
+        from .plot import render_figure
+
+        return render_figure(self.rows_)
+
+    def write(self, json: str | None = None, csv: str | None = None, plot: str | None = None,
+              breakdown_png: str | None = None) -> None:
+        """Write the outputs asked for, each atomically; an unwritable path is a one-line error."""
+        import harness.bench as bench
+        from .plot import render_png
+
+        outputs = [(json, lambda: self.to_json() + "\n"), (csv, self.to_csv), (plot, lambda: render_png(self.rows_)),
+                   (self.broken_down and breakdown_png, lambda: bench.breakdown_png(self.broken_down))]
+        for path, render in outputs:
+            if path:
+                try:
+                    write_atomic(path, render())
+                except OSError as exc:
+                    raise HarnessError(f"cannot write {path}: {exc.strerror or exc}")
+
+    def save(self, storage: str = ".benchmarks", name: str | None = None):
+        """Store the run in pytest-benchmark's layout (``harness history`` reads it); returns the file."""
+        from . import history
+
+        return history.save(self.to_document(), storage, name)
+
+    def summary(self) -> str:
+        """The line under the table: what ran, on what, how long."""
+        refs = sum(bool(case.reference) for case, _ in self.planned)
+        counted = f"{len(self.rows_)} of {len(self.planned)} rows ({len(self.planned) - refs} combinations"
+        counted += f" + {refs} references)" if refs else ")"
+        load, task = self.workload, self.task
+        settings = load.settings(task)
+        if load.task == "linreg":
+            what = f"workload {load.name} (N={task.num_examples}, D={task.num_inputs}, batch {settings.batch_size})"
+        else:
+            what = (f"task {task.name}, workload {load.name} ({task.dataset}: {task.num_examples} training examples, "
+                    f"batch {settings.batch_size}, lr {settings.lr:g}; target {load.target(task).describe()})")
+        return (f"{counted}; {self.failed} failed, {self.skipped} skipped; {what}, {load.rounds} rounds after "
+                f"{load.warmup} warm-up; 'vs scratch' = epoch time / all-scratch's; {self.wall_s:.1f} s")
+
+    def left_out(self) -> list[str]:
+        import harness.bench as bench
+
+        return bench.left_out(self.registry, self.combos, self.workload.task)
+
+
+def _drain() -> None:
+    """Let the engine finish what an interrupted case queued, so the process exits cleanly."""
+    import mxnet as mx
+
+    try:
+        mx.nd.waitall()
+    except KeyboardInterrupt:
+        pass
+
+
+def plan_bench(registry, workload, *, ctx: str = "cpu", data=None, model=None, loss=None, optimizer=None,
+               all: bool = False, fused: bool = False, references: bool = True):
+    """``(task, combos, planned)`` for a benchmark: every input checked before any work."""
+    import harness.bench as bench
+
+    ctxs = bench.parse_ctxs(ctx)
+    task = workload.build_task(registry)  # bad task options and missing data fail before any work
+    workload.settings(task)
+    fixed = {"data": _names(data), "model": _names(model), "loss": _names(loss), "optimizer": _names(optimizer)}
+    combos = bench.select(registry, fixed, all, fused, workload.task)
+    planned = bench.cases(combos, ctxs, workload)
+    if references:
+        planned += bench.reference_cases(ctxs, workload)
+    return task, combos, planned
+
+
+def bench(task: str | None = None, workload: str | None = None, *, data=None, model=None, loss=None, optimizer=None,
+          all: bool = False, fused: bool = False, ctx: str = "cpu", rounds: int | None = None,
+          warmup: int | None = None, num_examples: int | None = None, num_inputs: int | None = None,
+          batch_size: int | None = None, lr: float | None = None, seed: int | None = None,
+          target_loss: float | None = None, target_acc: float | None = None, dataset: str | None = None,
+          data_dir: str | None = None, references: bool = True, interleave: bool = False, breakdown: bool = False,
+          plugins: Iterable = (), strict: bool | None = None, progress: bool = False,
+          on_row: Callable | None = None, registry=None) -> Benchmark:
+    """Time a matrix of combinations (``harness bench``).  Ctrl-C keeps the finished rows: the result says
+    ``interrupted``.  ``progress`` shows a tqdm bar on stderr; ``on_row(row)`` is called as each row finishes."""
+    import harness.bench as b
+    from . import environment
+
+    registry = registry or load_plugins(plugins, strict)
+    load = b.workload(workload, task, num_examples=num_examples, num_inputs=num_inputs, batch_size=batch_size, lr=lr,
+                      seed=seed, target_loss=target_loss, target_acc=target_acc, dataset=dataset, data_dir=data_dir,
+                      rounds=rounds, warmup=warmup)
+    the_task, combos, planned = plan_bench(registry, load, ctx=ctx, data=data, model=model, loss=loss,
+                                           optimizer=optimizer, all=all, fused=fused, references=references)
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(planned), file=sys.stderr, unit="combo", leave=False,
+               disable=not progress or not sys.stderr.isatty())
+    done: list = []
+
+    def finished(row):
+        done.append(row)
+        bar.set_postfix_str(f"done {row.case.label}", refresh=False)
+        bar.update()
+        if on_row is not None:
+            on_row(row)
+
+    start = time.perf_counter()
+    interrupted = False
+    try:
+        (b.run_interleaved if interleave else b.run_matrix)(registry, planned, on_row=finished)
+    except KeyboardInterrupt:
+        interrupted = True
+        _drain()
+    finally:
+        bar.close()
+    wall = time.perf_counter() - start
+    broken_down = []
+    if breakdown and not interrupted:
+        try:
+            broken_down = b.run_breakdown(registry, done)
+        except KeyboardInterrupt:
+            interrupted = True
+            _drain()
+    return Benchmark(done, planned, combos, load, the_task, registry, interrupted, wall, broken_down,
+                     environment.machine_info(), environment.commit_info())
