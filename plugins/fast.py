@@ -142,10 +142,11 @@ class Graph:
     whole-set evaluation from making the training shape re-plan its memory.
     """
 
-    def __init__(self, symbol, inputs):
+    def __init__(self, symbol, inputs, dense: bool = False):
         if symbol.list_inputs() != inputs:  # a CachedOp takes its inputs in this order
             raise ValueError(f"graph inputs {symbol.list_inputs()}, expected {inputs}")
         self.symbol = symbol
+        self.dense = dense  # a FullyConnected stack (softmax, mlp): what the fused step dispatches on
         self.ops = {}
 
     def __call__(self, *args):
@@ -245,6 +246,112 @@ def fused_step(net, lr):
     return step
 
 
+# ---- the image tasks (d2l 3.6 softmax regression, 3.9 MLP) ------------------------------------------------------
+#
+# The same layers as scratch's softmax_net/mlp_net as oneDNN's FullyConnected (inner product), which flattens
+# (b, 1, H, W) itself and holds its weight as (out, in): the host's (in, out) draw is taken transposed, as
+# Gluon's Dense does (Task.canonical turns it back).  One cached graph for the net, one for the loss.
+
+
+def _dense_symbol(widths):
+    """``X`` through FullyConnected layers of ``widths`` with ReLU between them: the scores."""
+    h = mx.sym.var("X")
+    for i, width in enumerate(widths, 1):
+        if i > 1:
+            h = mx.sym.relu(h)  # 3.9.3 relu
+        h = mx.sym.FullyConnected(h, mx.sym.var(f"W{i}"), mx.sym.var(f"b{i}"), num_hidden=width, flatten=True)
+    return h
+
+
+def _dense_inputs(layers):
+    return ["X"] + [n for i in range(1, layers + 1) for n in (f"W{i}", f"b{i}")]
+
+
+def _dense_model(*params):
+    """``[W1, b1, W2, b2, ...]`` of shapes ``(in, out), (out,)``: the net and its params, weights held ``(out, in)``."""
+    if len(params) % 2 or any(W.ndim != 2 or b.shape != (W.shape[1],) for W, b in zip(params[::2], params[1::2])):
+        raise ValueError(f"expected pairs W (in, out), b (out,); got shapes {[p.shape for p in params]}")
+    held = []
+    for W, b in zip(params[::2], params[1::2]):
+        held += [W.T.copy(), b]  # the same values; a fresh (out, in) array for FullyConnected
+    for p in held:
+        p.attach_grad()  # 开辟存储梯度的内存
+    widths = [W.shape[1] for W in params[::2]]
+    return Graph(_dense_symbol(widths), _dense_inputs(len(widths)), dense=True), held
+
+
+# 3.6.4 定义模型: softmax regression's X·W + b as one cached graph
+def softmax_model(W, b):
+    return _dense_model(W, b)
+
+
+# 3.9.4 定义模型: relu(X·W1 + b1)·W2 + b2 as one cached graph
+def mlp_model(W1, b1, W2, b2):
+    return _dense_model(W1, b1, W2, b2)
+
+
+def _cross_entropy_symbol():
+    y_hat, y = mx.sym.var("y_hat"), mx.sym.var("y")
+    # 3.6.5 cross_entropy(softmax(y_hat), y), with log_softmax: one op, no overflow
+    return -mx.sym.pick(mx.sym.log_softmax(y_hat, axis=1), y, axis=1)
+
+
+# 3.6.5 定义损失函数: softmax and cross-entropy of the scores as one cached graph
+def softmax_cross_entropy():
+    return Graph(_cross_entropy_symbol(), ["y_hat", "y"])
+
+
+def _dense_step_symbol(widths, lr, batch_size):
+    """Forward, the analytic gradient and the SGD update of a FullyConnected stack + softmax cross-entropy.
+
+    ``∂l/∂s = softmax(s) − onehot(y)`` for the scores ``s``; back through each layer ``h_out = h_in·Wᵀ + b``:
+    ``∂W = gᵀ·h_in``, ``∂b = Σ g``, ``∂h_in = g·W ⊙ [h_in > 0]`` (the ReLU).  The updated parameters are the
+    outputs, in the order ``W1, b1, W2, b2, ...``.
+    """
+    X, y = mx.sym.var("X"), mx.sym.var("y")
+    layers = [(mx.sym.var(f"W{i}"), mx.sym.var(f"b{i}")) for i in range(1, len(widths) + 1)]
+    inputs, h = [], mx.sym.flatten(X)
+    for i, ((W, b), width) in enumerate(zip(layers, widths)):
+        if i:
+            h = mx.sym.relu(h)
+        inputs.append(h)
+        h = mx.sym.FullyConnected(h, W, b, num_hidden=width, flatten=False)
+    g = mx.sym.softmax(h, axis=1) - mx.sym.one_hot(y, depth=widths[-1])
+    updates = []
+    for i in reversed(range(len(layers))):
+        W, b = layers[i]
+        grad_W = mx.sym.dot(g, inputs[i], transpose_a=True)
+        grad_b = mx.sym.sum(g, axis=0)
+        if i:  # the gradient for the layer below, through its ReLU (its output is inputs[i])
+            g = mx.sym.dot(g, W) * (inputs[i] > 0)
+        updates[:0] = [W - lr * grad_W / batch_size, b - lr * grad_b / batch_size]
+    return mx.sym.Group(updates)
+
+
+# 一步训练 (3.6/3.9): net, softmax cross-entropy and sgd as one cached graph per batch size
+def dense_fused_step(net, lr):
+    params = list(net.params)
+    if len(params) % 2 or any(W.ndim != 2 or b.shape != (W.shape[0],) for W, b in zip(params[::2], params[1::2])):
+        raise ValueError(f"the fused step needs fast's layers [W (out, in), b (out,), ...], got shapes "
+                         f"{[p.shape for p in params]}")
+    widths = [W.shape[0] for W in params[::2]]
+    ops = {}  # batch size -> CachedOp; the size is a constant of the graph
+
+    def step(X, y):
+        n = X.shape[0]
+        op = ops.get(n)
+        if op is None:
+            symbol = _dense_step_symbol(widths, float(lr), float(n))
+            # a CachedOp takes its inputs in the symbol's order: where X and y fall among the params
+            order = [["X", "y", *_dense_inputs(len(widths))[1:]].index(name) for name in symbol.list_inputs()]
+            op = ops[n] = (nd.CachedOp(symbol, STATIC), order)
+        cached, order = op
+        given = [X, y, *params]
+        cached(*(given[i] for i in order), out=params)  # in place: the params keep their identity
+
+    return step
+
+
 @hookimpl
 def register_data(register):
     register("fast", data_iter)
@@ -253,11 +360,14 @@ def register_data(register):
 @hookimpl
 def register_models(register):
     register("fast", model)
+    register("fast", softmax_model, tasks=["softmax"])
+    register("fast", mlp_model, tasks=["mlp"])
 
 
 @hookimpl
 def register_losses(register):
     register("fast", loss)
+    register("fast", softmax_cross_entropy, tasks=["softmax", "mlp"])
 
 
 @hookimpl
@@ -268,5 +378,13 @@ def register_optimizers(register):
 @hookimpl
 def register_fused_steps(register):
     # the same maths behind both triples: fast's roles are scratch's, op for op
-    register("fast", "fast", "fast", fused_step)
+    # fast's triple on every task: one registration (a name registers once per plugin), the step by the net
+    register("fast", "fast", "fast", fast_fused_step, tasks=["linreg", "softmax", "mlp"])
     register("scratch", "scratch", "scratch", fused_step)
+
+
+def fast_fused_step(net, lr):
+    """fast's own step for the model fast built: the dense stack's (softmax, mlp) or linreg's."""
+    if isinstance(net.net, Graph) and net.net.dense:
+        return dense_fused_step(net, lr)
+    return fused_step(net, lr)
