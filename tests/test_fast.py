@@ -227,7 +227,7 @@ def test_kept_or_pending_batches_are_never_overwritten_by_a_later_epoch():
     one = next(iter(fast.data_iter(5, features, labels)))[0]  # one batch of an abandoned epoch
     pending = fast.data_iter(5, features, labels)  # created, not started
     running = fast.data_iter(5, features, labels)
-    next(running)
+    first = next(running)
     snapshot = [(X.asnumpy(), y.asnumpy()) for X, y in kept]
     one_before = one.asnumpy()
     for _ in range(3):
@@ -236,7 +236,116 @@ def test_kept_or_pending_batches_are_never_overwritten_by_a_later_epoch():
         np.testing.assert_array_equal(X.asnumpy(), x0)
         np.testing.assert_array_equal(y.asnumpy(), y0)
     np.testing.assert_array_equal(one.asnumpy(), one_before)
-    for it in (pending, running):  # each still yields its own epoch, rows paired with labels
-        for X, y in it:
-            np.testing.assert_array_equal(X.asnumpy()[:, 0], y.asnumpy() * 2)
-    assert len(list(pending)) == 0
+    # each still yields its own whole epoch, rows paired with labels: pending all 4 batches, running the other 3
+    for it, seen_before, count in ((pending, [], 4), (running, [first], 3)):
+        batches = [(X.asnumpy(), y.asnumpy()) for X, y in it]
+        assert len(batches) == count
+        for X, y in batches:
+            np.testing.assert_array_equal(X[:, 0], y * 2)
+        rows = np.concatenate([y for _, y in batches] + [b[1].asnumpy() for b in seen_before])
+        assert sorted(rows) == list(range(20))
+
+
+# ---- the image tasks: softmax regression and the MLP on the bundled digits ---------------------------------------
+
+FAST = Combination(*["fast"] * 4)
+IMAGE_MIXES = [Combination(), FAST, Combination(*["fast"] * 4, fused=True), Combination("gluon", "fast", "fast", "gluon"),
+               Combination("fast", "gluon", "fast", "scratch"), Combination("scratch", "fast", "scratch", "fast"),
+               Combination("fast", "scratch", "gluon", "fast")]
+
+
+@pytest.mark.parametrize("task_name", ["softmax", "mlp"])
+def test_image_tasks_register_fast_model_loss_and_fused_step(registry, task_name):
+    for role in ROLES:
+        assert registry.get(role, "fast", task_name).plugin == "fast"
+    assert FAST in registry.own_combinations(task_name)
+    assert registry.fused_variants([FAST, Combination()], task_name) == [Combination(*["fast"] * 4, fused=True)]
+
+
+@pytest.mark.parametrize("task_name", ["softmax", "mlp"])
+def test_verify_image_task_fast_mixes_and_fused_agree_with_scratch(registry, task_name):
+    # digits: 1437 rows in batches of 32, so every epoch ends with a short batch of 29
+    task = registry.make_task(task_name)
+    settings = Settings.for_task(task, epochs=3)
+    rows, reference, ok = verify(registry, task, settings, mx.cpu(), combos=IMAGE_MIXES)
+    assert reference == Combination()
+    assert ok, [(r["combination"].label, r["max_abs_diff"], r["error"]) for r in rows if not r["ok"]]
+    assert all(r["max_abs_diff"] <= task.tolerance for r in rows)
+    assert rows[0]["final_loss"] < 0.5  # it learned: ln 10 = 2.3 at the start
+
+
+@pytest.mark.parametrize("combo", [FAST, Combination(*["fast"] * 4, fused=True)], ids=lambda c: c.label)
+def test_fast_mlp_reaches_the_digits_target_shuffled(registry, combo):
+    task = registry.make_task("mlp")
+    result = train(Session(registry, combo, task, Settings.for_task(task), mx.cpu()))
+    assert task.target.reached(result.epochs[-1]), result.epochs[-1]
+
+
+def test_image_model_starts_from_the_hosts_draw_held_transposed():
+    reg = load(only=["scratch", "fast"])
+    mlp = reg.make_task("mlp")
+    draw = [p.asnumpy() for p in mlp.initial_params(mx.cpu())]
+    model = Model(fast.mlp_model(*mlp.initial_params(mx.cpu())))
+    assert [p.shape for p in model.params] == [(256, 64), (256,), (10, 256), (10,)]
+    for mine, host in zip(mlp.canonical(model.arrays()), draw):
+        np.testing.assert_array_equal(mine, host)
+
+
+def test_image_model_and_loss_compute_scratch_values_and_gradients():
+    reg = load(only=["scratch", "fast"])
+    mlp = reg.make_task("mlp")
+    split = mlp.data(mx.cpu())
+    net_fast, params_fast = fast.mlp_model(*mlp.initial_params(mx.cpu()))
+    net_ref, params_ref = scratch.mlp_model(*mlp.initial_params(mx.cpu()))
+    # train the scratch pair a little so the scores are not all near zero
+    for p in params_ref:
+        p[:] = p + nd.array(np.random.RandomState(1).normal(scale=0.05, size=p.shape))
+    for p, q in zip(params_fast, params_ref):
+        p[:] = q.T if q.ndim == 2 else q
+    fast_loss = fast.softmax_cross_entropy()
+    for rows in (slice(0, 32), slice(32, 61), slice(0, 32)):  # a short batch between two full ones
+        X, y = split.features[rows], split.labels[rows]
+        assert X.ndim == 4
+        with autograd.record():
+            l_fast = fast_loss(net_fast(X, *params_fast), y)
+        l_fast.backward()
+        with autograd.record():
+            l_ref = scratch.softmax_cross_entropy(net_ref(X, *params_ref), y)
+        l_ref.backward()
+        assert l_fast.shape == (X.shape[0],)
+        np.testing.assert_allclose(l_fast.asnumpy(), l_ref.asnumpy(), rtol=1e-5, atol=1e-6)
+        for p, q in zip(params_fast, params_ref):
+            grad = q.grad.asnumpy()
+            np.testing.assert_allclose(p.grad.asnumpy(), grad.T if grad.ndim == 2 else grad, rtol=1e-4, atol=1e-5)
+    assert sorted(net_fast.ops) == [(29, 1, 8, 8), (32, 1, 8, 8)]
+
+
+def test_loader_hands_out_image_batches_paired_with_their_labels():
+    images = nd.array(np.arange(50 * 4, dtype=np.float32).reshape(50, 1, 2, 2))
+    labels = nd.arange(50)
+    for shuffle in (False, True):
+        batches = list(fast.data_iter(16, images, labels, shuffle))
+        assert [X.shape for X, _ in batches] == [(16, 1, 2, 2)] * 3 + [(2, 1, 2, 2)]
+        for X, y in batches:
+            np.testing.assert_array_equal(X.asnumpy()[:, 0, 0, 0], y.asnumpy() * 4)
+        seen = _rows_seen(batches)
+        assert sorted(seen) == list(range(50))
+        assert np.array_equal(seen, np.arange(50)) != shuffle
+
+
+def test_dense_fused_step_refuses_layers_it_cannot_update():
+    W, b = nd.ones((64, 10)), nd.zeros(10)
+    W.attach_grad()
+    b.attach_grad()
+    with pytest.raises(ValueError, match=r"needs fast's layers \[W \(out, in\)"):
+        fast.dense_fused_step(Model((None, [W, b])), 0.1)  # (in, out): scratch's layout
+
+
+def test_fused_mlp_via_the_cli():
+    from .conftest import run_cli
+
+    proc = run_cli("run", "--task", "mlp", "--data", "fast", "--model", "fast", "--loss", "fast", "--optimizer", "fast",
+                   "--fused", "--epochs", "2")
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("epoch ")]
+    assert len(lines) == 2 and "train acc" in lines[-1] and "test acc" in lines[-1]

@@ -208,22 +208,39 @@ def test_plugins_lists_fused_steps():
     assert not any(line.startswith("scratch ") for line in table.stdout.splitlines())
 
 
-def test_large_batches_take_fully_connected_and_stay_within_tolerance_of_dot():
+def test_large_batches_take_fully_connected_and_stay_within_tolerance_of_dot(monkeypatch):
+    # the real step decides by the batch's size: spy on the graphs it builds, one per batch size
     from mxnet import nd
 
     import plugins.fast as fast
+    from harness.roles import Model
 
+    built = {}
+    real = fast._sgd_step_symbol
+
+    def spy(lr, batch_size, fully_connected=False):
+        built[int(batch_size)] = fully_connected
+        return real(lr, batch_size, fully_connected)
+
+    monkeypatch.setattr(fast, "_sgd_step_symbol", spy)
     rng = np.random.RandomState(0)
-    X, y = nd.array(rng.normal(size=(1000, 100))), nd.array(rng.normal(size=(1000,)))
-    assert X.size >= fast.FC_MIN_ELEMENTS
-    w0 = rng.normal(size=(100, 1))
-    results = []
-    for fc in (False, True):
+    X, y = nd.array(rng.normal(size=(1000, 128))), nd.array(rng.normal(size=(1000,)))
+    w0 = rng.normal(size=(128, 1))
+    # one row below the threshold, exactly at it (2^15 = 256 rows of 128), and a large batch
+    below, at = fast.FC_MIN_ELEMENTS // 128 - 1, fast.FC_MIN_ELEMENTS // 128
+    results = {}
+    for sizes in ((below, at, 1000), (1000,)):
         w, b = nd.array(w0), nd.array([0.5])
-        op = nd.CachedOp(fast._sgd_step_symbol(0.03, 1000.0, fc), fast.STATIC)
+        step = fast.fused_step(Model(fast.model(w, b)), 0.03)
         for _ in range(3):
-            op(w, X, b, y, out=[w, b])
-        results.append(np.concatenate([w.asnumpy().ravel(), b.asnumpy()]))
-    np.testing.assert_allclose(results[1], results[0], rtol=0, atol=1e-5)
-    assert "FullyConnected" in fast._sgd_step_symbol(0.03, 1000.0, True).tojson()
-    assert "FullyConnected" not in fast._sgd_step_symbol(0.03, 10.0, False).tojson()
+            for n in sizes:
+                step(X[:n], y[:n])
+        results[sizes] = np.concatenate([w.asnumpy().ravel(), b.asnumpy()])
+    assert built == {below: False, at: True, 1000: True}
+    # FullyConnected is not bitwise scratch's dot: the same steps with dot stay within verify's 1e-5
+    w, b = nd.array(w0), nd.array([0.5])
+    op = nd.CachedOp(real(0.03, 1000.0, False), fast.STATIC)
+    for _ in range(3):
+        op(w, X, b, y, out=[w, b])
+    np.testing.assert_allclose(results[(1000,)], np.concatenate([w.asnumpy().ravel(), b.asnumpy()]), rtol=0, atol=1e-5)
+    assert not np.allclose(results[(1000,)], np.concatenate([w0.ravel(), [0.5]]), atol=1e-3)  # it trained
