@@ -1,21 +1,24 @@
-"""The plugin manager and the registry of implementations it fills.
+"""Plugin loading: discovery, the environment's policy, and tracing.
 
 Built-in plugins load exactly like third-party ones: through the ``harness``
-entry-point group.  Each plugin loads in its own ``try`` so that a broken one
-is named in a warning and skipped; ``strict=True`` turns that into an error.
+entry-point group; ``-p`` adds modules or ``.py`` files and ``-p no:NAME``
+blocks one.  Each plugin loads in its own ``try`` so that a broken one is named
+in a warning and skipped; ``strict=True`` (``HARNESS_STRICT_PLUGINS``) turns
+that into an error.  ``HARNESS_DISABLE_PLUGIN_AUTOLOAD`` and
+``HARNESS_LOAD_PLUGINS`` choose which entry points load;
 ``HARNESS_TRACE_PLUGINS=1`` prints every hook call and registration to stderr.
+:func:`load` calls every plugin's registration hooks and returns the filled
+:class:`harness.registry.Registry` (what was registered, and choosing from it).
 """
 from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
 import importlib.util
-import inspect
-import itertools
 import os
 import sys
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -23,17 +26,29 @@ import pluggy
 
 from . import __version__, hookspecs
 from .errors import HarnessError, PluginError
-from .roles import FUSED_ROLES, ROLE_HOOKS, ROLES, Combination
+from .registry import (  # re-exported: many modules import the registry's names from here
+    DEFAULT_TASK,
+    DEFAULT_TASKS,
+    FUSED_HOOK,
+    HOOKS,
+    TASK_HOOK,
+    Component,
+    FusedStep,
+    Policy,
+    Registry,
+    Skipped,
+    TaskEntry,
+    registrar,
+)
+
+__all__ = [
+    "BUILTIN_DISTRIBUTION", "DEFAULT_TASK", "DEFAULT_TASKS", "ENTRY_POINT_GROUP", "FUSED_HOOK", "TASK_HOOK",
+    "Component", "FusedStep", "PluginInfo", "PluginWarning", "Registry", "Skipped", "TaskEntry",
+    "import_plugin", "load", "parse_specs",
+]
 
 ENTRY_POINT_GROUP = "harness"
 BUILTIN_DISTRIBUTION = "mxnet-harness"
-FUSED_HOOK = "register_fused_steps"
-TASK_HOOK = "register_tasks"
-#: Tasks a component is for when it does not say: models and losses compute the seed's maths,
-#: data loaders and optimizers only see batches and parameters ("*": every task).
-DEFAULT_TASKS = {"data": ("*",), "model": ("linreg",), "loss": ("linreg",), "optimizer": ("*",), "fused": ("linreg",)}
-DEFAULT_TASK = "linreg"
-HOOK_ROLES = {hook: role for role, hook in ROLE_HOOKS.items()}
 
 
 class PluginWarning(UserWarning):
@@ -64,209 +79,20 @@ class PluginInfo:
         }
 
 
-@dataclass
-class Component:
-    """One name of one role, from one plugin: a factory per task it supports (``"*"``: every task)."""
-
-    role: str
-    name: str
-    factories: dict[str, Callable]
-    plugin: str
-
-    @property
-    def tasks(self) -> list[str]:
-        return sorted(self.factories)
-
-    def supports(self, task: str) -> bool:
-        return task in self.factories or "*" in self.factories
-
-    def for_task(self, task: str = DEFAULT_TASK) -> Callable:
-        return self.factories.get(task) or self.factories["*"]
-
-    @property
-    def factory(self) -> Callable:
-        """The factory for the seed's task (or for every task)."""
-        return self.for_task(DEFAULT_TASK)
-
-    def describe_tasks(self) -> str:
-        return "any task" if "*" in self.factories else ", ".join(self.tasks)
-
-
-@dataclass
-class FusedStep(Component):
-    """A fused step; ``name`` is its "model/loss/optimizer" label, ``key`` the three names."""
-
-    key: tuple[str, str, str] = ("", "", "")
-
-    @property
-    def label(self) -> str:
-        return "/".join(self.key)
-
-
-@dataclass
-class TaskEntry:
-    name: str
-    factory: Callable  # make_task(**options) -> harness.task.Task
-    plugin: str
-
-    def options(self) -> list[str]:
-        """The keyword options ``make_task`` accepts."""
-        params = inspect.signature(self.factory).parameters.values()
-        return [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
-
-
-@dataclass
-class Skipped:
-    name: str
-    reason: str
-    source: str = ""
-
-    def as_dict(self) -> dict:
-        return {"name": self.name, "source": self.source, "reason": self.reason}
-
-
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
 
 
-class Registry:
-    """Every loaded plugin and the implementations it registered, keyed by role and name."""
-
-    def __init__(self, pm: pluggy.PluginManager, infos: dict[str, PluginInfo], skipped: list[Skipped]):
-        self.pm = pm
-        self.plugins = infos
-        self.skipped = skipped
-        self.components: dict[str, dict[str, Component]] = {role: {} for role in ROLES}
-        #: fused steps by the (model, loss, optimizer) they replace
-        self.fused: dict[tuple[str, str, str], FusedStep] = {}
-        self.tasks: dict[str, TaskEntry] = {}
-        #: (role, name) or ("fused", "model/loss/optimizer") registered by more than one plugin
-        #: -> those plugins; never selectable
-        self.conflicts: dict[tuple[str, str], list[str]] = {}
-
-    def names(self, role: str, task: str | None = None) -> list[str]:
-        """Selectable names for ``role``; with ``task``, those that support it."""
-        return sorted(n for n, c in self.components[role].items() if task is None or c.supports(task))
-
-    def builtin_names(self, role: str, task: str | None = None) -> list[str]:
-        """Names for ``role`` registered by the host's own plugins (``scratch``, ``gluon``)."""
-        return [n for n in self.names(role, task) if self.plugins[self.components[role][n].plugin].source == "built-in"]
-
-    def task_names(self) -> list[str]:
-        return sorted(self.tasks)
-
-    def make_task(self, name: str = DEFAULT_TASK, **options):
-        """The task ``name`` built with the options it takes; ``None`` options are left to its defaults.
-
-        An option the task does not take is an error, unless it is ``None``."""
-        entry = self.tasks.get(name)
-        if entry is None:
-            clash = self.conflicts.get(("task", name))
-            if clash:
-                owners = " and ".join(repr(p) for p in clash)
-                raise HarnessError(f"ambiguous task {name!r}: registered by plugins {owners}; block one with -p no:NAME")
-            raise HarnessError(f"unknown task {name!r}; available: {', '.join(self.task_names()) or 'none'}")
-        given = {k: v for k, v in options.items() if v is not None}
-        takes = entry.options()
-        extra = sorted(set(given) - set(takes))
-        if extra:
-            flags = ", ".join("--" + k.replace("_", "-") for k in extra)
-            valid = ", ".join("--" + k.replace("_", "-") for k in takes) or "none"
-            raise HarnessError(f"task {name!r} does not take {flags}; its options: {valid}")
-        return entry.factory(**given)
-
-    def check_supports(self, combo: Combination, task: str) -> None:
-        """Every component of ``combo`` supports ``task``, else one error naming the tasks it supports."""
-        for role in ROLES:
-            self.get(role, getattr(combo, role), task)
-
-    def get(self, role: str, name: str, task: str | None = None) -> Component:
-        found = self.components[role].get(name)
-        if found is not None:
-            if task is not None and not found.supports(task):
-                others = ", ".join(self.names(role, task)) or "none"
-                raise HarnessError(
-                    f"{role} {name!r} does not support task {task!r}; it supports: {found.describe_tasks()}; "
-                    f"{role}s for {task}: {others}"
-                )
-            return found
-        clash = self.conflicts.get((role, name))
-        if clash:
-            owners = " and ".join(repr(p) for p in clash)
-            raise HarnessError(
-                f"ambiguous {role} {name!r}: registered by plugins {owners}; block one with -p no:NAME"
-            )
-        available = ", ".join(self.names(role)) or "none"
-        info = self.plugins.get(name)
-        if info is not None:
-            offers = ", ".join(r for r in ROLES if info.provides.get(r)) or "no roles"
-            raise HarnessError(
-                f"plugin {name!r} provides no {role} (it provides: {offers}); available {role}s: {available}"
-            )
-        raise HarnessError(f"unknown {role} {name!r}; available: {available}")
-
-    def resolve(self, combo: Combination, task: str = DEFAULT_TASK) -> dict[str, Callable]:
-        """The factory for each role of ``combo`` on ``task``; unknown names fail listing the valid ones,
-        and so do a component that does not support the task and a fused combination without a fused step."""
-        factories = {role: self.get(role, getattr(combo, role), task).for_task(task) for role in ROLES}
-        if combo.fused:
-            self.fused_step(combo, task)
-        return factories
-
-    def fused_step(self, combo: Combination, task: str = DEFAULT_TASK) -> Callable:
-        """``make_step(net, lr)`` registered for ``combo``'s model, loss and optimizer."""
-        found = self.fused.get(combo.fused_key)
-        if found is not None:
-            if not found.supports(task):
-                raise HarnessError(f"fused step {found.label!r} does not support task {task!r}; it supports: {found.describe_tasks()}")
-            return found.for_task(task)
-        label = "/".join(combo.fused_key)
-        clash = self.conflicts.get(("fused", label))
-        if clash:
-            owners = " and ".join(repr(p) for p in clash)
-            raise HarnessError(f"ambiguous fused step {label!r}: registered by plugins {owners}; block one with -p no:NAME")
-        named = ", ".join(f"{role} {name!r}" for role, name in zip(FUSED_ROLES, combo.fused_key))
-        available = ", ".join(step.label for step in self.fused_steps()) or "none"
-        raise HarnessError(f"no fused step for {named}; fused steps exist for: {available}")
-
-    def fused_steps(self, task: str | None = None) -> list[FusedStep]:
-        """Every selectable fused step, by (model, loss, optimizer); with ``task``, those for it."""
-        return [self.fused[key] for key in sorted(self.fused) if task is None or self.fused[key].supports(task)]
-
-    def own_combinations(self, task: str | None = None) -> list[Combination]:
-        """For each name that every role registers (a plugin that provides them all), that name in every role."""
-        names = [n for n in self.names(ROLES[0], task) if all(n in self.names(role, task) for role in ROLES)]
-        return [Combination(*(n for _ in ROLES)) for n in names]
-
-    def fused_variants(self, combos: Iterable[Combination], task: str | None = None) -> list[Combination]:
-        """``combo`` with ``fused=True`` for each of ``combos`` that has a fused step (for ``task``), in order."""
-        steps = {s.key for s in self.fused_steps(task)}
-        return [replace(c, fused=True) for c in combos if not c.fused and c.fused_key in steps]
-
-    def combinations(self, task: str | None = None, **fixed: Iterable[str] | None) -> list[Combination]:
-        """Every combination of registered implementations (that support ``task``); ``fixed[role]`` narrows a role."""
-        choices = []
-        for role in ROLES:
-            wanted = fixed.get(role)
-            if wanted:
-                names = list(dict.fromkeys(wanted))
-                for n in names:
-                    self.get(role, n, task)
-            else:
-                names = self.names(role, task)
-            choices.append(names)
-        return [Combination(*c) for c in itertools.product(*choices)]
-
-
 def _register_components(registry: Registry, strict: bool, trace: bool) -> None:
+    """Call every registration hook, one plugin at a time so each registration is attributed to its plugin."""
     pm = registry.pm
     plugins = pm.get_plugins()
-    for hookname in [TASK_HOOK, *ROLE_HOOKS.values(), FUSED_HOOK]:
+    policy = Policy(strict=strict, duplicate=_warn_duplicate, trace=_trace if trace else None)
+    for hookname in HOOKS:
         caller = getattr(pm.hook, hookname)
         for impl in reversed(caller.get_hookimpls()):
             pname = impl.plugin_name
-            register = _registrar(registry, hookname, pname, strict, trace)
-            # Call each plugin's hook alone so registrations can be attributed to it.
+            register = registrar(registry, hookname, pname, policy)
             others = [p for p in plugins if p is not impl.plugin]
             try:
                 pm.subset_hook_caller(hookname, remove_plugins=others)(register=register)
@@ -281,85 +107,9 @@ def _register_components(registry: Registry, strict: bool, trace: bool) -> None:
                 _skip(registry, pname, msg)
 
 
-def _registrar(registry: Registry, hookname: str, plugin: str, strict: bool, trace: bool) -> Callable:
-    """The ``register`` callable ``plugin``'s implementation of ``hookname`` receives."""
-    if hookname == TASK_HOOK:
-
-        def register_task(name: str, make_task: Callable) -> None:
-            if not isinstance(name, str) or not name:
-                raise PluginError(f"plugin {plugin!r} registered a task with an invalid name {name!r}")
-            if not callable(make_task):
-                raise PluginError(f"plugin {plugin!r} registered task {name!r} with a non-callable")
-            _claim(registry, registry.tasks, "task", name, name, TaskEntry(name, make_task, plugin), strict, trace)
-
-        return register_task
-    if hookname == FUSED_HOOK:
-
-        def register_fused(model: str, loss: str, optimizer: str, make_step: Callable, tasks=None) -> None:
-            key = (model, loss, optimizer)
-            if not all(isinstance(n, str) and n for n in key):
-                raise PluginError(f"plugin {plugin!r} registered a fused step with invalid names {key!r}")
-            label = "/".join(key)
-            if not callable(make_step):
-                raise PluginError(f"plugin {plugin!r} registered fused step {label!r} with a non-callable")
-            factories = dict.fromkeys(_task_list(plugin, "fused", label, tasks), make_step)
-            step = FusedStep("fused", label, factories, plugin, key=key)
-            _claim(registry, registry.fused, "fused", key, label, step, strict, trace)
-
-        return register_fused
-    role = HOOK_ROLES[hookname]
-
-    def register(name: str, factory: Callable, tasks=None) -> None:
-        if not isinstance(name, str) or not name:
-            raise PluginError(f"plugin {plugin!r} registered a {role} with an invalid name {name!r}")
-        if not callable(factory):
-            raise PluginError(f"plugin {plugin!r} registered {role} {name!r} with a non-callable")
-        factories = dict.fromkeys(_task_list(plugin, role, name, tasks), factory)
-        _claim(registry, registry.components[role], role, name, name, Component(role, name, factories, plugin), strict, trace)
-
-    return register
-
-
-def _task_list(plugin: str, role: str, name: str, tasks) -> tuple[str, ...]:
-    if tasks is None:
-        return DEFAULT_TASKS[role]
-    if isinstance(tasks, str):
-        tasks = (tasks,)
-    tasks = tuple(tasks)
-    if not tasks or not all(isinstance(t, str) and t for t in tasks):
-        raise PluginError(f"plugin {plugin!r} registered {role} {name!r} with invalid tasks {tasks!r}; "
-                          "give task names, or ['*'] for every task")
-    return tasks
-
-
-def _claim(registry: Registry, table: dict, kind: str, key, label: str, entry, strict: bool, trace: bool) -> None:
-    """File ``entry`` under ``key``; a key two plugins register becomes selectable by neither.
-
-    The same plugin may register a name again for other tasks: the factories are merged."""
-    if trace:
-        _trace(f"  {entry.plugin} registered {kind} {label!r}" + (f" for {entry.describe_tasks()}" if isinstance(entry, Component) else ""))
-    provided = registry.plugins[entry.plugin].provides.setdefault(kind, [])
-    if label not in provided:
-        provided.append(label)
-    clash = registry.conflicts.get((kind, label))
-    existing = table.get(key)
-    if existing is not None and clash is None and existing.plugin == entry.plugin and isinstance(entry, Component):
-        overlap = sorted(set(existing.factories) & set(entry.factories))
-        if overlap:
-            raise PluginError(f"plugin {entry.plugin!r} registered {kind} {label!r} twice for {', '.join(overlap)}")
-        existing.factories.update(entry.factories)
-        return
-    existing = table.pop(key, None)
-    if existing is None and clash is None:
-        table[key] = entry
-        return
-    owners = clash or [existing.plugin]
-    owners.append(entry.plugin)
-    registry.conflicts[(kind, label)] = owners
-    msg = f"duplicate {kind} {label!r} registered by plugins " + " and ".join(map(repr, owners))
-    if strict:
-        raise PluginError(msg)
-    warnings.warn(msg + "; neither is selectable", PluginWarning, stacklevel=3)  # at the plugin's register call
+def _warn_duplicate(message: str) -> None:
+    # this <- registry._claim <- the register callable <- the plugin's hook: point at its register call
+    warnings.warn(message, PluginWarning, stacklevel=4)
 
 
 def _skip(registry: Registry, name: str, reason: str) -> None:
@@ -370,9 +120,7 @@ def _skip(registry: Registry, name: str, reason: str) -> None:
     if plugin is not None:
         registry.pm.unregister(plugin)
     registry.plugins.pop(name, None)
-    for table in [*registry.components.values(), registry.fused, registry.tasks]:
-        for key in [k for k, entry in table.items() if entry.plugin == name]:
-            del table[key]
+    registry.forget(name)
 
 
 def _hooks_of(pm: pluggy.PluginManager, plugin) -> list[str]:
