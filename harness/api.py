@@ -472,22 +472,23 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
         if on_row is not None:
             on_row(row)
 
+    from .timing import Interrupt
+
     start = time.perf_counter()
     interrupted = False
+    restore = Interrupt.install()
     try:
         (b.run_interleaved if interleave else b.run_matrix)(registry, planned, on_row=finished)
+        wall = time.perf_counter() - start
+        if breakdown:
+            broken_down = b.run_breakdown(registry, done)
     except KeyboardInterrupt:
         interrupted = True
         _drain()
     finally:
+        restore()
         bar.close()
-    wall = time.perf_counter() - start
-    broken_down = []
-    if breakdown and not interrupted:
-        try:
-            broken_down = b.run_breakdown(registry, done)
-        except KeyboardInterrupt:
-            interrupted = True
-            _drain()
+    wall = time.perf_counter() - start if interrupted else wall
+    broken_down = broken_down if breakdown and not interrupted else []
     return Benchmark(done, planned, combos, load, the_task, registry, interrupted, wall, broken_down,
                      environment.machine_info(), environment.commit_info())

@@ -25,7 +25,7 @@ from .plugins import Registry
 from .report import role_columns, table, to_json
 from .roles import ROLES, Combination
 from .task import Target, Task
-from .timing import EpochRunner, measure
+from .timing import EpochRunner, Interrupt, measure
 from .train import Session, Settings
 
 
@@ -390,6 +390,7 @@ def run_interleaved(registry: Registry, planned: list[tuple[Case, str | None]], 
     def one_epoch(runner):
         runner.epoch()
         runner.evaluate()
+        Interrupt.check()
 
     try:
         for i, (case, skip) in enumerate(planned):

@@ -68,4 +68,39 @@ def measure(session, rounds: int, warmup: int) -> EpochRunner:
     for _ in range(warmup + rounds):
         runner.epoch()
         runner.evaluate()
+        Interrupt.check()
     return runner
+
+
+class Interrupt:
+    """Ctrl-C that cannot be lost: a KeyboardInterrupt raised inside a finalizer (MXNet frees arrays in
+    ``__del__``) is swallowed by Python, so the handler also records it and epoch loops re-raise it."""
+
+    requested = False
+
+    @classmethod
+    def check(cls) -> None:
+        if cls.requested:
+            raise KeyboardInterrupt
+
+    @classmethod
+    def handler(cls, signum, frame):
+        cls.requested = True
+        raise KeyboardInterrupt
+
+    @classmethod
+    def install(cls):
+        """Install the handler (main thread only); returns a callable that restores the previous one."""
+        import signal
+        import threading
+
+        cls.requested = False
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = signal.signal(signal.SIGINT, cls.handler)
+
+        def restore():
+            signal.signal(signal.SIGINT, previous)
+            cls.requested = False
+
+        return restore

@@ -228,6 +228,20 @@ def test_ctrl_c_keeps_finished_rows(tmp_path):
     assert len(out["csv"].read_text().splitlines()) == 2
 
 
+def _step_log(tmp_path) -> dict:
+    return {**os.environ, "HARNESS_TEST_STEP_LOG": str(tmp_path / "steps")}
+
+
+def _wait_for_steps(proc, tmp_path, steps: int, timeout: float = 120) -> None:
+    """Until the slow optimizer has finished ``steps`` steps (it logs one byte per step)."""
+    log, deadline = tmp_path / "steps", time.monotonic() + timeout
+    while not (log.exists() and log.stat().st_size >= steps):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the slow case did not reach {steps} steps (exit {proc.poll()})")
+        time.sleep(0.05)
+
+
 def test_real_sigint_while_a_case_runs(tmp_path):
     path = tmp_path / "run.json"
     # the second case takes ~16 s (200 steps x 20 ms x 4 epochs); the signal lands inside it
@@ -235,9 +249,9 @@ def test_real_sigint_while_a_case_runs(tmp_path):
         [str(ROOT / ".venv/bin/harness"), "-p", "tests.plugins.slow", "bench", "--num-examples", "2000", "--rounds", "3",
          "--data", "scratch", "--model", "scratch", "--loss", "scratch", "--optimizer", "scratch", "--optimizer", "slow",
          "--json", str(path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_step_log(tmp_path),
     )
-    time.sleep(8)
+    _wait_for_steps(proc, tmp_path, 50)  # inside the slow case
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -388,9 +402,9 @@ def test_interleaved_ctrl_c_keeps_what_was_measured(tmp_path):
         [str(ROOT / ".venv/bin/harness"), "-p", "tests.plugins.slow", "bench", "--interleave", "--num-examples", "2000",
          "--rounds", "3", "--data", "scratch", "--model", "scratch", "--loss", "scratch", "--optimizer", "scratch",
          "--optimizer", "slow", "--no-references", "--json", str(path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_step_log(tmp_path),
     )
-    time.sleep(12)
+    _wait_for_steps(proc, tmp_path, 450)  # the slow case's warm-up and round 1 are done: in round 2
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err

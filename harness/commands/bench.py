@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from tabulate import tabulate_formats
 
-from .. import bench, breakdown, compare, context, environment, history
+from .. import api, bench, breakdown, compare, context, environment, history
 from ..errors import HarnessError
-from ..report import table, write_atomic
+from ..report import table
 from ..roles import ROLES
 from . import add_role_options, registry_from_args
 
@@ -71,10 +70,9 @@ def _check_format(fmt: str) -> None:
 def cmd_bench(args) -> int:
     _check_format(args.format)
     load = bench.workload_from(lambda dest: getattr(args, dest))
-    ctxs = bench.parse_ctxs(args.ctx)
     registry = registry_from_args(args)
     if args.overhead:
-        return _overhead(registry, load, ctxs)
+        return _overhead(registry, load, bench.parse_ctxs(args.ctx))
     for path in (args.json, args.csv, args.plot, args.breakdown):
         _check_writable(path)
     save = args.save is not None or args.autosave
@@ -82,89 +80,28 @@ def cmd_bench(args) -> int:
         history.check_name(args.save)
     if save:
         _check_writable(str(Path(args.storage) / history.machine_id() / "run.json"))
-    task = load.build_task(registry)  # bad task options and missing data fail before any work
-    load.settings(task)
-    combos = bench.select(registry, {role: getattr(args, role) for role in ROLES}, args.all, args.fused, load.task)
-    planned = bench.cases(combos, ctxs, load)
-    if not args.no_references:
-        planned += bench.reference_cases(ctxs, load)
-
-    from tqdm import tqdm
-
-    progress = tqdm(total=len(planned), file=sys.stderr, unit="combo", leave=False,
-                    disable=args.quiet or not sys.stderr.isatty())
-    done: list[bench.Row] = []
-
-    def on_row(row):
-        done.append(row)
-        progress.set_postfix_str(f"done {row.case.label}", refresh=False)
-        progress.update()
-
-    start = time.perf_counter()
-    interrupted = False
-    try:
-        (bench.run_interleaved if args.interleave else bench.run_matrix)(registry, planned, on_row=on_row)
-    except KeyboardInterrupt:
-        interrupted = True
-        _drain()
-    finally:
-        progress.close()
-    wall = time.perf_counter() - start
-    broken_down = []
-    if args.breakdown is not None and not interrupted:
-        try:
-            broken_down = bench.run_breakdown(registry, done)
-        except KeyboardInterrupt:
-            interrupted = True
-            _drain()
-    machine, commit = environment.machine_info(), environment.commit_info()
-    _write_outputs(args, done, broken_down, interrupted, machine, commit)
-    saved = history.save(bench.to_document(done, interrupted, machine, commit), args.storage, args.save or None) if save and done else None
-    print(bench.render_table(done, args.format))
-    failed = sum(r.status == "failed" for r in done)
-    skipped = sum(r.status == "skipped" for r in done)
-    print(
-        f"\n{_counted(done, planned)}; {failed} failed, {skipped} skipped; {_describe(load, task)}, {load.rounds} "
-        f"rounds after {load.warmup} warm-up; 'vs scratch' = epoch time / all-scratch's; {wall:.1f} s"
-    )
-    print(environment.summary(machine, commit))
+    result = api.bench(load.task, load.name, **{role: getattr(args, role) for role in ROLES}, all=args.all,
+                       fused=args.fused, ctx=args.ctx, references=not args.no_references, interleave=args.interleave,
+                       breakdown=args.breakdown is not None, progress=not args.quiet, registry=registry,
+                       **{name: getattr(args, name) for name in bench.OVERRIDES})
+    result.write(json=args.json, csv=args.csv, plot=args.plot, breakdown_png=args.breakdown or None)
+    saved = result.save(args.storage, args.save or None) if save and result.rows_ else None
+    print(result.table(args.format))
+    print("\n" + result.summary())
+    print(environment.summary(result.machine, result.commit))
     if saved:
         print(f"saved as {saved} (harness history --storage {args.storage}; pytest-benchmark --storage {args.storage} list)")
-    if broken_down:
+    if result.broken_down:
         print("\nPer-phase breakdown (µs per step, median of the rounds):")
-        print(bench.breakdown_table(broken_down, args.format))
+        print(bench.breakdown_table(result.broken_down, args.format))
         print(breakdown.NOTE)
-    others = bench.left_out(registry, combos, load.task)
+    others = result.left_out()
     if others:
         print(f"not in this matrix: {', '.join(others)} (name them with --data/--model/--loss/--optimizer, or --all)")
-    if interrupted:
-        print(f"harness: interrupted; kept the {len(done)} finished combinations", file=sys.stderr)
+    if result.interrupted:
+        print(f"harness: interrupted; kept the {len(result.rows_)} finished combinations", file=sys.stderr)
         return 130
-    return 1 if failed else 0
-
-
-def _describe(load, task) -> str:
-    settings = load.settings(task)
-    if load.task == "linreg":
-        return f"workload {load.name} (N={task.num_examples}, D={task.num_inputs}, batch {settings.batch_size})"
-    return (f"task {task.name}, workload {load.name} ({task.dataset}: {task.num_examples} training examples, batch "
-            f"{settings.batch_size}, lr {settings.lr:g}; target {load.target(task).describe()})")
-
-
-def _counted(done, planned) -> str:
-    refs = sum(bool(case.reference) for case, _ in planned)
-    text = f"{len(done)} of {len(planned)} rows ({len(planned) - refs} combinations"
-    return text + (f" + {refs} references)" if refs else ")")
-
-
-def _drain() -> None:
-    """Let the engine finish what the interrupted case queued, so the process exits cleanly."""
-    import mxnet as mx
-
-    try:
-        mx.nd.waitall()
-    except KeyboardInterrupt:
-        pass
+    return 1 if result.failed else 0
 
 
 def _check_writable(path: str | None) -> None:
@@ -180,21 +117,6 @@ def _check_writable(path: str | None) -> None:
             pass
     except OSError as exc:
         raise HarnessError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-def _write_outputs(args, rows, broken_down, interrupted: bool, machine: dict, commit: dict) -> None:
-    from ..plot import render_png
-
-    outputs = [(args.json, lambda: bench.to_json_text(rows, interrupted, machine, commit) + "\n"),
-               (args.csv, lambda: bench.to_csv(rows, machine, commit)),
-               (args.plot, lambda: render_png(rows)),
-               (broken_down and args.breakdown, lambda: bench.breakdown_png(broken_down))]
-    for path, render in outputs:
-        if path:
-            try:
-                write_atomic(path, render())
-            except OSError as exc:
-                raise HarnessError(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def _overhead(registry, load, ctxs) -> int:

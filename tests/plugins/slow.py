@@ -1,6 +1,7 @@
 """An optimizer whose every step also enqueues SLEEP seconds of work on the
 MXNet engine, returning at once: a custom operator whose forward sleeps runs
 asynchronously, so only a clock that waits for the engine sees the time."""
+import os
 import time
 
 import mxnet as mx
@@ -10,12 +11,17 @@ from harness.hookspecs import hookimpl
 from plugins.scratch import sgd
 
 SLEEP = 0.02  # seconds of engine work per step
+#: a file that gets one byte per finished step, so a test can time a signal by progress, not by the clock
+STEP_LOG = os.environ.get("HARNESS_TEST_STEP_LOG")
 
 
 class _Sleep(mx.operator.CustomOp):
     def forward(self, is_train, req, in_data, out_data, aux):
         time.sleep(SLEEP)
         self.assign(out_data[0], req[0], in_data[0])
+        if STEP_LOG:
+            with open(STEP_LOG, "a") as fh:
+                fh.write(".")
 
     def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
         self.assign(in_grad[0], req[0], out_grad[0])
