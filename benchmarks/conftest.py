@@ -4,7 +4,10 @@ The matrix comes from the plugin registry, so installed third-party plugins
 join automatically.  Options (pytest's own ``-p`` is taken, hence the prefix):
 
   --harness-plugin MODULE|no:NAME   load or block a plugin, like ``harness -p``
-  --workload seed|large             plus --num-examples/--num-inputs/--batch-size/--lr/--seed/--target-loss
+  --task linreg|softmax|mlp|...      the task (default linreg); its combinations and their fused variants
+  --workload NAME                   linreg: seed, large; image tasks: digits, book, fashion-mnist; plus
+                                    --num-examples/--num-inputs/--batch-size/--lr/--seed/--target-loss/--target-acc/
+                                    --dataset/--data-dir
   --harness-ctx cpu,gpu             contexts; an unusable GPU is skipped with the reason
   --harness-rounds N, --harness-warmup N
 """
@@ -54,7 +57,14 @@ def pytest_generate_tests(metafunc):
     except HarnessError as exc:
         _config_error(exc)
     load = workload_of(config)
-    planned = bench.cases(registry_of(config).combinations(), ctxs, load) + bench.reference_cases(ctxs, load)
+    registry = registry_of(config)
+    try:
+        load.settings(load.build_task(registry))  # an unknown task or bad option: a usage error, before collection
+    except HarnessError as exc:
+        _config_error(exc)
+    combos = registry.combinations(load.task)
+    combos += registry.fused_variants(combos, load.task)  # the same matrix as harness bench --all
+    planned = bench.cases(combos, ctxs, load) + bench.reference_cases(ctxs, load)
     params = [
         pytest.param(case, id=case.id, marks=[pytest.mark.skip(reason=skip)] if skip else [])
         for case, skip in planned

@@ -349,3 +349,42 @@ def test_fused_mlp_via_the_cli():
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stdout.splitlines() if line.startswith("epoch ")]
     assert len(lines) == 2 and "train acc" in lines[-1] and "test acc" in lines[-1]
+
+
+def test_pytest_benchmarks_take_the_task_its_combinations_fused_variants_and_references(tmp_path):
+    # benchmarks/ under pytest-benchmark: the mlp matrix (3 built-in implementations per role, fast's fused
+    # variant, the two references), and a few cases run for real into the JSON
+    import json
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    def pytest_benchmarks(*args):
+        return subprocess.run([sys.executable, "-m", "pytest", "benchmarks/test_matrix.py", "-p", "no:cacheprovider",
+                               "--harness-plugin", "no:momentum", "--task", "mlp", "--workload", "digits",
+                               "--harness-ctx", "cpu", "--harness-rounds", "1", "--harness-warmup", "0", *args],
+                              capture_output=True, text=True, cwd=ROOT, timeout=600,
+                              env={**__import__("os").environ, "HARNESS_TORCH_THREADS": "1"})
+
+    listed = pytest_benchmarks("--collect-only", "-q")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    ids = [line.split("[", 1)[1].rstrip("]") for line in listed.stdout.splitlines() if "test_epoch[" in line]
+    # 81 mixes, fast's fused step behind each of the 3 loaders, 2 references
+    assert len(ids) == 3 ** 4 + 3 + 2
+    assert sorted(i for i in ids if i.endswith("-fused")) == [
+        f"mlp-digits-cpu-{data}-fast-fast-fast-fused" for data in ("fast", "gluon", "scratch")]
+    assert "mlp-digits-cpu-fast-fast-fast-fast-fused" in ids and "mlp-digits-cpu-gluon-scratch-fast-gluon" in ids
+    assert {"mlp-digits-cpu-ref-numpy", "mlp-digits-cpu-ref-torch"} <= set(ids)
+    out = tmp_path / "bm.json"
+    ran = pytest_benchmarks("-q", "-k", "fast-fast-fast-fast or ref", f"--benchmark-json={out}")
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    entries = {b["param"]: b for b in json.loads(out.read_text())["benchmarks"]}
+    assert set(entries) == {"mlp-digits-cpu-fast-fast-fast-fast", "mlp-digits-cpu-fast-fast-fast-fast-fused",
+                            "mlp-digits-cpu-ref-numpy", "mlp-digits-cpu-ref-torch"}
+    for entry in entries.values():
+        assert entry["group"] == "mlp-digits-cpu"
+        assert entry["extra_info"]["workload"]["task"] == "mlp" and entry["extra_info"]["test_acc"] > 0.5
+    assert entries["mlp-digits-cpu-ref-torch"]["extra_info"]["torch_threads"] == 1
+    bad = pytest_benchmarks("--collect-only", "-q", "--task", "nope")
+    assert bad.returncode != 0 and "unknown task 'nope'" in bad.stderr + bad.stdout
