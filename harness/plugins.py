@@ -90,7 +90,7 @@ def _register_components(registry: Registry, strict: bool, trace: bool) -> None:
     policy = Policy(strict=strict, duplicate=_warn_duplicate, trace=_trace if trace else None)
     for hookname in HOOKS:
         caller = getattr(pm.hook, hookname)
-        for impl in reversed(caller.get_hookimpls()):
+        for impl in caller.get_hookimpls():  # in load order: messages name plugins in the order they came
             pname = impl.plugin_name
             register = registrar(registry, hookname, pname, policy)
             others = [p for p in plugins if p is not impl.plugin]

@@ -37,14 +37,24 @@ def test_breakdown_charges_each_phase_its_own_time(registry):
     assert per_step["backward"] < phased.UPDATE_S
 
 
-def test_phase_clock_counts_steps_and_averages():
-    clock = bd.PhaseClock()
-    for _ in range(3):
-        for phase in bd.PHASES:
-            clock(phase)
-    assert clock.steps == 3
-    per_step = clock.per_step()
-    assert math.isclose(sum(per_step.values()) * 3, sum(clock.totals.values()))
+def test_phase_clock_charges_each_lap_to_its_phase_and_averages_per_step(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(bd, "synced_clock", lambda: now[0])
+    clock = bd.PhaseClock()  # starts timing here: what precedes the first lap is data loading
+
+    def lap(phase, seconds):
+        now[0] += seconds
+        clock(phase)
+
+    for step in range(3):  # step k: data 1+k, forward 2, backward 4, update 8 seconds
+        for phase, seconds in zip(bd.PHASES, (1 + step, 2, 4, 8)):
+            lap(phase, seconds)
+    lap("data", 5)  # a fused step laps data, then the whole step as update
+    lap("update", 16)
+    lap("data", 100)  # an unfinished step: its time is counted, the step is not
+    assert clock.steps == 4
+    assert clock.totals == {"data": 1 + 2 + 3 + 5 + 100, "forward": 6, "backward": 12, "update": 40}
+    assert clock.per_step() == {"data": 111 / 4, "forward": 1.5, "backward": 3.0, "update": 10.0}
 
 
 def test_breakdown_png(tmp_path):

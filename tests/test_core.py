@@ -8,6 +8,7 @@ import pytest
 from mxnet import autograd, gluon, nd
 
 from harness.errors import Diverged, HarnessError, PluginError
+from harness.hookspecs import hookimpl
 from harness.plugins import load
 from harness.roles import ROLES, Combination, Model
 from harness.tasks import LinReg
@@ -49,18 +50,30 @@ def test_verify_all_combinations_agree(builtin_registry):
     assert all(r["max_abs_diff"] <= TOLERANCE for r in rows)
 
 
-def test_verify_flags_a_combination_that_differs(builtin_registry):
-    # more epochs on a different lr is different maths: verify against a different settings run must differ
-    rows, _, ok = verify(builtin_registry, LinReg(), Settings(epochs=1), mx.cpu(), combos=[Combination()])
-    assert ok
-    reg = load(only=["scratch", "gluon"], extra=["tests.plugins.only_loss"])
-    doubled = Combination(loss="half_squared")
-    rows, _, ok = verify(reg, LinReg(), Settings(epochs=1), mx.cpu(), combos=[Combination(), doubled])
-    assert ok  # same maths under another name agrees
-    reg.components["loss"]["half_squared"].factory = lambda: (lambda y_hat, y: (y_hat - y.reshape(y_hat.shape)) ** 2)
-    rows, _, ok = verify(reg, LinReg(), Settings(epochs=1), mx.cpu(), combos=[Combination(), doubled])
+def _doubled(y_hat, y):
+    return (y_hat - y.reshape(y_hat.shape)) ** 2  # twice the seed's squared loss: other maths
+
+
+class DoubledLoss:
+    @staticmethod
+    @hookimpl
+    def register_losses(register):
+        register("doubled", lambda: _doubled)
+
+
+def test_verify_flags_a_combination_that_differs():
+    reg = load(only=["scratch", "gluon"], extra=["tests.plugins.only_loss", DoubledLoss])
+    same, doubled = Combination(model="gluon", loss="half_squared"), Combination(loss="doubled")
+    rows, reference, ok = verify(reg, LinReg(), Settings(epochs=1), mx.cpu(), combos=[same, doubled])
+    assert reference == Combination()  # the all-scratch run, trained as an extra row
+    by_combo = {r["combination"]: r for r in rows}
+    assert set(by_combo) == {Combination(), same, doubled}
+    assert all(r["reference"] == Combination() and r["error"] == "" for r in rows)
+    # the seed's maths from another model and a third-party loss agrees...
+    assert by_combo[same]["ok"] and by_combo[same]["max_abs_diff"] <= TOLERANCE
+    # ...other maths does not, and fails the whole run
+    assert not by_combo[doubled]["ok"] and by_combo[doubled]["max_abs_diff"] > 100 * TOLERANCE
     assert not ok
-    assert rows[1]["max_abs_diff"] > TOLERANCE
 
 
 def test_seeding_makes_runs_deterministic(builtin_registry):

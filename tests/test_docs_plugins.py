@@ -15,17 +15,49 @@ HOOKSPECS = [f for name, f in inspect.getmembers(hookspecs, inspect.isfunction) 
 
 def test_there_are_hookspecs():
     assert {f.__name__ for f in HOOKSPECS} == {
-        "register_data", "register_models", "register_losses", "register_optimizers", "register_fused_steps"
+        "register_data", "register_models", "register_losses", "register_optimizers", "register_fused_steps",
+        "register_tasks",
     }
+
+
+def _factory_call(spec) -> str:
+    """The factory ``spec``'s docstring tells plugins to register, as it is called: ``data_iter(batch_size, ...)``."""
+    doc = inspect.getdoc(spec)
+    call = re.search(r"``register\(([^`]*)\)``", doc).group(1)
+    factory = [a.strip() for a in call.split(",") if "=" not in a][-1]
+    return re.search(rf"``({re.escape(factory)}\([^`]*?\))", doc).group(1)
+
+
+def undocumented(spec, doc: str) -> list[str]:
+    """What ``doc`` fails to say about the hook ``spec``: its section, how each argument is
+    called (``register(...)``), and the factory it registers, called as the hookspec says."""
+    args = list(inspect.signature(spec).parameters)
+    heading = f"### `{spec.__name__}({', '.join(args)})`"
+    if heading not in doc:
+        return [f"no section {heading}"]
+    body = doc.split(heading + "\n", 1)[1].split("\n### ")[0]  # the section without its heading
+    prose = doc.replace(heading, "")
+    missing = [f"how `{arg}` is called" for arg in args if f"`{arg}(" not in prose]
+    factory = _factory_call(spec)
+    if f"`{factory}`" not in body:
+        missing.append(f"`{factory}` in its section")
+    return missing
 
 
 @pytest.mark.parametrize("spec", HOOKSPECS, ids=lambda f: f.__name__)
 def test_every_hook_and_its_arguments_are_documented(spec):
-    args = list(inspect.signature(spec).parameters)
-    assert f"### `{spec.__name__}({', '.join(args)})`" in DOC, f"no section for {spec.__name__}"
-    section = DOC.split(f"### `{spec.__name__}(")[1].split("\n### ")[0]
-    for arg in args:
-        assert f"`{arg}`" in DOC and arg in section
+    assert undocumented(spec, DOC) == []
+
+
+def test_the_documentation_check_notices_what_is_missing():
+    spec = hookspecs.register_optimizers
+    assert _factory_call(spec) == "make_optimizer(model, lr)"
+    heading = "### `register_optimizers(register)`\n"
+    body = DOC.split(heading)[1].split("\n### ")[0]
+    assert undocumented(spec, DOC.replace(heading + body, heading + "Optimizers.\n")) == [
+        "`make_optimizer(model, lr)` in its section"]
+    assert undocumented(spec, DOC.replace(heading, "### Optimizers\n")) == ["no section " + heading.strip()]
+    assert undocumented(spec, DOC.replace("`register(", "`reg(")) == ["how `register` is called"]
 
 
 @pytest.mark.parametrize("spec", HOOKSPECS, ids=lambda f: f.__name__)

@@ -1,18 +1,27 @@
 """Third-party plugins as a user meets them: discovery controls, broken-plugin
 isolation, `harness plugins`, tracing, and the installed example package."""
+import ast
+import inspect
 import json
+import re
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import pytest
+
+from harness.errors import HarnessError, PluginError
+from harness.hookspecs import hookimpl
+from harness.plugins import PluginWarning, load
+from harness.roles import Combination
 
 from .conftest import ROOT, run_cli
 
 BROKEN = {
     "tests.plugins.broken_import": "import of 'tests.plugins.broken_import' failed: ImportError: No module named 'a_dependency_that_is_not_installed'",
     "tests.plugins.bad_hookimpl_args": "Argument(s) {'context'} are declared in the hookimpl but can not be found in the hookspec",
-    "tests.plugins.unknown_hook": "unknown hook register_schedulers; hooks: register_data, register_fused_steps, register_losses, register_models, register_optimizers",
+    "tests.plugins.unknown_hook": "unknown hook register_schedulers; hooks: register_data, register_fused_steps, register_losses, register_models, register_optimizers, register_tasks",
     "tests.plugins.raising_hook": "failed in register_optimizers: RuntimeError: optimizer table not found",
 }
 
@@ -128,12 +137,18 @@ def test_built_ins_can_be_blocked():
     assert proc.stderr.startswith("harness: error: unknown optimizer 'gluon'; available: ")
 
 
+TASKS_PLUGIN = ("tasks", "built-in", "mxnet-harness")  # the host's own tasks: loaded whatever the policy
+
+
 def test_autoload_off_and_p_module_loads_an_uninstalled_plugin():
     env = {"HARNESS_DISABLE_PLUGIN_AUTOLOAD": "1"}
     out, _ = _listing(env=env)
-    assert out["plugins"] == []
+    assert [(p["name"], p["source"], p["distribution"]) for p in out["plugins"]] == [TASKS_PLUGIN]
+    assert out["roles"] == {"data": {}, "model": {}, "loss": {}, "optimizer": {}}
+    assert out["tasks"] == {"linreg": "tasks", "mlp": "tasks", "softmax": "tasks"}
     out, _ = _listing("-p", "plugins.scratch", "-p", "tests.plugins.only_loss", env=env)
     assert [(p["name"], p["source"], p["distribution"]) for p in out["plugins"]] == [
+        TASKS_PLUGIN,
         ("plugins.scratch", "-p", None),
         ("tests.plugins.only_loss", "-p", None),
     ]
@@ -152,9 +167,9 @@ def test_p_accepts_a_python_file(tmp_path):
 
 def test_load_plugins_allow_list():
     out, _ = _listing(env={"HARNESS_LOAD_PLUGINS": "scratch"})
-    assert [p["name"] for p in out["plugins"]] == ["scratch"]
+    assert [p["name"] for p in out["plugins"]] == ["tasks", "scratch"]
     out, stderr = _listing(env={"HARNESS_LOAD_PLUGINS": "scratch,nosuch"})
-    assert [p["name"] for p in out["plugins"]] == ["scratch"]
+    assert [p["name"] for p in out["plugins"]] == ["tasks", "scratch"]
     assert "HARNESS_LOAD_PLUGINS names nosuch, which no installed package provides" in stderr
 
 
@@ -170,6 +185,13 @@ def test_plugins_json_and_hook_filter():
     (skipped,) = out["skipped"]
     assert skipped["name"] == "tests.plugins.broken_import" and skipped["source"] == "-p"
     assert "ImportError" in skipped["reason"]
+    tasks = by_name["tasks"]
+    assert (tasks["distribution"], tasks["source"], tasks["module"], tasks["hooks"]) == (
+        "mxnet-harness", "built-in", "harness.tasks", ["register_tasks"])
+    assert tasks["provides"] == {"task": ["linreg", "softmax", "mlp"]}
+    assert out["tasks"] == {"linreg": "tasks", "softmax": "tasks", "mlp": "tasks"}
+    assert out["supports"]["loss"]["half_squared"] == ["linreg"]  # written for today's API: the seed's maths
+    assert out["supports"]["optimizer"]["scratch"] == ["*"] and out["supports"]["model"]["scratch"] == ["linreg", "mlp", "softmax"]
 
 
 
@@ -188,10 +210,13 @@ def test_hook_filter(capsys):
         assert "tests.plugins.only_loss" in out and "scratch" in out
     _, out, _ = _main(capsys, "-p", "tests.plugins.only_loss", "plugins", "--hook", "register_data")
     assert "tests.plugins.only_loss" not in out and "scratch" in out
+    _, out, _ = _main(capsys, "plugins", "--hook", "tasks")
+    assert [r.split()[0] for r in out.splitlines()[2:] if r.startswith(("tasks ", "scratch "))] == ["tasks"]
     code, out, err = _main(capsys, "plugins", "--hook", "register_lossses")
     assert code == 2 and out == ""
     assert err.strip() == (
-        "harness: error: unknown hook 'register_lossses'; hooks: register_data, register_fused_steps, register_losses, register_models, register_optimizers"
+        "harness: error: unknown hook 'register_lossses'; hooks: "
+        "register_data, register_fused_steps, register_losses, register_models, register_optimizers, register_tasks"
     )
 
 
@@ -199,11 +224,14 @@ def test_table_shows_distribution_version_source_hooks_and_roles(capsys):
     _, out, _ = _main(capsys, "-p", "tests.plugins.only_loss", "plugins")
     header, _, *rows = out.splitlines()
     assert header.split() == ["plugin", "distribution", "version", "source", "hooks", "data", "model", "loss", "optimizer",
-                              "fused", "(model/loss/optimizer)"]
+                              "fused", "(model/loss/optimizer)", "tasks"]
     (row,) = [r for r in rows if r.startswith("tests.plugins.only_loss")]
     assert row.split() == ["tests.plugins.only_loss", "-p", "losses", "half_squared"]
     (row,) = [r for r in rows if r.startswith("scratch ")]
     assert row.split()[:4] == ["scratch", "mxnet-harness", "0.1.0", "built-in"]
+    (row,) = [r for r in rows if r.startswith("tasks ")]
+    assert row.split() == ["tasks", "mxnet-harness", "0.1.0", "built-in", "tasks", "linreg,", "softmax,", "mlp"]
+    assert row.index("linreg") == header.index("tasks")  # in the tasks column
 
 
 def test_trace_prints_hook_calls_implementations_and_results():
@@ -212,8 +240,11 @@ def test_trace_prints_hook_calls_implementations_and_results():
     trace = [l for l in proc.stderr.splitlines() if l.startswith("harness: trace: ")]
     assert "harness: trace: register_losses(register) -> implementations: tests.plugins.only_loss" in trace
     i = trace.index("harness: trace: register_losses(register) -> implementations: tests.plugins.only_loss")
-    assert trace[i + 1] == "harness: trace:   tests.plugins.only_loss registered loss 'half_squared'"
+    assert trace[i + 1] == "harness: trace:   tests.plugins.only_loss registered loss 'half_squared' for linreg"
     assert trace[i + 2] == "harness: trace: register_losses returned []"
+    assert "harness: trace:   scratch registered optimizer 'scratch' for any task" in trace
+    assert "harness: trace:   scratch registered model 'scratch' for mlp" in trace
+    assert "harness: trace:   tasks registered task 'softmax'" in trace
     assert not any("gluon" in l for l in trace)
     assert run_cli("plugins").stderr == ""
 
@@ -289,3 +320,299 @@ def test_verify_defaults_to_built_ins_and_compares_a_named_third_party_component
     seed = run_cli("verify", "--epochs", "1", "--optimizer", "momentum", "--model", "scratch", "--data", "scratch", "--loss", "scratch", "--against-seed")
     assert seed.returncode == 1
     assert "DIFFERS" in seed.stdout and "reference: scratch/scratch/scratch/scratch" in seed.stdout
+
+
+# The task dimension of the registry: components declare the tasks they support.
+
+def _model(*params):  # factories only told apart by identity here; never trained
+    raise AssertionError("not called")
+
+
+def _other_model(*params):
+    raise AssertionError("not called")
+
+
+class Declared:
+    """Components with and without ``tasks=``."""
+
+    @staticmethod
+    @hookimpl
+    def register_data(register):
+        register("mlp_data", _model, tasks=["mlp"])
+
+    @staticmethod
+    @hookimpl
+    def register_models(register):
+        register("seed_model", _model)  # no tasks=: linreg
+        register("image_model", _model, tasks=["softmax", "mlp"])
+        register("multi", _model, tasks=["linreg"])
+        register("multi", _other_model, tasks=("softmax", "mlp"))  # the same name, other tasks: merged
+
+    @staticmethod
+    @hookimpl
+    def register_optimizers(register):
+        register("any_opt", _model)  # no tasks=: every task
+
+
+def test_a_component_is_offered_only_for_the_tasks_it_declares():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PluginWarning)  # merging one plugin's registrations is not a duplicate
+        reg = load(only=["scratch"], extra=[Declared])
+    assert reg.names("model") == ["image_model", "multi", "scratch", "seed_model"]
+    assert reg.names("model", "linreg") == ["multi", "scratch", "seed_model"]
+    assert reg.names("model", "mlp") == ["image_model", "multi", "scratch"]
+    assert reg.names("data", "mlp") == ["mlp_data", "scratch"] and reg.names("data", "linreg") == ["scratch"]
+    assert reg.names("optimizer", "a task nobody registered") == ["any_opt", "scratch"]
+    assert reg.get("model", "image_model").tasks == ["mlp", "softmax"]
+    assert reg.get("optimizer", "any_opt").describe_tasks() == "any task"
+    combos = reg.combinations("softmax", data=["scratch"], loss=["scratch"], optimizer=["scratch"])
+    assert [c.model for c in combos] == ["image_model", "multi", "scratch"]
+    assert {c.model for c in reg.combinations("linreg")} == {"multi", "scratch", "seed_model"}
+
+
+def test_one_plugin_registering_a_name_for_several_tasks_is_one_component_with_a_factory_per_task():
+    reg = load(only=["scratch"], extra=[Declared])
+    multi = reg.get("model", "multi")
+    assert multi.plugin == "Declared" and multi.tasks == ["linreg", "mlp", "softmax"]
+    assert multi.factories == {"linreg": _model, "softmax": _other_model, "mlp": _other_model}
+    assert reg.resolve(Combination(model="multi"), "mlp")["model"] is _other_model
+    assert reg.resolve(Combination(model="multi"), "linreg")["model"] is _model
+    assert multi.factory is _model  # the seed's
+    assert reg.plugins["Declared"].provides["model"] == ["seed_model", "image_model", "multi"]  # listed once
+
+
+class Twice:
+    """Registers a data loader, then one model name twice for ``mlp``."""
+
+    @staticmethod
+    @hookimpl
+    def register_data(register):
+        register("twice_data", _model)
+
+    @staticmethod
+    @hookimpl
+    def register_models(register):
+        register("twice", _model, tasks=["softmax", "mlp"])
+        register("twice", _other_model, tasks=["mlp"])
+
+
+def test_a_name_registered_twice_for_one_task_skips_the_plugin_naming_the_task():
+    with pytest.warns(PluginWarning) as warned:
+        reg = load(only=["scratch"], extra=[Twice])
+    (message,) = [str(w.message) for w in warned]
+    assert message == "skipped plugin 'Twice': plugin 'Twice' registered model 'twice' twice for mlp"
+    assert "Twice" not in reg.plugins and [s.name for s in reg.skipped] == ["Twice"]
+    # nothing it registered before the error stays behind
+    assert "twice" not in reg.names("model") and "twice_data" not in reg.names("data")
+    with pytest.raises(PluginError, match=r"^plugin 'Twice' registered model 'twice' twice for mlp$"):
+        load(only=["scratch"], extra=[Twice], strict=True)
+
+
+class TwinA:
+    @staticmethod
+    @hookimpl
+    def register_models(register):
+        register("twin", _model, tasks=["softmax"])
+
+    @staticmethod
+    @hookimpl
+    def register_tasks(register):
+        register("toy", _model)
+
+
+class TwinB:
+    @staticmethod
+    @hookimpl
+    def register_models(register):
+        register("twin", _other_model, tasks=["mlp"])  # another task, but the same name
+
+    @staticmethod
+    @hookimpl
+    def register_tasks(register):
+        register("toy", _other_model)
+
+
+def _register_line(hook) -> int:
+    lines, first = inspect.getsourcelines(hook)
+    (i,) = [i for i, line in enumerate(lines) if "register(" in line]
+    return first + i
+
+
+def test_a_name_two_plugins_register_is_selectable_by_neither_whatever_the_tasks():
+    with pytest.warns(PluginWarning) as warned:
+        reg = load(only=["scratch"], extra=[TwinA, TwinB])
+    assert sorted(str(w.message) for w in warned) == [
+        "duplicate model 'twin' registered by plugins 'TwinA' and 'TwinB'; neither is selectable",
+        "duplicate task 'toy' registered by plugins 'TwinA' and 'TwinB'; neither is selectable",
+    ]
+    # each warning points at the second plugin's register call, in this file
+    assert {(w.filename, w.lineno) for w in warned} == {(__file__, _register_line(TwinB.register_models)),
+                                                        (__file__, _register_line(TwinB.register_tasks))}
+    for task in ("softmax", "mlp", None):
+        assert "twin" not in reg.names("model", task)
+        with pytest.raises(HarnessError, match=r"^ambiguous model 'twin': registered by plugins 'TwinA' and 'TwinB'; "):
+            reg.get("model", "twin", task)
+    assert "toy" not in reg.task_names()
+    with pytest.raises(HarnessError, match=r"^ambiguous task 'toy': registered by plugins 'TwinA' and 'TwinB'; block one"):
+        reg.make_task("toy")
+    assert reg.conflicts == {("model", "twin"): ["TwinA", "TwinB"], ("task", "toy"): ["TwinA", "TwinB"]}
+
+
+def _one_line_exit_2(proc):
+    assert proc.returncode == 2 and proc.stdout == "", proc.stdout + proc.stderr
+    (line,) = proc.stderr.splitlines()
+    return line
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        # written for today's API (no tasks=): the seed's maths only
+        (["-p", "tests.plugins.only_loss", "--task", "mlp", "--loss", "half_squared"],
+         r"loss 'half_squared' does not support task 'mlp'; it supports: linreg; losses for mlp: .*\bscratch\b"),
+        (["-p", "tests.plugins.task_twoclass", "--task", "twoclass"],
+         r"model 'scratch' does not support task 'twoclass'; it supports: linreg, mlp, softmax; models for twoclass: twoclass$"),
+        (["-p", "tests.plugins.task_twoclass", "--model", "twoclass"],
+         r"model 'twoclass' does not support task 'linreg'; it supports: twoclass; models for linreg: .*\bgluon, scratch$"),
+        (["--task", "nope"], r"unknown task 'nope'; available: linreg, mlp, softmax$"),
+        (["-p", "tests.plugins.task_twoclass", "--task", "nope"], r"unknown task 'nope'; available: linreg, mlp, softmax, twoclass$"),
+        (["--task", "mlp", "--num-inputs", "5"],
+         r"task 'mlp' does not take --num-inputs; its options: --dataset, --data-dir, --num-examples, --seed$"),
+        (["-p", "tests.plugins.task_twoclass", "--task", "twoclass", "--dataset", "digits"],
+         r"task 'twoclass' does not take --dataset; its options: --num-examples, --seed$"),
+    ],
+    ids=["old-loss-on-mlp", "default-model-on-new-task", "new-model-on-linreg", "unknown-task", "unknown-task-plugin",
+         "option-not-taken", "option-not-taken-plugin"],
+)
+def test_task_mistakes_on_run_are_one_line_exit_2(args, message):
+    line = _one_line_exit_2(run_cli("run", *args))
+    assert re.match("harness: error: " + message, line), line
+
+
+TWOCLASS = ["-p", "tests.plugins.task_twoclass", "--task", "twoclass", "--model", "twoclass", "--loss", "twoclass"]
+
+
+def test_a_third_party_task_trains_with_the_built_in_data_loader_and_optimizer():
+    proc = run_cli("run", *TWOCLASS, "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["combination"] == {"data": "scratch", "model": "twoclass", "loss": "twoclass", "optimizer": "scratch"}
+    assert result["task"] == {"name": "twoclass", "num_examples": 200, "seed": 0}
+    assert result["settings"]["epochs"] == 5 and result["settings"]["lr"] == 0.1  # the task's defaults
+    epochs = result["epochs"]
+    assert len(epochs) == 5 and epochs[-1]["loss"] < epochs[0]["loss"]
+    assert epochs[-1]["test_acc"] >= 0.9  # its target; the clusters allow about 0.98
+    assert result["true_params"] is None and result["params"]["W"]["shape"] == [2, 2]
+
+    text = run_cli("run", *TWOCLASS, "--epochs", "1")
+    assert text.returncode == 0, text.stderr
+    assert re.match(r"epoch 1, loss \d\.\d{4}, train acc \d\.\d{3}, test acc \d\.\d{3}\n", text.stdout)
+    assert "model=twoclass" in text.stdout and "task twoclass" in text.stdout
+
+
+def test_a_third_party_task_is_listed_by_harness_tasks_and_plugins():
+    proc = run_cli("tasks", "--json", "-p", "tests.plugins.task_twoclass")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["task"]: r for r in json.loads(proc.stdout)["tasks"]}
+    assert sorted(rows) == ["linreg", "mlp", "softmax", "twoclass"]
+    row = rows["twoclass"]
+    assert (row["plugin"], row["kind"], row["options"], row["target"]) == (
+        "tests.plugins.task_twoclass", "classification", "num_examples, seed", "test_acc >= 0.9")
+    assert row["model"] == ["twoclass"] and row["loss"] == ["twoclass"]
+    assert {"scratch", "gluon"} <= set(row["data"]) and {"scratch", "gluon"} <= set(row["optimizer"])
+    assert all("twoclass" not in rows[t]["model"] for t in ("linreg", "mlp", "softmax"))
+
+    out, _ = _listing("-p", "tests.plugins.task_twoclass")
+    (info,) = [p for p in out["plugins"] if p["name"] == "tests.plugins.task_twoclass"]
+    assert info["hooks"] == ["register_losses", "register_models", "register_tasks"]
+    assert info["provides"] == {"task": ["twoclass"], "model": ["twoclass"], "loss": ["twoclass"]}
+    assert out["tasks"]["twoclass"] == "tests.plugins.task_twoclass"
+    assert out["supports"]["model"]["twoclass"] == ["twoclass"] and out["supports"]["loss"]["twoclass"] == ["twoclass"]
+
+
+class OldApiData:
+    """A data loader written before tasks existed (no ``tasks=``)."""
+
+    @staticmethod
+    @hookimpl
+    def register_data(register):
+        from plugins.scratch import data_iter
+
+        register("old_data", data_iter)
+
+
+def test_components_written_for_todays_api_keep_their_meaning():
+    """No ``tasks=``: models and losses are linreg's, data loaders and optimizers train any task, a new one too."""
+    import mxnet as mx
+
+    from harness.train import Session, Settings, train
+    from tests.plugins import task_twoclass
+
+    reg = load(only=["scratch", "gluon", "momentum"], extra=["tests.plugins.only_loss", "tests.plugins.dup_sgd_a",
+                                                           OldApiData, task_twoclass])
+    assert reg.get("loss", "half_squared").tasks == ["linreg"]
+    for role, name in (("data", "old_data"), ("optimizer", "sgd2"), ("optimizer", "momentum")):
+        assert reg.get(role, name).tasks == ["*"]
+    task = reg.make_task("twoclass")
+    for data, optimizer in (("old_data", "sgd2"), ("gluon", "momentum")):
+        combo = Combination(data=data, model="twoclass", loss="twoclass", optimizer=optimizer)
+        result = train(Session(reg, combo, task, Settings.for_task(task), mx.cpu()))
+        assert result.epochs[-1]["test_acc"] >= 0.9, (combo.label, result.epochs[-1])
+
+
+# The split: loading (harness.plugins) sits above the registry (harness.registry), never the reverse.
+
+def _harness_imports() -> dict[str, set[str]]:
+    """Each module of harness/ and the harness modules it imports, at any depth of its code."""
+    def name_of(path):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    files = {name_of(p): p for p in (ROOT / "harness").rglob("*.py")}
+    graph = {}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module
+                if node.level:
+                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([node.module] if node.module else []))
+                deps |= {f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names}
+        # the package itself only holds __version__ and a lazy API facade
+        graph[name] = {d for d in deps if d in files and d not in (name, "harness")}
+    return graph
+
+
+def _reachable(graph, start):
+    seen, todo = set(), [start]
+    while todo:
+        for d in graph[todo.pop()] - seen:
+            seen.add(d)
+            todo.append(d)
+    return seen
+
+
+def test_the_registry_does_not_depend_on_plugin_loading_and_harness_imports_have_no_cycles():
+    graph = _harness_imports()
+    assert {"harness.registry", "harness.tasks"} <= graph["harness.plugins"]
+    assert "harness.plugins" not in _reachable(graph, "harness.registry")
+    assert not {"pluggy", "importlib.metadata"} & _absolute_imports("registry")  # discovery is not its job
+    cycles = sorted(m for m in graph if m in _reachable(graph, m))
+    assert not cycles, f"modules on an import cycle: {cycles}"
+
+
+def _absolute_imports(module: str) -> set[str]:
+    tree = ast.parse((ROOT / "harness" / f"{module}.py").read_text())
+    return {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names} | {
+        n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
+
+
+def test_plugins_re_exports_the_registry():
+    from harness import plugins, registry
+
+    for name in ("Registry", "Component", "FusedStep", "TaskEntry", "Skipped", "DEFAULT_TASK", "DEFAULT_TASKS"):
+        assert getattr(plugins, name) is getattr(registry, name)
+    assert set(plugins.__all__) <= set(dir(plugins))
