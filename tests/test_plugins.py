@@ -458,12 +458,6 @@ def test_a_name_two_plugins_register_is_selectable_by_neither_whatever_the_tasks
     assert reg.conflicts == {("model", "twin"): ["TwinA", "TwinB"], ("task", "toy"): ["TwinA", "TwinB"]}
 
 
-def _one_line_exit_2(proc):
-    assert proc.returncode == 2 and proc.stdout == "", proc.stdout + proc.stderr
-    (line,) = proc.stderr.splitlines()
-    return line
-
-
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -484,8 +478,10 @@ def _one_line_exit_2(proc):
     ids=["old-loss-on-mlp", "default-model-on-new-task", "new-model-on-linreg", "unknown-task", "unknown-task-plugin",
          "option-not-taken", "option-not-taken-plugin"],
 )
-def test_task_mistakes_on_run_are_one_line_exit_2(args, message):
-    line = _one_line_exit_2(run_cli("run", *args))
+def test_task_mistakes_on_run_are_one_line_exit_2(capsys, args, message):
+    code, out, err = _main(capsys, "run", *args)
+    assert code == 2 and out == "", out + err
+    (line,) = err.splitlines()
     assert re.match("harness: error: " + message, line), line
 
 
@@ -504,16 +500,19 @@ def test_a_third_party_task_trains_with_the_built_in_data_loader_and_optimizer()
     assert epochs[-1]["test_acc"] >= 0.9  # its target; the clusters allow about 0.98
     assert result["true_params"] is None and result["params"]["W"]["shape"] == [2, 2]
 
-    text = run_cli("run", *TWOCLASS, "--epochs", "1")
-    assert text.returncode == 0, text.stderr
-    assert re.match(r"epoch 1, loss \d\.\d{4}, train acc \d\.\d{3}, test acc \d\.\d{3}\n", text.stdout)
-    assert "model=twoclass" in text.stdout and "task twoclass" in text.stdout
 
 
-def test_a_third_party_task_is_listed_by_harness_tasks_and_plugins():
-    proc = run_cli("tasks", "--json", "-p", "tests.plugins.task_twoclass")
-    assert proc.returncode == 0, proc.stderr
-    rows = {r["task"]: r for r in json.loads(proc.stdout)["tasks"]}
+def test_a_third_party_task_prints_its_epoch_line(capsys):
+    code, out, err = _main(capsys, "run", *TWOCLASS, "--epochs", "1")
+    assert code == 0, err
+    assert re.match(r"epoch 1, loss \d\.\d{4}, train acc \d\.\d{3}, test acc \d\.\d{3}\n", out)
+    assert "model=twoclass" in out and "task twoclass" in out
+
+
+def test_a_third_party_task_is_listed_by_harness_tasks_and_plugins(capsys):
+    code, out, err = _main(capsys, "tasks", "--json", "-p", "tests.plugins.task_twoclass")
+    assert code == 0, err
+    rows = {r["task"]: r for r in json.loads(out)["tasks"]}
     assert sorted(rows) == ["linreg", "mlp", "softmax", "twoclass"]
     row = rows["twoclass"]
     assert (row["plugin"], row["kind"], row["options"], row["target"]) == (
@@ -522,7 +521,9 @@ def test_a_third_party_task_is_listed_by_harness_tasks_and_plugins():
     assert {"scratch", "gluon"} <= set(row["data"]) and {"scratch", "gluon"} <= set(row["optimizer"])
     assert all("twoclass" not in rows[t]["model"] for t in ("linreg", "mlp", "softmax"))
 
-    out, _ = _listing("-p", "tests.plugins.task_twoclass")
+    code, out, err = _main(capsys, "plugins", "--json", "-p", "tests.plugins.task_twoclass")
+    assert code == 0, err
+    out = json.loads(out)
     (info,) = [p for p in out["plugins"] if p["name"] == "tests.plugins.task_twoclass"]
     assert info["hooks"] == ["register_losses", "register_models", "register_tasks"]
     assert info["provides"] == {"task": ["twoclass"], "model": ["twoclass"], "loss": ["twoclass"]}
