@@ -262,7 +262,8 @@ class Verification(Result):
                          for r in self.rows_]}
 
     def describe(self) -> str:
-        where = "" if self.task.name == "linreg" else f", task {self.task.name} ({getattr(self.task, 'dataset', '')})"
+        dataset = getattr(self.task, "dataset", None)
+        where = "" if self.task.name == "linreg" else f", task {self.task.name}" + (f" ({dataset})" if dataset else "")
         refs = self.references
         return (f"reference{'s' if len(refs) > 1 else ''}: {', '.join(c.label for c in refs)}; shuffling off, "
                 f"same initial parameters, {self.settings.epochs} epochs on {self.ctx}{where}; tolerance "
@@ -403,7 +404,8 @@ class Benchmark(Result):
         if load.task == "linreg":
             what = f"workload {load.name} (N={task.num_examples}, D={task.num_inputs}, batch {settings.batch_size})"
         else:
-            what = (f"task {task.name}, workload {load.name} ({task.dataset}: {task.num_examples} training examples, "
+            data = f"{task.dataset}: " if getattr(task, "dataset", None) else ""
+            what = (f"task {task.name}, workload {load.name} ({data}{task.num_examples} training examples, "
                     f"batch {settings.batch_size}, lr {settings.lr:g}; target {load.target(task).describe()})")
         return (f"{counted}; {self.failed} failed, {self.skipped} skipped; {what}, {load.rounds} rounds after "
                 f"{load.warmup} warm-up; 'vs scratch' = epoch time / all-scratch's; {self.wall_s:.1f} s")

@@ -91,12 +91,16 @@ WORKLOADS = {
     "digits": Workload("digits", dataset="digits", rounds=10, warmup=1),
     "book": Workload("book", dataset="synthetic", rounds=3, warmup=1),
     "fashion-mnist": Workload("fashion-mnist", dataset="fashion-mnist", rounds=3, warmup=1),
+    # a plugin's task: its own data and defaults
+    "default": Workload("default", rounds=5, warmup=1),
 }
-LINREG_WORKLOADS = ("seed", "large")
+#: The built-in tasks' workloads; every other task has "default".
+TASK_WORKLOADS = {"linreg": ("seed", "large"), "softmax": ("digits", "book", "fashion-mnist"),
+                  "mlp": ("digits", "book", "fashion-mnist")}
 
 
 def workloads_for(task: str) -> list[str]:
-    return [n for n in WORKLOADS if (n in LINREG_WORKLOADS) == (task == "linreg")]
+    return list(TASK_WORKLOADS.get(task, ("default",)))
 
 
 def workload(name: str | None, task: str | None = None, **overrides) -> Workload:
