@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 
 PREFIX = "HARNESS-DIST "
 
@@ -112,7 +113,14 @@ def main(argv: list[str] | None = None) -> int:
     die_with_parent()
     spec = read_spec(argv[0])
     emit("started", pid=os.getpid())
-    run(spec)
+    try:
+        run(spec)
+    except BaseException as exc:  # noqa: B902  (Ctrl-C too: no rank may linger)
+        traceback.print_exc()
+        emit("error", error=f"{type(exc).__name__}: {exc}".replace("\n", " "))
+        sys.stderr.flush()
+        # now, not via the interpreter's exit: the kvstore's destructor waits at a barrier for every rank
+        os._exit(1)
     return 0
 
 

@@ -373,5 +373,7 @@ def _handle(proc: Proc, kind: str, line: str | None, on_event, timings: dict, t0
         proc.epochs.append(event)
     elif kind == "result":
         proc.result = event
+    elif kind == "error":
+        raise _Fault(f"{proc.name} raised {event['error']}", proc)
     if on_event is not None:
         on_event(proc, event)

@@ -9,7 +9,7 @@ from ..report import role_columns, table, to_json
 from ..roles import ROLES, Combination
 from ..train import Session, train
 from ..verify import TOLERANCE, default_combinations, verify
-from . import add_role_options, add_task_options, newplugin, registry_from_args, settings_from_args, task_from_args
+from . import add_role_options, add_task_options, distributed, newplugin, registry_from_args, settings_from_args, task_from_args
 
 
 def add_parser(sub, common) -> None:
@@ -28,6 +28,7 @@ def add_parser(sub, common) -> None:
     p.add_argument("--ctx", default="cpu", help="cpu, gpu or gpu:N (default %(default)s)")
     add_task_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    distributed.add_options(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -104,6 +105,8 @@ def cmd_run(args) -> int:
     registry = registry_from_args(args)
     task = task_from_args(args)
     settings = settings_from_args(args, task)
+    if args.workers is not None:
+        return distributed.cmd_run(args, registry, task, settings)
     combo = Combination(**{role: getattr(args, role) for role in ROLES}, fused=args.fused)
     registry.resolve(combo)  # unknown names, or no fused step, fail before any work
     ctx = context.resolve(args.ctx)

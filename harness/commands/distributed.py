@@ -1,0 +1,157 @@
+"""``harness run --workers N`` and ``harness bench --workers 1,2,4``: the options and what they run.
+
+``core.py`` and ``bench.py`` add these options to their parsers and hand over when ``--workers`` is given.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from ..dist_step import KVSTORES, PLACEMENTS, check_placement, takes_kvstore
+from ..errors import HarnessError
+from ..plugins import parse_specs
+from ..report import to_json, write_atomic
+from ..roles import ROLES, Combination
+from ..sharding import steps_per_epoch
+
+
+def add_options(parser, bench: bool = False) -> None:
+    """``--workers`` and the rest of the parameter-server options."""
+    g = parser.add_argument_group("data-parallel on MXNet's parameter server (docs/distributed.md)")
+    if bench:
+        g.add_argument("--workers", metavar="N,N,...",
+                       help="instead: a scaling table, one job per worker count, e.g. 1,2,4")
+    else:
+        g.add_argument("--workers", type=int, metavar="N", help="train data-parallel on N worker processes")
+    g.add_argument("--servers", type=int, default=1, metavar="M", help="parameter servers (default %(default)s)")
+    g.add_argument("--kvstore", default="dist_sync", help=f"{', '.join(KVSTORES)} (default %(default)s)")
+    g.add_argument("--placement", default="harness",
+                   help="where the optimizer runs: " + "; ".join(f"{k}: {v}" for k, v in PLACEMENTS.items())
+                   + " (default %(default)s)")
+    g.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                   help="end the job when a worker reports no progress for S seconds (default %(default)s)")
+    g.add_argument("--deadline", type=float, metavar="S", help="end the job after S seconds in all (default: none)")
+    g.add_argument("--host", default="127.0.0.1",
+                   help="address the scheduler binds and every node connects to (default %(default)s)")
+    g.add_argument("--port", type=int, help="scheduler port (default: a free one, checked)")
+    g.add_argument("--hosts", metavar="FILE",
+                   help="start servers and workers round-robin on these addresses over ssh (one per line)")
+    if not bench:
+        g.add_argument("--write-spec", metavar="PATH",
+                       help="write the workers' job spec and the commands to start each node by hand, run nothing")
+
+
+def read_hosts(path: str | None) -> list[str]:
+    if not path:
+        return []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise HarnessError(f"cannot read --hosts {path}: {exc.strerror or exc}") from None
+    hosts = [line.split("#", 1)[0].strip() for line in lines]
+    hosts = [h for h in hosts if h]
+    if not hosts:
+        raise HarnessError(f"--hosts {path} names no host")
+    return hosts
+
+
+def job_options(args, workers: int) -> dict:
+    """Keyword arguments of :class:`harness.distributed.Job` from the options (checked)."""
+    check_placement(args.placement, args.kvstore)
+    from ..distributed import Job
+
+    options = dict(workers=workers, servers=args.servers, host=args.host, port=args.port, timeout=args.timeout,
+                   deadline=args.deadline, hosts=read_hosts(args.hosts))
+    Job({}, **options).check()
+    return options
+
+
+def check_combination(registry, combo: Combination, placement: str) -> None:
+    """Fail before any process starts when a combination cannot run distributed with ``placement``."""
+    factories = registry.resolve(combo)
+    if combo.fused:
+        raise HarnessError(f"{combo.label}: a fused step cannot run distributed (the update is inside the step, "
+                           "where no exchange fits); drop --fused")
+    if placement != "harness" and not takes_kvstore(factories["optimizer"]):
+        raise HarnessError(f"optimizer {combo.optimizer!r} does not take a kvstore (factory(net, lr, kvstore=, "
+                           f"update_on_kvstore=)); --placement {placement} needs one that does, e.g. gluon; "
+                           "--placement harness works with any optimizer")
+
+
+def base_spec(args, combo: Combination) -> dict:
+    extra, blocked = parse_specs(args.plugin_specs)
+    return {"combination": combo.as_dict(), "kvstore": args.kvstore, "placement": args.placement, "ctx": args.ctx,
+            "plugins": extra, "blocked": blocked, "strict": bool(args.strict_plugins)}
+
+
+def cmd_run(args, registry, task, settings) -> int:
+    """``harness run --workers N``: one job; rank 0's epochs as they finish, then the result."""
+    from ..distributed import Job, launch
+
+    combo = Combination(**{role: getattr(args, role) for role in ROLES}, fused=args.fused)
+    check_combination(registry, combo, args.placement)
+    options = job_options(args, args.workers)
+    steps = steps_per_epoch(task.num_examples, settings.batch_size, args.workers)
+    spec = {**base_spec(args, combo), "task": asdict(task), "settings": asdict(settings)}
+    job = Job(spec, **options)
+    job.check()
+    if args.write_spec:
+        write_atomic(args.write_spec, json.dumps(spec, indent=2) + "\n")
+        print(manual_commands(job, args.write_spec))
+        return 0
+
+    def show(proc, event):
+        if event["event"] == "epoch" and event["rank"] == 0 and not args.json:
+            share = event["exchange_seconds"] / event["seconds"] if event["seconds"] else 0.0
+            print("epoch %d, loss %f (%.3fs, rank 0, exchange %.0f%%)"
+                  % (event["epoch"], event["loss"], event["seconds"], 100 * share), flush=True)
+
+    result = launch(job, on_event=show)
+    document = {
+        "combination": combo.as_dict(), "task": asdict(task), "settings": asdict(settings),
+        "workers": args.workers, "servers": args.servers, "kvstore": args.kvstore, "placement": args.placement,
+        "status": result.status, "error": result.error, "port": result.port, "timings": result.timings,
+        "ranks": {str(rank): w for rank, w in sorted(result.workers.items())},
+    }
+    if args.json:
+        print(to_json(document))
+    total = 1 + args.servers + args.workers
+    if result.status == "interrupted":
+        print(f"harness: interrupted; ended the job's {total} processes", file=sys.stderr)
+        return 130
+    if result.status != "ok":
+        print(f"harness: error: {result.error}; ended the job's {total} processes in "
+              f"{result.timings.get('cleanup_s', 0):.1f} s", file=sys.stderr)
+        return 1
+    if not args.json:
+        first = result.workers[0]["result"]
+        print(f"combination: {', '.join(f'{r}={getattr(combo, r)}' for r in ROLES)} on {args.workers} workers "
+              f"+ {args.servers} server(s), {args.kvstore}; update: {first['update']}")
+        print(f"each worker: {steps} steps of {settings.batch_size} per epoch "
+              f"(global batch {settings.batch_size * args.workers}, {first['shard_examples']} examples per shard)")
+        for rank, w in sorted(result.workers.items()):
+            params = w["result"]["params"]
+            print(f"rank {rank}: w learned [{', '.join(f'{v:.6f}' for v in params['w'])}]  b {params['b']:.6f}")
+        print(f"true w [{', '.join(f'{v:.6f}' for v in task.true_w.tolist())}]  b {task.true_b:.6f}")
+    return 0
+
+
+def manual_commands(job, spec_path: str) -> str:
+    """The commands that start each node of ``job`` by hand (another machine, mpirun, srun)."""
+    from ..distributed import SERVE, dmlc_env
+
+    port = job.port or 9091
+    lines = [f"wrote {spec_path}; start these (each on the machine whose address is DMLC_NODE_HOST):"]
+    roles = [("scheduler", job.host)] + [("server", "ADDR")] * job.servers + [("worker", "ADDR")] * job.workers
+    for role, addr in roles:
+        env = dmlc_env(job, role, port, addr)
+        env.pop("DMLC_INTERFACE", None)
+        head = " ".join(f"{k}={v}" for k, v in env.items())
+        cmd = f"python -m harness.dist_worker {spec_path}" if role == "worker" else f'python -c "{SERVE}"'
+        lines.append(f"  {head} {cmd}")
+    lines.append("or, under mpirun/srun (rank 0 scheduler, then servers, then workers):")
+    lines.append(f"  srun -n {1 + job.servers + job.workers} python -m harness.dist_node --scheduler {job.host}:{port} "
+                 f"--servers {job.servers} {spec_path}")
+    return "\n".join(lines)

@@ -1,0 +1,199 @@
+"""Data-parallel jobs on MXNet's parameter server, on loopback: the maths, and no hang, no orphan.
+
+Every job here is bounded (``deadline`` / subprocess timeouts) and checked to leave no process
+behind: each test's processes carry a unique ``HARNESS_TEST_JOB`` in their environment.
+"""
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from harness.distributed import Job, launch
+from harness.roles import Combination
+from harness.sharding import shard_indices, steps_per_epoch
+from harness.task import Task
+from harness.train import Session, Settings, train
+from tests.conftest import HARNESS, ROOT, run_cli
+
+
+def job_processes(tag: str) -> list[int]:
+    """Pids whose environment carries ``HARNESS_TEST_JOB=tag`` (the harness's and its nodes')."""
+    needle = f"HARNESS_TEST_JOB={tag}".encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as fh:
+                    if needle in fh.read().split(b"\0"):
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+@pytest.fixture
+def tag(monkeypatch):
+    """A job tag in this process's environment, which every node inherits; checks nothing is left after."""
+    value = uuid.uuid4().hex
+    monkeypatch.setenv("HARNESS_TEST_JOB", value)
+    yield value
+    left = [p for p in job_processes(value) if p != os.getpid()]
+    for pid in left:  # never leave them, even when the assertion below fails
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert not left, f"processes of the job left behind: {left}"
+
+
+def test_shards_make_the_global_batch():
+    n, b, workers = 103, 5, 3
+    shards = [shard_indices(n, b, r, workers) for r in range(workers)]
+    steps = steps_per_epoch(n, b, workers)
+    assert steps == 6 and all(len(s) == steps * b for s in shards)
+    for k in range(steps):  # step k of all ranks together = global batch k of one process on batch 15
+        together = np.concatenate([s[k * b:(k + 1) * b] for s in shards])
+        assert together.tolist() == list(range(k * 15, (k + 1) * 15))
+
+
+def one_process(combo: Combination, task: Task, batch: int, epochs: int) -> np.ndarray:
+    from harness.plugins import load
+
+    session = Session(load(only=["scratch", "gluon"]), combo, task, Settings(epochs, batch, 0.03, shuffle=False), mx.cpu())
+    params = train(session).params
+    return np.append(params["w"], params["b"])
+
+
+@pytest.mark.parametrize("combo, placement", [
+    (Combination(), "harness"),
+    (Combination(model="gluon", optimizer="gluon"), "harness"),
+    (Combination(model="gluon", optimizer="gluon"), "servers"),
+], ids=["scratch-sgd", "trainer", "trainer-on-servers"])
+def test_dist_sync_two_workers_equal_one_process_on_the_global_batch(tag, combo, placement):
+    task, batch, epochs = Task(num_examples=200, num_inputs=3), 10, 2
+    spec = {"combination": combo.as_dict(), "task": task.as_dict(),
+            "settings": Settings(epochs, batch, 0.03, shuffle=False).as_dict(),
+            "kvstore": "dist_sync", "placement": placement, "plugins": [], "blocked": []}
+    result = launch(Job(spec, workers=2, timeout=60, deadline=120))
+    assert result.status == "ok", result.error
+    expected = one_process(combo, task, batch * 2, epochs)
+    assert sorted(result.workers) == [0, 1]
+    for rank, worker in result.workers.items():
+        got = np.append(worker["result"]["params"]["w"], worker["result"]["params"]["b"])
+        np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+        assert worker["result"]["placement"] == placement
+        assert [e["steps"] for e in worker["epochs"]] == [10, 10]
+
+
+def start(tag, *args):
+    """``harness ARGS`` in the background, in its own process group, output as text lines."""
+    return subprocess.Popen([HARNESS, *args], cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+
+
+def wait_for_epoch(proc) -> None:
+    for line in proc.stdout:
+        if line.startswith("epoch "):
+            return
+    raise AssertionError(f"no epoch line; stderr: {proc.stderr.read()}")
+
+
+def worker_pids(tag: str) -> list[int]:
+    pids = []
+    for pid in job_processes(tag):
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            if b"DMLC_ROLE=worker" in fh.read().split(b"\0"):
+                pids.append(pid)
+    return pids
+
+
+LONG_RUN = ["run", "--workers", "2", "--epochs", "100000", "--timeout", "20", "--deadline", "120"]
+
+
+def test_killing_a_worker_ends_the_whole_job(tag):
+    proc = start(tag, *LONG_RUN)
+    try:
+        wait_for_epoch(proc)
+        victim = worker_pids(tag)[0]
+        os.kill(victim, signal.SIGKILL)
+        killed = time.monotonic()
+        _, err = proc.communicate(timeout=60)
+        took = time.monotonic() - killed
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 1, err
+    assert "was killed by SIGKILL" in err and "worker rank" in err and "Traceback" not in err
+    assert took < 15, f"the job took {took:.1f} s to end after the kill"
+    print(f"kill → harness exit: {took:.2f} s")
+
+
+def test_a_worker_that_raises_is_named_and_the_job_ends(tag, tmp_path):
+    result = run_cli("-p", "tests.plugins.dist_faults", "run", "--workers", "2", "--optimizer", "raise_once",
+                     "--epochs", "3", "--timeout", "20", "--deadline", "120",
+                     env={"HARNESS_TEST_FAULT_FLAG": str(tmp_path / "flag")}, timeout=120)
+    assert result.returncode == 1
+    assert "worker rank" in result.stderr and "RuntimeError: raise_once" in result.stderr, result.stderr
+
+
+def test_a_stalled_worker_trips_the_progress_timeout(tag, tmp_path):
+    begin = time.monotonic()
+    result = run_cli("-p", "tests.plugins.dist_faults", "run", "--workers", "2", "--optimizer", "stall_once",
+                     "--epochs", "3", "--timeout", "4", "--deadline", "120",
+                     env={"HARNESS_TEST_FAULT_FLAG": str(tmp_path / "flag")}, timeout=120)
+    assert result.returncode == 1
+    assert "made no progress for 4 s" in result.stderr, result.stderr
+    assert time.monotonic() - begin < 60
+
+
+def test_ctrl_c_ends_everything_with_130(tag):
+    proc = start(tag, *LONG_RUN)
+    try:
+        wait_for_epoch(proc)
+        os.kill(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+
+
+def test_a_busy_port_named_by_the_user_is_a_one_line_error(tag):
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = run_cli("run", "--workers", "2", "--port", str(port), timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"harness: error: --port {port} on 127.0.0.1 is busy; choose another or leave --port out"
+
+
+def test_a_scheduler_that_meets_a_busy_port_is_retried_on_a_fresh_one(tag):
+    spec = {"combination": Combination().as_dict(), "task": Task(num_examples=100).as_dict(),
+            "settings": Settings(1, 10).as_dict(), "kvstore": "dist_sync", "placement": "harness"}
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        busy = held.getsockname()[1]
+        job = Job(spec, workers=2, timeout=30, deadline=120, check_port=False)  # the scheduler itself meets it
+        result = launch(job, ports=[busy])
+    assert result.status == "ok", result.error
+    assert result.ports_tried[0] == busy and result.port != busy
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--workers", "0"], "harness: error: --workers must be a positive integer, got 0"),
+    (["--workers", "2", "--kvstore", "dist"], "harness: error: unknown --kvstore 'dist'; valid: dist_sync, dist_async, dist_device_sync"),
+    (["--workers", "2", "--placement", "servers"], "harness: error: optimizer 'scratch' does not take a kvstore"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    result = run_cli("run", *args, timeout=60)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith(message), result.stderr
