@@ -155,3 +155,70 @@ def manual_commands(job, spec_path: str) -> str:
     lines.append(f"  srun -n {1 + job.servers + job.workers} python -m harness.dist_node --scheduler {job.host}:{port} "
                  f"--servers {job.servers} {spec_path}")
     return "\n".join(lines)
+
+
+def parse_workers(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise HarnessError(f"--workers takes comma-separated positive integers, e.g. 1,2,4; got {text!r}") from None
+    if not counts or any(n < 1 for n in counts):
+        raise HarnessError(f"--workers takes comma-separated positive integers, e.g. 1,2,4; got {text!r}")
+    return list(dict.fromkeys(counts))
+
+
+def cmd_bench(args, registry, load) -> int:
+    """``harness bench --workers 1,2,4``: the scaling table, JSON and CSV."""
+    import time
+
+    from .. import bench, dist_bench, environment
+    from .bench import _check_writable
+
+    counts = parse_workers(args.workers)
+    options = job_options(args, max(counts))
+    ctxs = bench.parse_ctxs(args.ctx)
+    if len(ctxs) != 1:
+        raise HarnessError(f"--workers runs on one context; got --ctx {args.ctx}")
+    for n in counts:
+        steps_per_epoch(load.num_examples, load.batch_size, n)
+    fixed = {role: getattr(args, role) for role in ROLES}
+    if any(fixed.values()) or args.all:
+        combos = [c for c in bench.select(registry, fixed, args.all) if not c.fused]
+    else:  # each plugin's own combination: the scaling of scratch, gluon, fast
+        combos = registry.own_combinations()
+    for combo in combos:
+        check_combination(registry, combo, args.placement)
+    for path in (args.json, args.csv):
+        _check_writable(path)
+    planned = dist_bench.cases(combos, counts, ctxs[0], load, args.servers, args.kvstore, args.placement)
+
+    def progress(row):
+        if not args.quiet:
+            print(f"done {row.case.combo.label} × {row.case.workers} worker(s): {row.status}", file=sys.stderr, flush=True)
+
+    start = time.perf_counter()
+    base = {**base_spec(args, Combination()), "ctx": ctxs[0]}
+    rows, interrupted = dist_bench.run_scaling(planned, options, base, on_row=progress)
+    wall = time.perf_counter() - start
+    machine, commit = environment.machine_info(), environment.commit_info()
+    for path, render in ((args.json, lambda: bench.to_json_text(rows, interrupted, machine, commit) + "\n"),
+                         (args.csv, lambda: dist_bench.to_csv(rows, machine, commit))):
+        if path:
+            try:
+                write_atomic(path, render())
+            except OSError as exc:
+                raise HarnessError(f"cannot write {path}: {exc.strerror or exc}") from None
+    print(dist_bench.render_table(rows, args.format))
+    failed = sum(r.status == "failed" for r in rows)
+    print(f"\n{len(rows)} of {len(planned)} jobs; {failed} failed; workload {load.name} (N={load.num_examples}, "
+          f"D={load.num_inputs}, batch {load.batch_size} per worker), {load.rounds} rounds after {load.warmup} warm-up; "
+          f"{args.kvstore}, {args.servers} server(s), placement {args.placement}; scheduler, servers and workers share "
+          f"this machine's {environment.machine_info()['harness']['cpu_count']['usable']} cores; {wall:.1f} s")
+    print("a round = one global epoch (slowest rank); efficiency = samples/s with N workers / (N × with 1); "
+          "exchange share = time in the kvstore exchange / epoch time"
+          + (" (the optimizer's whole step for placements kvstore and servers)" if args.placement != "harness" else ""))
+    print(environment.summary(machine, commit))
+    if interrupted:
+        print(f"harness: interrupted; kept the {len(rows)} finished jobs", file=sys.stderr)
+        return 130
+    return 1 if failed else 0
