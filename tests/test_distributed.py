@@ -197,3 +197,55 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
     result = run_cli("run", *args, timeout=60)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith(message), result.stderr
+
+
+def test_bench_workers_prints_the_scaling_table(tag, tmp_path):
+    out = tmp_path / "scaling.json"
+    result = run_cli("bench", "--workers", "1,2", "--data", "scratch", "--model", "scratch", "--loss", "scratch",
+                     "--optimizer", "scratch", "--num-examples", "200", "--rounds", "2", "--warmup", "1",
+                     "--timeout", "30", "--deadline", "120", "-q", "--json", str(out), "--csv", str(tmp_path / "s.csv"),
+                     timeout=240)
+    assert result.returncode == 0, result.stderr
+    header = result.stdout.splitlines()[0]
+    for column in ("workers", "samples/s (global)", "µs/step/worker", "exchange share", "efficiency"):
+        assert column in header
+    import json
+
+    doc = json.loads(out.read_text())
+    by_workers = {b["extra_info"]["workers"]: b["extra_info"] for b in doc["benchmarks"]}
+    assert sorted(by_workers) == [1, 2]
+    assert by_workers[1]["scaling_efficiency"] == 1.0
+    two = by_workers[2]
+    assert two["scaling_efficiency"] == pytest.approx(two["samples_per_s"] / (2 * by_workers[1]["samples_per_s"]))
+    assert two["steps_per_epoch"] == 10 and two["global_batch"] == 20 and 0 < two["exchange_share"] < 1
+    assert (tmp_path / "s.csv").read_text().count("\n") == 3
+
+
+def test_nodes_started_by_rank_as_srun_would(tag, tmp_path):
+    """``python -m harness.dist_node`` on ranks 0..3 of an emulated ``srun -n 4``: scheduler, server, 2 workers."""
+    import json
+    import sys
+
+    from harness.distributed import free_port
+
+    spec = {"combination": Combination().as_dict(), "task": Task(num_examples=100).as_dict(),
+            "settings": Settings(1, 10).as_dict(), "kvstore": "dist_sync", "placement": "harness"}
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    port = free_port("127.0.0.1")
+    procs = [subprocess.Popen([sys.executable, "-m", "harness.dist_node", "--scheduler", f"127.0.0.1:{port}",
+                               "--servers", "1", str(path)], cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, start_new_session=True,
+                              env={**os.environ, "SLURM_PROCID": str(rank), "SLURM_NTASKS": "4",
+                                   "DMLC_NODE_HOST": "127.0.0.1", "DMLC_INTERFACE": "lo"})
+             for rank in range(4)]
+    try:
+        outs = [p.communicate(timeout=90)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+    assert [p.returncode for p in procs] == [0, 0, 0, 0]
+    results = [line for out in outs[2:] for line in out.splitlines() if '"event": "result"' in line]
+    assert len(results) == 2 and {json.loads(r.split(" ", 1)[1])["rank"] for r in results} == {0, 1}
