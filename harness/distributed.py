@@ -13,6 +13,7 @@ on a fresh one.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import queue
@@ -245,6 +246,28 @@ def launch(job: Job, on_event=None, ports=None) -> JobResult:
     ``result``) as it arrives.  ``ports``: candidate scheduler ports tried first (tests).
     """
     job.check()
+    with _sigterm_as_interrupt():
+        return _launch(job, on_event, ports)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM to the launcher ends the job like Ctrl-C (only the main thread can install handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _launch(job: Job, on_event, ports) -> JobResult:
     candidates = list(ports or ([job.port] if job.port else []))
     tried: list[int] = []
     started = time.monotonic()
@@ -300,7 +323,7 @@ def _run(job: Job, port: int, on_event) -> JobResult:
             raise _BindFailed() from None
     except KeyboardInterrupt:
         timings["fault_s"] = time.monotonic() - t0
-        status, error, role = "interrupted", "interrupted (Ctrl-C)", ""
+        status, error, role = "interrupted", "interrupted (Ctrl-C or SIGTERM)", ""
     finally:
         cleanup = time.monotonic()
         _kill_all(procs)

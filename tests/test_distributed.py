@@ -73,8 +73,9 @@ def one_process(combo: Combination, task: Task, batch: int, epochs: int) -> np.n
 @pytest.mark.parametrize("combo, placement", [
     (Combination(), "harness"),
     (Combination(model="gluon", optimizer="gluon"), "harness"),
+    (Combination(model="gluon", optimizer="gluon"), "kvstore"),
     (Combination(model="gluon", optimizer="gluon"), "servers"),
-], ids=["scratch-sgd", "trainer", "trainer-on-servers"])
+], ids=["scratch-sgd", "trainer", "trainer-own-kvstore", "trainer-on-servers"])
 def test_dist_sync_two_workers_equal_one_process_on_the_global_batch(tag, combo, placement):
     task, batch, epochs = Task(num_examples=200, num_inputs=3), 10, 2
     spec = {"combination": combo.as_dict(), "task": task.as_dict(),
@@ -152,11 +153,12 @@ def test_a_stalled_worker_trips_the_progress_timeout(tag, tmp_path):
     assert time.monotonic() - begin < 60
 
 
-def test_ctrl_c_ends_everything_with_130(tag):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_ends_everything_with_130(tag, sig):
     proc = start(tag, *LONG_RUN)
     try:
         wait_for_epoch(proc)
-        os.kill(proc.pid, signal.SIGINT)
+        os.kill(proc.pid, sig)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -249,3 +251,59 @@ def test_nodes_started_by_rank_as_srun_would(tag, tmp_path):
     assert [p.returncode for p in procs] == [0, 0, 0, 0]
     results = [line for out in outs[2:] for line in out.splitlines() if '"event": "result"' in line]
     assert len(results) == 2 and {json.loads(r.split(" ", 1)[1])["rank"] for r in results} == {0, 1}
+
+
+def test_dist_async_trains_as_its_own_maths(tag):
+    """Async SGD: each rank's parameters differ (no rounds), the loss still falls; its update is named."""
+    task = Task(num_examples=1000, num_inputs=3)
+    spec = {"combination": Combination().as_dict(), "task": task.as_dict(),
+            "settings": Settings(3, 10, 0.03, shuffle=False).as_dict(), "kvstore": "dist_async", "placement": "harness"}
+    result = launch(Job(spec, workers=2, timeout=60, deadline=120))
+    assert result.status == "ok", result.error
+    for worker in result.workers.values():
+        losses = [e["loss"] for e in worker["epochs"]]
+        assert losses[-1] < losses[0] / 10
+        assert worker["result"]["update"] == "workers + servers add Δw (async)"
+
+
+def listening_addresses(pids) -> set[str]:
+    """IPv4 addresses the processes ``pids`` listen on (from /proc: socket inodes → /proc/net/tcp)."""
+    inodes = set()
+    for pid in pids:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    found = set()
+    with open("/proc/net/tcp") as fh:
+        for line in fh.readlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # LISTEN
+                ip = fields[1].split(":")[0]
+                found.add(socket.inet_ntoa(bytes.fromhex(ip)[::-1]))
+    return found
+
+
+def test_servers_and_workers_started_over_ssh_bind_only_the_named_address(tag, tmp_path, monkeypatch):
+    """``--hosts``: a stand-in ``ssh`` runs the remote command here; servers and workers listen on 127.0.0.2,
+    the address the host file names, and the scheduler on --host, nowhere else."""
+    fake = tmp_path / "bin" / "ssh"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\nfor last; do :; done\nexec sh -c "$last"\n')  # ssh [options] HOST COMMAND
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    spec = {"combination": Combination().as_dict(), "task": Task(num_examples=1000).as_dict(),
+            "settings": Settings(20, 10).as_dict(), "kvstore": "dist_sync", "placement": "harness"}
+    seen = {}
+
+    def inspect(proc, event):
+        if event["event"] == "epoch" and event["epoch"] == 1 and proc.rank == 0:
+            seen["nodes"] = [p for p in job_processes(tag) if p != os.getpid()]
+            seen["addresses"] = listening_addresses(seen["nodes"])
+
+    result = launch(Job(spec, workers=2, timeout=30, deadline=120, hosts=["127.0.0.2"]), on_event=inspect)
+    assert result.status == "ok", result.error
+    assert len(seen["nodes"]) == 4 and seen["addresses"] == {"127.0.0.1", "127.0.0.2"}, seen
