@@ -133,11 +133,39 @@ class Exchange:
             p.wait_to_read()
 
 
-def attach(session, kv, placement: str, registry, progress=None) -> Exchange:
+def optimizer_options(kv, placement: str) -> dict:
+    """What the optimizer factory gets besides ``(net, lr)``: the kvstore, for placements that hand it over."""
+    if placement == "harness":
+        return {}
+    _ordered_broadcast(kv)
+    return {"kvstore": kv, "update_on_kvstore": placement == "servers"}
+
+
+def _ordered_broadcast(kv) -> None:
+    """Make ``kv.broadcast`` return only once its pull has landed.
+
+    ``gluon.Trainer`` starts each key with ``broadcast(key, param, out=param)`` (init, then pull) and then
+    ``pushpull``s the gradient into another array.  MXNet 1.9.1 orders the two only through their arrays,
+    which differ, so the engine may send the pushpull first; once every rank's push has arrived the round
+    ends, and a late pull returns the gradient sum as the initial weight (seen with
+    ``update_on_kvstore=False``: ranks diverge, intermittently).  Waiting for the pull keeps each rank's
+    push after its pull, and a round cannot end before every rank has pushed.
+    """
+    original = kv.broadcast
+
+    def broadcast(key, value, out, priority=0):
+        original(key, value, out, priority)
+        for array in out if isinstance(out, (list, tuple)) else [out]:
+            array.wait_to_read()
+
+    kv.broadcast = broadcast
+
+
+def attach(session, kv, placement: str, progress=None) -> Exchange:
     """Make ``session`` one data-parallel worker of ``kv``: shard its data, wrap its step.
 
-    ``registry`` is the one the session was built from (for the optimizer factory of the
-    ``kvstore`` and ``servers`` placements); ``progress(steps)`` is called after every step.
+    For placements ``kvstore`` and ``servers`` the session must have been built with
+    :func:`optimizer_options`; ``progress(steps)`` is called after every step.
     """
     check_placement(placement, kv.type)
     if session.step is None:
@@ -154,14 +182,7 @@ def attach(session, kv, placement: str, registry, progress=None) -> Exchange:
         return data_iter(batch_size, shard_x, shard_y, shuffle)
 
     session.data_iter = shard_iter
-    step = session.step
-    if placement != "harness":
-        factory = registry.resolve(session.combo)["optimizer"]
-        if not takes_kvstore(factory):
-            raise HarnessError(f"optimizer {session.combo.optimizer!r} does not take a kvstore (factory(net, lr, "
-                               f"kvstore=, update_on_kvstore=)); --placement {placement} needs one that does, "
-                               "e.g. gluon; --placement harness works with any optimizer")
-        step = factory(session.net, settings.lr, kvstore=kv, update_on_kvstore=placement == "servers")
+    step = session.step  # for kvstore and servers, built with optimizer_options(kv, placement)
     exchange = Exchange(kv, placement, step, session.net.params, progress)
     exchange.shard_examples = len(rows)
     session.step = exchange

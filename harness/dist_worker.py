@@ -72,7 +72,7 @@ def run(spec: dict) -> None:
     import mxnet as mx
 
     from . import context
-    from .dist_step import attach
+    from .dist_step import attach, check_placement, optimizer_options
     from .task import seed_everything
     from .timing import synced_clock
     from .train import Session
@@ -81,7 +81,10 @@ def run(spec: dict) -> None:
     rank, num_workers = kv.rank, kv.num_workers  # from the scheduler, not the launch order
     emit("joined", rank=rank, num_workers=num_workers, pid=os.getpid())
     task, settings, registry, combo = build(spec)
-    session = Session(registry, combo, task, settings, context.resolve(spec.get("ctx", "cpu")))
+    placement = spec.get("placement", "harness")
+    check_placement(placement, spec["kvstore"])
+    session = Session(registry, combo, task, settings, context.resolve(spec.get("ctx", "cpu")),
+                      optimizer_options=optimizer_options(kv, placement))
     seed_everything(task.seed + rank)  # every rank shuffles its shard its own way
     last = [time.monotonic()]
 
@@ -91,7 +94,7 @@ def run(spec: dict) -> None:
             last[0] = now
             emit("progress", rank=rank, step=step)
 
-    exchange = attach(session, kv, spec.get("placement", "harness"), registry, progress)
+    exchange = attach(session, kv, placement, progress)
     for epoch in range(1, settings.epochs + 1):
         kv._barrier()  # every rank starts the clock together: a slow evaluation elsewhere is not our epoch
         exchange.reset()
