@@ -159,7 +159,9 @@ def test_ctrl_c_ends_everything_with_130(tag, sig):
     try:
         wait_for_epoch(proc)
         os.kill(proc.pid, sig)
+        sent = time.monotonic()
         _, err = proc.communicate(timeout=60)
+        print(f"{signal.Signals(sig).name} → harness exit: {time.monotonic() - sent:.2f} s")
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

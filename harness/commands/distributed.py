@@ -151,7 +151,8 @@ def manual_commands(job, spec_path: str) -> str:
         head = " ".join(f"{k}={v}" for k, v in env.items())
         cmd = f"python -m harness.dist_worker {spec_path}" if role == "worker" else f'python -c "{SERVE}"'
         lines.append(f"  {head} {cmd}")
-    lines.append("or, under mpirun/srun (rank 0 scheduler, then servers, then workers):")
+    lines.append("or, under mpirun/srun (rank 0 scheduler, then servers, then workers; every rank but 0 needs "
+                 "DMLC_NODE_HOST or DMLC_INTERFACE, see docs/distributed.md):")
     lines.append(f"  srun -n {1 + job.servers + job.workers} python -m harness.dist_node --scheduler {job.host}:{port} "
                  f"--servers {job.servers} {spec_path}")
     return "\n".join(lines)
