@@ -58,36 +58,43 @@ def spec_for(case: DistCase, base: dict) -> dict:
             "kvstore": case.kvstore, "placement": case.placement}
 
 
-def row_from(case: DistCase, result: JobResult) -> Row:
-    """The bench row of one finished (or failed) job; a failed job keeps the epochs it finished."""
-    ranks = result.epochs_by_rank()
-    partial = {"epoch_seconds_by_rank": {str(r): [e["seconds"] for e in es] for r, es in ranks.items()},
-               "timings": result.timings, "port": result.port}
-    if result.status != "ok":
-        return Row(case, "failed", result.error, metrics=partial)
+def row_from(case: DistCase, results: list[JobResult]) -> Row:
+    """The bench row of a case's jobs (one per ``--repeat``), their timed rounds pooled; a failed job fails
+    the row, which keeps the epochs that finished."""
     load = case.workload
-    rounds = min(len(es) for es in ranks.values())
-    per_round = [max(es[i]["seconds"] for es in ranks.values()) for i in range(rounds)]
-    stats = stats_of(per_round[load.warmup:])
-    timed = [es[load.warmup:rounds] for es in ranks.values()]
-    shares = [math.fsum(e["exchange_seconds"] for e in es) / math.fsum(e["seconds"] for e in es) for es in timed]
-    worker_step = [statistics.median(e["seconds"] for e in es) / case.steps for es in timed]
-    first = result.workers[0]
+    partial = {"epoch_seconds_by_rank": [{str(r): [e["seconds"] for e in es] for r, es in res.epochs_by_rank().items()}
+                                         for res in results],
+               "timings": [res.timings for res in results], "ports": [res.port for res in results]}
+    failed = [res for res in results if res.status != "ok"]
+    if failed:
+        return Row(case, "failed", failed[0].error, metrics=partial)
+    per_round, shares, worker_step = [], [], []
+    for res in results:
+        ranks = res.epochs_by_rank()
+        rounds = min(len(es) for es in ranks.values())
+        per_round += [max(es[i]["seconds"] for es in ranks.values()) for i in range(load.warmup, rounds)]
+        for es in ranks.values():
+            timed = es[load.warmup:rounds]
+            shares.append(math.fsum(e["exchange_seconds"] for e in timed) / math.fsum(e["seconds"] for e in timed))
+            worker_step.append(statistics.median(e["seconds"] for e in timed) / case.steps)
+    stats = stats_of(per_round)
+    last = results[-1]
+    first = last.workers[0]
     w, b = first["result"]["params"]["w"], first["result"]["params"]["b"]
     truth = np.append(load.task.true_w, load.task.true_b)
     metrics = {
         **partial,
         "workers": case.workers, "servers": case.servers, "kvstore": case.kvstore, "placement": case.placement,
-        "update": first["result"]["update"],
+        "update": first["result"]["update"], "jobs": len(results),
         "epoch_min_s": stats.min, "epoch_median_s": stats.median, "epoch_iqr_s": stats.iqr, "rounds": stats.rounds,
         "warmup": load.warmup, "steps_per_epoch": case.steps, "global_batch": load.batch_size * case.workers,
         "us_per_step": statistics.median(worker_step) * 1e6,
         "samples_per_s": case.global_examples / stats.median,
         "exchange_share": statistics.fmean(shares),
-        "final_loss": ranks[0][-1]["loss"],
+        "final_loss": last.epochs_by_rank()[0][-1]["loss"],
         "param_error": float(np.max(np.abs(np.append(w, b) - truth))),
         "epoch_seconds": per_round,
-        "losses": [e["loss"] for e in ranks[0]],
+        "losses": [e["loss"] for e in last.epochs_by_rank()[0]],
         "target_loss": load.target_loss,
     }
     return Row(case, "ok", stats=stats, metrics=metrics)
@@ -105,20 +112,32 @@ def add_efficiency(rows: list[Row]) -> None:
             r.metrics["scaling_efficiency"] = r.metrics["samples_per_s"] / (r.case.workers * base)
 
 
-def run_scaling(cases: list[DistCase], job_options: dict, base_spec: dict, on_row=None) -> tuple[list[Row], bool]:
-    """Each case as its own job, in order; returns the rows and whether Ctrl-C stopped the run."""
-    rows = []
-    for case in cases:
+def run_scaling(cases: list[DistCase], job_options: dict, base_spec: dict, repeat: int = 1,
+                on_row=None) -> tuple[list[Row], bool]:
+    """Each case as its own job, ``repeat`` times, in the order A B … B A (asv's interleaving across
+    processes: load that drifts between jobs lands on every worker count alike); rounds pooled per case.
+    Returns the rows and whether Ctrl-C stopped the run (rows then cover the cases with every job done)."""
+    results: dict[int, list[JobResult]] = {i: [] for i in range(len(cases))}
+    order = [i for rep in range(repeat) for i in (range(len(cases)) if rep % 2 == 0 else reversed(range(len(cases))))]
+    rows: dict[int, Row] = {}
+    for i in order:
+        case = cases[i]
         job = Job(spec_for(case, base_spec), **{**job_options, "workers": case.workers, "servers": case.servers})
         result = launch(job)
         if result.status == "interrupted":
-            return rows, True
-        row = row_from(case, result)
-        rows.append(row)
-        add_efficiency(rows)
-        if on_row is not None:
-            on_row(row)
-    return rows, False
+            return _ordered(rows), True
+        results[i].append(result)
+        if len(results[i]) == repeat or result.status != "ok":
+            if i not in rows:
+                rows[i] = row_from(case, results[i])
+                add_efficiency(_ordered(rows))
+                if on_row is not None:
+                    on_row(rows[i])
+    return _ordered(rows), False
+
+
+def _ordered(rows: dict[int, Row]) -> list[Row]:
+    return [rows[i] for i in sorted(rows)]
 
 
 COLUMNS = [*ROLES, "workers", "servers", "kvstore", "update", "global batch", "epoch med (ms)", "IQR (ms)", "rounds",

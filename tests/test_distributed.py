@@ -206,7 +206,7 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
 def test_bench_workers_prints_the_scaling_table(tag, tmp_path):
     out = tmp_path / "scaling.json"
     result = run_cli("bench", "--workers", "1,2", "--data", "scratch", "--model", "scratch", "--loss", "scratch",
-                     "--optimizer", "scratch", "--num-examples", "200", "--rounds", "2", "--warmup", "1",
+                     "--optimizer", "scratch", "--num-examples", "200", "--rounds", "2", "--warmup", "1", "--repeat", "2",
                      "--timeout", "30", "--deadline", "120", "-q", "--json", str(out), "--csv", str(tmp_path / "s.csv"),
                      timeout=240)
     assert result.returncode == 0, result.stderr
@@ -222,6 +222,7 @@ def test_bench_workers_prints_the_scaling_table(tag, tmp_path):
     two = by_workers[2]
     assert two["scaling_efficiency"] == pytest.approx(two["samples_per_s"] / (2 * by_workers[1]["samples_per_s"]))
     assert two["steps_per_epoch"] == 10 and two["global_batch"] == 20 and 0 < two["exchange_share"] < 1
+    assert two["jobs"] == 2 and two["rounds"] == 4  # --repeat 2: two jobs' timed rounds pooled
     assert (tmp_path / "s.csv").read_text().count("\n") == 3
 
 

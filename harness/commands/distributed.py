@@ -23,6 +23,8 @@ def add_options(parser, bench: bool = False) -> None:
     if bench:
         g.add_argument("--workers", metavar="N,N,...",
                        help="instead: a scaling table, one job per worker count, e.g. 1,2,4")
+        g.add_argument("--repeat", type=int, default=1, metavar="R",
+                       help="run every job R times, in the order A B … B A, and pool their rounds (default 1)")
     else:
         g.add_argument("--workers", type=int, metavar="N", help="train data-parallel on N worker processes")
     g.add_argument("--servers", type=int, default=1, metavar="M", help="parameter servers (default %(default)s)")
@@ -176,6 +178,8 @@ def cmd_bench(args, registry, load) -> int:
     from .bench import _check_writable
 
     counts = parse_workers(args.workers)
+    if args.repeat < 1:
+        raise HarnessError(f"--repeat must be a positive integer, got {args.repeat}")
     options = job_options(args, max(counts))
     ctxs = bench.parse_ctxs(args.ctx)
     if len(ctxs) != 1:
@@ -199,7 +203,7 @@ def cmd_bench(args, registry, load) -> int:
 
     start = time.perf_counter()
     base = {**base_spec(args, Combination()), "ctx": ctxs[0]}
-    rows, interrupted = dist_bench.run_scaling(planned, options, base, on_row=progress)
+    rows, interrupted = dist_bench.run_scaling(planned, options, base, args.repeat, on_row=progress)
     wall = time.perf_counter() - start
     machine, commit = environment.machine_info(), environment.commit_info()
     for path, render in ((args.json, lambda: bench.to_json_text(rows, interrupted, machine, commit) + "\n"),
@@ -211,8 +215,9 @@ def cmd_bench(args, registry, load) -> int:
                 raise HarnessError(f"cannot write {path}: {exc.strerror or exc}") from None
     print(dist_bench.render_table(rows, args.format))
     failed = sum(r.status == "failed" for r in rows)
-    print(f"\n{len(rows)} of {len(planned)} jobs; {failed} failed; workload {load.name} (N={load.num_examples}, "
-          f"D={load.num_inputs}, batch {load.batch_size} per worker), {load.rounds} rounds after {load.warmup} warm-up; "
+    print(f"\n{len(rows)} of {len(planned)} rows ({len(planned) * args.repeat} jobs); {failed} failed; workload {load.name} (N={load.num_examples}, "
+          f"D={load.num_inputs}, batch {load.batch_size} per worker), {load.rounds} rounds after {load.warmup} warm-up"
+          f"{f' in each of {args.repeat} jobs (A B … B A)' if args.repeat > 1 else ''}; "
           f"{args.kvstore}, {args.servers} server(s), placement {args.placement}; scheduler, servers and workers share "
           f"this machine's {environment.machine_info()['harness']['cpu_count']['usable']} cores; {wall:.1f} s")
     print("a round = one global epoch (slowest rank); efficiency = samples/s with N workers / (N × with 1); "
