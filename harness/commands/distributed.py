@@ -92,8 +92,11 @@ def cmd_run(args, registry, task, settings) -> int:
     """``harness run --workers N``: one job; rank 0's epochs as they finish, then the result."""
     from ..distributed import Job, launch
 
+    from .. import context
+
     combo = Combination(**{role: getattr(args, role) for role in ROLES}, fused=args.fused)
     check_combination(registry, combo, args.placement)
+    context.resolve(args.ctx)  # an unusable context fails here, not in every worker
     options = job_options(args, args.workers)
     steps = steps_per_epoch(task.num_examples, settings.batch_size, args.workers)
     spec = {**base_spec(args, combo), "task": asdict(task), "settings": asdict(settings)}
