@@ -51,7 +51,9 @@ class Session:
     """One combination assembled on one context: the seed's training loop, role by role,
     or, for a fused combination, the plugin's fused step in place of model, loss and optimizer."""
 
-    def __init__(self, registry: Registry, combo: Combination, task: Task, settings: Settings, ctx: mx.Context):
+    def __init__(self, registry: Registry, combo: Combination, task: Task, settings: Settings, ctx: mx.Context,
+                 optimizer_options: dict | None = None):
+        """``optimizer_options``: keywords for the optimizer factory (a distributed run's ``kvstore=`` ...)."""
         settings.check(task)
         factories = registry.resolve(combo, task.name)
         self.combo, self.task, self.settings, self.ctx = combo, task, settings, ctx
@@ -65,7 +67,7 @@ class Session:
             self.step = None
             self.fused_step = registry.fused_step(combo, task.name)(self.net, settings.lr)
         else:
-            self.step = factories["optimizer"](self.net, settings.lr)
+            self.step = factories["optimizer"](self.net, settings.lr, **(optimizer_options or {}))
             self.fused_step = None
 
     def run_epoch(self, lap=None) -> None:

@@ -40,8 +40,10 @@ def loss():
 
 
 # 定义优化算法 - Gluon实现
-def trainer(net, lr):
-    trainer = Trainer(net.collect_params(), 'sgd', {'learning_rate': lr})
+def trainer(net, lr, kvstore='device', update_on_kvstore=None):
+    # kvstore: a dist kvstore when the harness runs this Trainer on the parameter server
+    trainer = Trainer(net.collect_params(), 'sgd', {'learning_rate': lr},
+                      kvstore=kvstore, update_on_kvstore=update_on_kvstore)
     return trainer.step  # step(batch_size): 对批量样本梯度求平均
 
 

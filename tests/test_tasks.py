@@ -170,3 +170,12 @@ def test_task_contract_errors_in_the_api(registry):
     assert task.num_examples == 500 and task.num_inputs == 784
     with pytest.raises(HarnessError, match="--num-examples applies to --dataset synthetic only"):
         registry.make_task("mlp", num_examples=100)
+
+
+def test_image_task_runs_data_parallel_on_the_parameter_server():
+    proc = run_cli("run", "--task", "softmax", "--workers", "2", "--epochs", "2", "--timeout", "60", timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert re.match(r"^epoch 2, loss \d+\.\d{4}, train acc 0\.\d{3}, test acc (0\.\d{3}) \(.*rank 0, exchange \d+%\)$", lines[1])
+    assert float(re.search(r"test acc (0\.\d+)", lines[1]).group(1)) > 0.8
+    assert "global batch 64" in proc.stdout

@@ -11,7 +11,7 @@ from .. import api, bench, breakdown, compare, context, environment, history
 from ..errors import HarnessError
 from ..report import table
 from ..roles import ROLES
-from . import add_role_options, registry_from_args
+from . import add_role_options, distributed, registry_from_args
 
 
 def add_parser(sub, common) -> None:
@@ -49,6 +49,7 @@ def add_parser(sub, common) -> None:
                    "with PNG, write a stacked-bar chart there")
     p.add_argument("--overhead", action="store_true",
                    help="instead: time the seed's hand-written scratch loop against the harness's all-scratch run")
+    distributed.add_options(p, bench=True)
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("compare", parents=[common], help="compare two bench JSON files, with a significance test")
@@ -71,6 +72,8 @@ def cmd_bench(args) -> int:
     _check_format(args.format)
     load = bench.workload_from(lambda dest: getattr(args, dest))
     registry = registry_from_args(args)
+    if args.workers is not None:
+        return distributed.cmd_bench(args, registry, load)
     if args.overhead:
         return _overhead(registry, load, bench.parse_ctxs(args.ctx))
     for path in (args.json, args.csv, args.plot, args.breakdown):

@@ -7,7 +7,8 @@ from .. import api
 from ..errors import HarnessError
 from ..report import table, to_json
 from ..roles import ROLES
-from . import add_role_options, add_task_options, newplugin, registry_from_args, task_options
+from . import (add_role_options, add_task_options, distributed, newplugin, registry_from_args, settings_from_args,
+               task_from_args, task_options)
 
 
 def add_parser(sub, common) -> None:
@@ -30,6 +31,7 @@ def add_parser(sub, common) -> None:
     p.add_argument("--ctx", default="cpu", help="cpu, gpu or gpu:N (default %(default)s)")
     add_task_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    distributed.add_options(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -128,6 +130,10 @@ def cmd_tasks(args) -> int:
 
 
 def cmd_run(args) -> int:
+    if args.workers is not None:
+        registry = registry_from_args(args)
+        task = task_from_args(registry, args)
+        return distributed.cmd_run(args, registry, task, settings_from_args(args, task))
     run = api.run(*(getattr(args, role) for role in ROLES), fused=args.fused, task=args.task, ctx=args.ctx,
                   epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, plugins=args.plugin_specs,
                   strict=args.strict_plugins, echo=not args.json, **task_options(args))
