@@ -52,7 +52,7 @@ BUILTIN_DISTRIBUTION = "mxnet-harness"
 
 
 class PluginWarning(UserWarning):
-    """A plugin was skipped; the message says which and why."""
+    """A plugin was skipped, or a name it registered is selectable by nobody; the message says which and why."""
 
 
 @dataclass
