@@ -355,6 +355,7 @@ def test_pytest_benchmarks_take_the_task_its_combinations_fused_variants_and_ref
     # benchmarks/ under pytest-benchmark: the mlp matrix (3 built-in implementations per role, fast's fused
     # variant, the two references), and a few cases run for real into the JSON
     import json
+    import os
     import subprocess
     import sys
 
@@ -365,7 +366,7 @@ def test_pytest_benchmarks_take_the_task_its_combinations_fused_variants_and_ref
                                "--harness-plugin", "no:momentum", "--task", "mlp", "--workload", "digits",
                                "--harness-ctx", "cpu", "--harness-rounds", "1", "--harness-warmup", "0", *args],
                               capture_output=True, text=True, cwd=ROOT, timeout=600,
-                              env={**__import__("os").environ, "HARNESS_TORCH_THREADS": "1"})
+                              env={**os.environ, "HARNESS_TORCH_THREADS": "1"})
 
     listed = pytest_benchmarks("--collect-only", "-q")
     assert listed.returncode == 0, listed.stdout + listed.stderr
@@ -386,5 +387,5 @@ def test_pytest_benchmarks_take_the_task_its_combinations_fused_variants_and_ref
         assert entry["group"] == "mlp-digits-cpu"
         assert entry["extra_info"]["workload"]["task"] == "mlp" and entry["extra_info"]["test_acc"] > 0.5
     assert entries["mlp-digits-cpu-ref-torch"]["extra_info"]["torch_threads"] == 1
-    bad = pytest_benchmarks("--collect-only", "-q", "--task", "nope")
-    assert bad.returncode != 0 and "unknown task 'nope'" in bad.stderr + bad.stdout
+    bad = pytest_benchmarks("--collect-only", "-q", "--task", "nope")  # a usage error, nothing collected
+    assert bad.returncode != 0 and "UsageError" in bad.stdout and "task 'nope'" in bad.stdout

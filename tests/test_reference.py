@@ -2,7 +2,6 @@
 from tests.helpers import weights
 import importlib
 import json
-import os
 from dataclasses import replace
 
 import mxnet as mx
