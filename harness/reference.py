@@ -23,7 +23,8 @@ one intra-op thread, and MXNet's OpenMP threads would compete with its own.
 The worker never imports MXNet, picks its best thread count by timing a few
 steps at each count (``HARNESS_TORCH_THREADS=N`` fixes it) and reports it in
 :meth:`TorchReference.extra_metrics`.  Timing a worker epoch from the host
-adds one pipe round trip (tens of µs) to it.
+adds a pipe round trip and the worker's wake-up to it: 1–10 ms on a busy
+2-vCPU machine (``worker_epoch_seconds`` keeps the worker's own times).
 
 :func:`references` lists every reference with why it cannot run here, if so.
 This module imports MXNet only where it reads the host's task, so the worker
@@ -243,10 +244,10 @@ class TorchLoop:
     """PyTorch eager in the book's style: autograd for the gradient, a manual SGD step under ``no_grad``.
 
     Runs wherever it is built (the worker builds it; a test may build it in
-    process).  The fastest eager variant measured (docs/performance.md):
-    ``addmm`` for ``X·W + b``, the loss summed in one call (``mse_loss`` / 2,
-    ``cross_entropy``), ``sub_`` with ``alpha=lr/b`` for the update, and
-    gradients dropped (``grad = None``) rather than zeroed.
+    process).  The fastest eager variant measured on linreg (docs/performance.md),
+    kept for the image tasks: ``addmm`` for ``X·W + b``, the loss summed in one
+    call (``mse_loss`` / 2, ``cross_entropy``), ``sub_`` with ``alpha=lr/b`` for
+    the update, and gradients dropped (``grad = None``) rather than zeroed.
     """
 
     def __init__(self, task_name: str, data: dict, batch_size: int, lr: float, shuffle: bool, seed: int,

@@ -1,4 +1,5 @@
-"""The seed's linear regression with the fewest MXNet engine calls per step.
+"""The book's models with the fewest MXNet engine calls per step: the seed's
+linear regression, and softmax regression and the MLP (d2l 3.6/3.9) further down.
 
 Same roles, names and mathematics as ``plugins/scratch.py``, and each role
 mixes with scratch and gluon.  Per step of the host loop this costs one cached
