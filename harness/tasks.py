@@ -106,7 +106,8 @@ class LinReg(Task):
 _IMAGE_DEFAULTS = {
     "digits": (Defaults(10, 32, 0.5), Defaults(10, 32, 0.5), 0.9),
     "fashion-mnist": (Defaults(5, 256, 0.1), Defaults(5, 256, 0.5), 0.8),
-    "synthetic": (Defaults(5, 256, 0.1), Defaults(5, 256, 0.5), 0.8),
+    # the book's lr 0.5 overshoots on the synthetic images (the MLP stays at chance): 0.2 learns in 2-3 epochs
+    "synthetic": (Defaults(5, 256, 0.1), Defaults(5, 256, 0.2), 0.8),
 }
 
 
