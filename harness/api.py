@@ -298,6 +298,7 @@ def verify(task: str = "linreg", *, data=None, model=None, loss=None, optimizer=
     registry = load_plugins(plugins, strict)
     the_task = registry.make_task(task, num_examples=num_examples, num_inputs=num_inputs, dataset=dataset,
                                   data_dir=data_dir, seed=seed)
+    epochs = epochs if epochs is not None else the_task.verify_epochs
     settings = Settings.for_task(the_task, epochs=epochs, batch_size=batch_size, lr=lr)
     device = context.resolve(ctx)
     named = {"data": _names(data), "model": _names(model), "loss": _names(loss), "optimizer": _names(optimizer)}

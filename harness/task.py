@@ -82,6 +82,10 @@ class Task:
     target: Target
     #: what a verify run compares with, and the largest difference it accepts
     tolerance: float = 1e-5
+    #: epochs ``harness verify`` trains when not told (None: the task's default epochs); rounding
+    #: differences between equal maths (a fused log-softmax vs the book's softmax then log) grow
+    #: with training, so a task may verify over fewer epochs than it trains
+    verify_epochs: int | None = None
     seed: int = 0
 
     # --- data and parameters ---------------------------------------------------

@@ -129,6 +129,9 @@ class _ImageTask(Task):
 
     kind = "classification"
     tolerance = 1e-4
+    # the MLP at lr 0.5: Gluon's log-softmax and the book's softmax-then-log drift apart by 5e-3
+    # (relative 0.2 % of the loss) over 10 epochs on digits; after 2 they agree to 1e-6
+    verify_epochs = 2
     _model_index = 0  # which column of _IMAGE_DEFAULTS
 
     def __post_init__(self):
