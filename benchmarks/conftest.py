@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness import __version__, bench, environment
+from harness import __version__, matrix as bench, environment
 from harness.errors import Diverged, HarnessError
 from harness.overhead import describe
-from harness.plugins import load, parse_specs
+from harness.loader import load, parse_specs
 
 
 def pytest_addoption(parser):

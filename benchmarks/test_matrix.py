@@ -1,7 +1,7 @@
 """One timed round = one full epoch, engine synchronised inside the clock."""
 import pytest
 
-from harness import bench
+from harness import matrix as bench
 from harness.timing import EpochRunner, synced_clock
 
 

@@ -5,8 +5,8 @@
 """
 __version__ = "0.1.0"
 
-# bench, verify and plugins join once the modules of those names are renamed (a submodule shadows a name)
-_API = ("run", "load_plugins")
+# no submodule may share these names: an imported submodule would shadow the function
+_API = ("run", "bench", "verify", "plugins", "load_plugins")
 
 
 def __getattr__(name):

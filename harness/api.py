@@ -33,7 +33,7 @@ def load_plugins(plugins: Iterable = (), strict: bool | None = None, autoload: b
     """The registry, as ``-p`` and ``--strict-plugins`` would build it: the one way every entry point loads plugins.
 
     ``plugins``: modules or objects with hook implementations, module names / ``.py`` paths, or ``"no:NAME"``."""
-    from .plugins import load, parse_specs
+    from .loader import load, parse_specs
 
     specs = [p for p in plugins if isinstance(p, str)]
     objects = [p for p in plugins if not isinstance(p, str)]
@@ -293,7 +293,7 @@ def verify(task: str = "linreg", *, data=None, model=None, loss=None, optimizer=
     """Check that combinations compute the same numbers (``harness verify``); each role takes a name or a list."""
     from . import context
     from .train import Settings
-    from .verify import default_combinations, verify as run_verify
+    from .verification import default_combinations, verify as run_verify
 
     registry = load_plugins(plugins, strict)
     the_task = registry.make_task(task, num_examples=num_examples, num_inputs=num_inputs, dataset=dataset,
@@ -311,7 +311,7 @@ def verify(task: str = "linreg", *, data=None, model=None, loss=None, optimizer=
 
 @dataclass
 class Benchmark(Result):
-    """A benchmark matrix's rows (:class:`harness.bench.Row`, failed and skipped included) and how it ran."""
+    """A benchmark matrix's rows (:class:`harness.matrix.Row`, failed and skipped included) and how it ran."""
 
     rows_: list
     planned: list
@@ -327,17 +327,17 @@ class Benchmark(Result):
 
     @property
     def columns(self) -> list[str]:
-        import harness.bench as bench
+        import harness.matrix as bench
 
         return bench.table_columns(self.rows_)
 
     def rows(self) -> list[dict]:
-        import harness.bench as bench
+        import harness.matrix as bench
 
         return bench.display_rows(self.rows_)
 
     def table(self, tablefmt: str = "simple") -> str:
-        import harness.bench as bench
+        import harness.matrix as bench
 
         super().table(tablefmt)  # validates the format
         return bench.render_table(self.rows_, tablefmt)
@@ -352,7 +352,7 @@ class Benchmark(Result):
 
     def to_document(self) -> dict:
         """The pytest-benchmark-compatible document ``--json`` writes."""
-        import harness.bench as bench
+        import harness.matrix as bench
 
         return bench.to_document(self.rows_, self.interrupted, self.machine, self.commit)
 
@@ -360,12 +360,12 @@ class Benchmark(Result):
         return self.to_document()
 
     def to_json(self) -> str:
-        import harness.bench as bench
+        import harness.matrix as bench
 
         return bench.to_json_text(self.rows_, self.interrupted, self.machine, self.commit)
 
     def to_csv(self) -> str:
-        import harness.bench as bench
+        import harness.matrix as bench
 
         return bench.to_csv(self.rows_, self.machine, self.commit)
 
@@ -377,7 +377,7 @@ class Benchmark(Result):
     def write(self, json: str | None = None, csv: str | None = None, plot: str | None = None,
               breakdown_png: str | None = None) -> None:
         """Write the outputs asked for, each atomically; an unwritable path is a one-line error."""
-        import harness.bench as bench
+        import harness.matrix as bench
         from .plot import render_png
 
         outputs = [(json, lambda: self.to_json() + "\n"), (csv, self.to_csv), (plot, lambda: render_png(self.rows_)),
@@ -412,7 +412,7 @@ class Benchmark(Result):
                 f"{load.warmup} warm-up; 'vs scratch' = epoch time / all-scratch's; {self.wall_s:.1f} s")
 
     def left_out(self) -> list[str]:
-        import harness.bench as bench
+        import harness.matrix as bench
 
         return bench.left_out(self.registry, self.combos, self.workload.task)
 
@@ -430,7 +430,7 @@ def _drain() -> None:
 def plan_bench(registry, workload, *, ctx: str = "cpu", data=None, model=None, loss=None, optimizer=None,
                all: bool = False, fused: bool = False, references: bool = True):
     """``(task, combos, planned)`` for a benchmark: every input checked before any work."""
-    import harness.bench as bench
+    import harness.matrix as bench
 
     ctxs = bench.parse_ctxs(ctx)
     task = workload.build_task(registry)  # bad task options and missing data fail before any work
@@ -453,7 +453,7 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
           on_row: Callable | None = None, registry=None) -> Benchmark:
     """Time a matrix of combinations (``harness bench``).  Ctrl-C keeps the finished rows: the result says
     ``interrupted``.  ``progress`` shows a tqdm bar on stderr; ``on_row(row)`` is called as each row finishes."""
-    import harness.bench as b
+    import harness.matrix as b
     from . import environment
 
     registry = registry or load_plugins(plugins, strict)

@@ -29,7 +29,7 @@ import numpy as np
 from mxnet import autograd, nd
 
 from .errors import Diverged, HarnessError
-from .plugins import BUILTIN_DISTRIBUTION, DEFAULT_TASK, ENTRY_POINT_GROUP, Registry, import_plugin, load
+from .loader import BUILTIN_DISTRIBUTION, DEFAULT_TASK, ENTRY_POINT_GROUP, Registry, import_plugin, load
 from .roles import ROLES, Combination, Model
 from .task import Target, Task
 from .train import Session, Settings, train

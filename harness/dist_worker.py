@@ -52,8 +52,8 @@ def read_spec(source: str) -> dict:
 
 def build(spec: dict):
     """The task, settings, registry and combination a spec names, each rebuilt from its dict."""
-    from .bench import Workload
-    from .plugins import load
+    from .matrix import Workload
+    from .loader import load
     from .roles import Combination
     from .train import Settings
 

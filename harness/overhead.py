@@ -8,7 +8,7 @@ import statistics
 
 from mxnet import autograd, nd
 
-from .plugins import Registry
+from .registry import Registry
 from .roles import Combination
 from .task import Task, seed_everything
 from .timing import EpochRunner

@@ -1,7 +1,7 @@
 """``harness bench --plot``: throughput per combination and the loss curves, one PNG."""
 from __future__ import annotations
 
-from .bench import Row, sorted_rows
+from .matrix import Row, sorted_rows
 from .report import figure, png_bytes
 
 

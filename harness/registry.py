@@ -6,7 +6,7 @@ for tasks.  The :class:`Registry` files each registration by role, name and the
 tasks it supports, makes a name two plugins claim unselectable, and answers
 every question the commands ask: which names exist (for a task), which factory
 to call, which combinations to run.  Finding and importing plugins, the
-environment's policy and tracing are :mod:`harness.plugins`' job; it decides
+environment's policy and tracing are :mod:`harness.loader`' job; it decides
 what a duplicate costs (:class:`Policy`) and hands it in.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ PLURALS = {"data": "data loaders", "model": "models", "loss": "losses", "optimiz
 
 
 class PluginRecord(Protocol):
-    """What the registry reads of a loaded plugin (:class:`harness.plugins.PluginInfo`)."""
+    """What the registry reads of a loaded plugin (:class:`harness.loader.PluginInfo`)."""
 
     source: str
     provides: dict[str, list[str]]

@@ -67,7 +67,7 @@ def _has_harness_hooks(module) -> bool:
 def registry_from_pytest(config):
     """The registry as pytest's ``-p`` options ask: ``-p MODULE`` where MODULE implements
     harness hooks adds it, ``-p no:NAME`` blocks plugin NAME (``scratch``, ``gluon``, ...)."""
-    from .plugins import load
+    from .loader import load
 
     extra, blocked = [], []
     for spec in getattr(config.option, "plugins", None) or []:

@@ -8,7 +8,7 @@ import mxnet as mx
 from mxnet import autograd
 
 from .errors import Diverged, HarnessError
-from .plugins import Registry
+from .registry import Registry
 from .roles import Combination, Model
 from .task import Task, seed_everything
 from .timing import synced_clock

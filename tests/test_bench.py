@@ -16,9 +16,9 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from harness import bench
+from harness import matrix as bench
 from harness.cli import main
-from harness.plugins import load
+from harness.loader import load
 from harness.roles import Combination
 from tests.conftest import ROOT, run_cli
 from tests.plugins import slow

@@ -8,7 +8,7 @@ import pytest
 from harness import breakdown as bd
 from harness import sweep
 from harness.errors import HarnessError
-from harness.plugins import load
+from harness.loader import load
 from harness.roles import Combination
 from harness.tasks import LinReg
 from harness.train import Session, Settings

@@ -112,7 +112,7 @@ def test_a_registered_task_gets_a_contract_check():
 
 
 def test_partners_cover_every_built_in_of_the_other_roles():
-    from harness.plugins import load
+    from harness.loader import load
     from harness.testing import builtin_plugin_names
 
     registry = load(only=builtin_plugin_names())

@@ -9,11 +9,11 @@ from mxnet import autograd, gluon, nd
 
 from harness.errors import Diverged, HarnessError, PluginError
 from harness.hookspecs import hookimpl
-from harness.plugins import load
+from harness.loader import load
 from harness.roles import ROLES, Combination, Model
 from harness.tasks import LinReg
 from harness.train import Session, Settings, train
-from harness.verify import TOLERANCE, verify
+from harness.verification import TOLERANCE, verify
 
 SEED_COMBOS = [Combination(*c) for c in itertools.product(["scratch", "gluon"], repeat=4)]
 

@@ -63,7 +63,7 @@ def test_shards_make_the_global_batch():
 
 
 def one_process(combo: Combination, task: Task, batch: int, epochs: int) -> np.ndarray:
-    from harness.plugins import load
+    from harness.loader import load
 
     session = Session(load(only=["scratch", "gluon"]), combo, task, Settings(epochs, batch, 0.03, shuffle=False), mx.cpu())
     params = train(session).params

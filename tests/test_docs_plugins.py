@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from harness import hookspecs, plugins
+from harness import hookspecs, loader as plugins
 from harness.testing import check_plugin
 
 from .conftest import ROOT

@@ -10,11 +10,11 @@ from mxnet import autograd, nd
 import plugins.fast as fast
 import plugins.gluon as gluon_plugin
 import plugins.scratch as scratch
-from harness.plugins import load
+from harness.loader import load
 from harness.roles import ROLES, Combination, Model
 from harness.tasks import LinReg
 from harness.train import Session, Settings, train
-from harness.verify import verify
+from harness.verification import verify
 
 IMPLS = ["scratch", "gluon", "fast"]
 FAST_COMBOS = [Combination(*c) for c in itertools.product(IMPLS, repeat=4) if "fast" in c]

@@ -10,7 +10,7 @@ import pytest
 
 from harness import reference
 from harness.errors import HarnessError
-from harness.plugins import load
+from harness.loader import load
 from harness.roles import Combination
 from harness.tasks import LinReg
 from harness.train import Session, Settings, train

@@ -6,7 +6,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from harness import bench
+from harness import matrix as bench
 from harness.cli import main
 from harness.errors import HarnessError
 from harness.roles import Combination
@@ -19,7 +19,7 @@ BOOK_LINE = re.compile(r"^epoch (\d+), loss (\d+\.\d{4}), train acc (\d\.\d{3}),
 
 @pytest.fixture(scope="module")
 def registry():
-    from harness.plugins import load
+    from harness.loader import load
 
     return load(only=["scratch", "gluon"])
 
@@ -70,7 +70,7 @@ def test_every_scratch_gluon_mix_computes_the_same_maths(capsys, task):
 
 def test_verify_tells_apart_different_maths(registry):
     """Scratch softmax regression with and without the bias update must not agree."""
-    from harness.verify import max_abs_diff
+    from harness.verification import max_abs_diff
 
     task = registry.make_task("softmax")
     settings = Settings.for_task(task, epochs=1, shuffle=False)

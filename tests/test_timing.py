@@ -6,7 +6,7 @@ import mxnet as mx
 import pytest
 
 from harness.errors import Diverged
-from harness.plugins import load
+from harness.loader import load
 from harness.roles import Combination
 from harness.tasks import LinReg
 from harness.timing import EpochRunner, measure, synced_clock

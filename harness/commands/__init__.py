@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..plugins import DEFAULT_TASK, Registry, load, parse_specs
+from ..loader import DEFAULT_TASK, Registry, load, parse_specs
 from ..roles import ROLES
 from ..tasks import LinReg
 from ..train import Settings

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tabulate import tabulate_formats
 
-from .. import api, bench, breakdown, compare, context, environment, history
+from .. import api, matrix as bench, breakdown, compare, context, environment, history
 from ..errors import HarnessError
 from ..report import table
 from ..roles import ROLES

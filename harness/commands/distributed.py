@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..dist_step import KVSTORES, PLACEMENTS, check_placement, takes_kvstore
 from ..errors import HarnessError
-from ..plugins import parse_specs
+from ..loader import parse_specs
 from ..report import to_json, write_atomic
 from ..roles import ROLES, Combination
 from ..sharding import steps_per_epoch
@@ -182,7 +182,7 @@ def cmd_bench(args, registry, load) -> int:
     """``harness bench --workers 1,2,4``: the scaling table, JSON and CSV."""
     import time
 
-    from .. import bench, dist_bench, environment
+    from .. import matrix as bench, dist_bench, environment
     from .bench import _check_writable
 
     counts = parse_workers(args.workers)

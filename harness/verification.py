@@ -14,7 +14,7 @@ import mxnet as mx
 import numpy as np
 
 from .errors import Diverged
-from .plugins import Registry
+from .registry import Registry
 from .roles import ROLES, Combination
 from .task import Task
 from .train import Session, Settings, train

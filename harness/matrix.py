@@ -21,7 +21,7 @@ from pytest_benchmark.stats import Stats
 
 from . import __version__, breakdown, context, environment, reference
 from .errors import Diverged, HarnessError
-from .plugins import Registry
+from .registry import Registry
 from .report import role_columns, table, to_json
 from .roles import ROLES, Combination
 from .task import Target, Task
