@@ -18,7 +18,7 @@ import pytest
 from harness import __version__, matrix as bench, environment
 from harness.errors import Diverged, HarnessError
 from harness.overhead import describe
-from harness.loader import load, parse_specs
+from harness.api import load_plugins
 
 
 def pytest_addoption(parser):
@@ -41,8 +41,7 @@ def workload_of(config) -> bench.Workload:
 def registry_of(config):
     if not hasattr(config, "_harness_registry"):
         try:
-            extra, blocked = parse_specs(config.getoption("--harness-plugin"))
-            config._harness_registry = load(extra=extra, blocked=blocked)
+            config._harness_registry = load_plugins(config.getoption("--harness-plugin"))
         except HarnessError as exc:
             _config_error(exc)
     return config._harness_registry
@@ -62,8 +61,7 @@ def pytest_generate_tests(metafunc):
         load.settings(load.build_task(registry))  # an unknown task or bad option: a usage error, before collection
     except HarnessError as exc:
         _config_error(exc)
-    combos = registry.combinations(load.task)
-    combos += registry.fused_variants(combos, load.task)  # the same matrix as harness bench --all
+    combos = registry.choose(load.task, scope="all", fused=True)  # the same matrix as harness bench --all
     planned = bench.cases(combos, ctxs, load) + bench.reference_cases(ctxs, load)
     params = [
         pytest.param(case, id=case.id, marks=[pytest.mark.skip(reason=skip)] if skip else [])

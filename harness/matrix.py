@@ -202,8 +202,6 @@ class Case:
 
 REFERENCES = {info.name: info for info in reference.references()}
 
-#: The seed note's two implementations: ``harness bench``'s default matrix (``--all`` adds the rest).
-SEED_PLUGINS = ("scratch", "gluon")
 
 
 def reference_cases(ctxs: list[str], load: Workload) -> list[tuple[Case, str | None]]:
@@ -215,23 +213,9 @@ def reference_cases(ctxs: list[str], load: Workload) -> list[tuple[Case, str | N
 
 
 def select(registry: Registry, fixed: dict, everything: bool, fused: bool = False, task: str = "linreg") -> list[Combination]:
-    """Combinations with ``fixed[role]`` names where given, else the seed plugins' (every one with ``everything``).
-
-    With no role given, each other plugin that provides every role is added on its own (e.g. all-``fast``),
-    with its fused variant if it has one.  ``fused`` (and ``everything``) add the fused variant of every
-    selected combination that has one.
-    """
-    chosen = {}
-    for role in ROLES:
-        seed_names = [n for n in registry.names(role, task) if registry.components[role][n].plugin in SEED_PLUGINS]
-        chosen[role] = fixed.get(role) or (None if everything else seed_names or None)
-    combos = registry.combinations(task, **chosen)
-    if not everything and not any(fixed.values()):
-        wholes = [c for c in registry.own_combinations(task) if c not in combos]
-        combos += wholes if fused else wholes + registry.fused_variants(wholes, task)
-    if fused or everything:
-        combos += registry.fused_variants(combos, task)
-    return combos
+    """``harness bench``'s combinations: :meth:`harness.registry.Registry.choose` with the seed plugins
+    by default, every registered implementation (and every fused variant) with ``everything``."""
+    return registry.choose(task, fixed, scope="all" if everything else "seed", fused=fused or everything)
 
 
 def left_out(registry: Registry, combos: list[Combination], task: str = "linreg") -> list[str]:

@@ -116,6 +116,10 @@ class Policy:
     trace: Callable[[str], None] | None = None
 
 
+#: The seed note's two implementations: ``harness bench``'s default matrix (``--all`` adds the rest).
+SEED_PLUGINS = ("scratch", "gluon")
+
+
 class Registry:
     """Every loaded plugin and the implementations it registered, keyed by role and name."""
 
@@ -220,6 +224,37 @@ class Registry:
     def fused_steps(self, task: str | None = None) -> list[FusedStep]:
         """Every selectable fused step, by (model, loss, optimizer); with ``task``, those for it."""
         return [self.fused[key] for key in sorted(self.fused) if task is None or self.fused[key].supports(task)]
+
+    def choose(self, task: str = DEFAULT_TASK, fixed: dict | None = None, *, scope: str = "seed",
+               fused: bool = False) -> list[Combination]:
+        """The one way every command picks combinations for ``task``.
+
+        ``fixed[role]`` (names) narrows a role; the roles not fixed take, by ``scope``:
+        ``"seed"`` the seed plugins' (scratch, gluon) and, when no role is fixed, each other plugin
+        that provides every role on its own, with its fused variant (``harness bench``);
+        ``"builtin"`` every built-in plugin's (``harness verify``); ``"own"`` nothing mixed: each
+        plugin's whole combination (``harness sweep``), unless a role is fixed; ``"all"`` every
+        registered one (``--all``, ``pytest benchmarks/``).  ``fused`` adds the fused variant of
+        every chosen combination that has one.
+        """
+        fixed = {role: list(names) for role, names in (fixed or {}).items() if names}
+        if scope == "own" and not fixed:
+            combos = self.own_combinations(task)
+        else:
+            def default(role):
+                if scope == "all":
+                    return None
+                if scope == "builtin":
+                    return self.builtin_names(role, task)
+                return [n for n in self.names(role, task) if self.components[role][n].plugin in SEED_PLUGINS] or None
+
+            combos = self.combinations(task, **{role: fixed.get(role) or default(role) for role in ROLES})
+            if scope == "seed" and not fixed:
+                wholes = [c for c in self.own_combinations(task) if c not in combos]
+                combos += wholes if fused else wholes + self.fused_variants(wholes, task)
+        if fused:
+            combos += self.fused_variants(combos, task)
+        return combos
 
     def own_combinations(self, task: str | None = None) -> list[Combination]:
         """For each name that every role registers (a plugin that provides them all), that name in every role."""

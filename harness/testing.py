@@ -67,15 +67,11 @@ def _has_harness_hooks(module) -> bool:
 def registry_from_pytest(config):
     """The registry as pytest's ``-p`` options ask: ``-p MODULE`` where MODULE implements
     harness hooks adds it, ``-p no:NAME`` blocks plugin NAME (``scratch``, ``gluon``, ...)."""
-    from .loader import load
+    from .api import load_plugins
 
-    extra, blocked = [], []
-    for spec in getattr(config.option, "plugins", None) or []:
-        if spec.startswith("no:"):
-            blocked.append(spec[3:])
-        elif spec in sys.modules and _has_harness_hooks(sys.modules[spec]):
-            extra.append(spec)
-    return load(extra=extra, blocked=blocked)
+    specs = [spec for spec in getattr(config.option, "plugins", None) or []
+             if spec.startswith("no:") or (spec in sys.modules and _has_harness_hooks(sys.modules[spec]))]
+    return load_plugins(specs)
 
 
 # ---- pytest hooks -------------------------------------------------------------------

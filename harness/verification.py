@@ -36,12 +36,7 @@ def default_combinations(registry: Registry, task: str = "linreg", every: bool =
     """Combinations to verify on ``task``: ``named[role]`` where given, else the built-in
     implementations of that role that support the task (every installed one with
     ``every=True``), then the fused variant of each that has a fused step."""
-    fixed = {
-        role: named.get(role) or (registry.names(role, task) if every else registry.builtin_names(role, task))
-        for role in ROLES
-    }
-    combos = registry.combinations(task, **fixed)
-    return combos + registry.fused_variants(combos, task)
+    return registry.choose(task, named, scope="all" if every else "builtin", fused=True)
 
 
 def twin(registry: Registry, combo: Combination, task: str = "linreg") -> Combination:

@@ -179,3 +179,22 @@ def test_image_task_runs_data_parallel_on_the_parameter_server():
     assert re.match(r"^epoch 2, loss \d+\.\d{4}, train acc 0\.\d{3}, test acc (0\.\d{3}) \(.*rank 0, exchange \d+%\)$", lines[1])
     assert float(re.search(r"test acc (0\.\d+)", lines[1]).group(1)) > 0.8
     assert "global batch 64" in proc.stdout
+
+
+def test_one_way_to_choose_combinations(registry):
+    """bench, verify, sweep and pytest benchmarks/ all pick through Registry.choose."""
+    from harness import matrix, verification
+
+    from harness.api import load_plugins
+
+    full = load_plugins([])
+    seed = full.choose("linreg")
+    assert Combination() in seed and Combination("fast", "fast", "fast", "fast") in seed
+    assert Combination("fast", "fast", "fast", "fast", fused=True) in seed  # each whole plugin, fused too
+    assert not any(c.data == "fast" and c.model != "fast" for c in seed)  # fast is not mixed by default
+    assert matrix.select(full, {}, False) == seed
+    assert verification.default_combinations(full, "mlp") == full.choose("mlp", scope="builtin", fused=True)
+    assert full.choose("linreg", scope="own") == full.own_combinations("linreg")
+    narrowed = full.choose("mlp", {"optimizer": ["momentum"]}, scope="seed")
+    assert {c.optimizer for c in narrowed} == {"momentum"} and len(narrowed) == 8
+    assert set(full.choose("softmax", scope="all")) >= set(full.choose("softmax", scope="builtin"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..loader import DEFAULT_TASK, Registry, load, parse_specs
+from ..loader import DEFAULT_TASK, Registry
 from ..roles import ROLES
 from ..tasks import LinReg
 from ..train import Settings
@@ -11,8 +11,9 @@ from ..train import Settings
 
 def registry_from_args(args: argparse.Namespace) -> Registry:
     """Load plugins as ``-p`` and ``--strict-plugins`` ask."""
-    extra, blocked = parse_specs(args.plugin_specs)
-    return load(extra=extra, blocked=blocked, strict=args.strict_plugins or None)
+    from ..api import load_plugins
+
+    return load_plugins(args.plugin_specs, args.strict_plugins)
 
 
 def add_task_choice(parser: argparse.ArgumentParser) -> None:

@@ -44,10 +44,8 @@ def add_parser(sub, common) -> None:
 
 
 def _combos(registry, args) -> list[Combination]:
-    chosen = {role: getattr(args, role) for role in ROLES if getattr(args, role)}
-    if chosen:
-        return registry.combinations(args.task, **chosen)
-    return registry.own_combinations(args.task)  # default: each plugin that provides every role, on its own
+    # default: each plugin that provides every role, on its own
+    return registry.choose(args.task, {role: getattr(args, role) for role in ROLES}, scope="own")
 
 
 def cmd_sweep(args) -> int:
