@@ -9,7 +9,7 @@ import warnings
 from . import __version__
 
 # Subcommand modules: each has ``add_parser(subparsers, common)`` setting ``func``.
-COMMANDS = ("harness.commands.core", "harness.commands.bench", "harness.commands.sweep")
+COMMANDS = ("harness.commands.core", "harness.commands.bench", "harness.commands.sweep", "harness.commands.ab")
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -196,6 +196,13 @@ def instability(sample, process_medians=None, confidence: float = CONFIDENCE) ->
     return flags
 
 
+def summary(sample, process_medians=None, confidence: float = CONFIDENCE) -> dict:
+    """What every result row carries besides its raw times: the median's CI and the instability flags."""
+    ci = median_ci(sample, confidence)
+    return {"epoch_median_ci_s": [ci.low, ci.high], "median_ci_level": ci.level,
+            "unstable": instability(sample, process_medians, confidence)}
+
+
 # --- one row of an A/B or old/new comparison -------------------------------------
 
 @dataclass
@@ -253,3 +260,28 @@ def attainable(n: int, m: int, alpha: float, tests: int) -> str | None:
         return None
     return (f"with {n} vs {m} rounds the smallest attainable Mann–Whitney p is {floor:.2g}, but Holm over {tests} rows "
             f"needs p < {need:.2g}: at least {min_rounds(need)} rounds a side")
+
+
+# --- how rows show these in tables ------------------------------------------------
+
+def format_ci(metrics: dict, scale: float = 1.0) -> str:
+    """``low–high`` of a row's median CI (``*`` when it cannot reach 95 %)."""
+    ci = metrics.get("epoch_median_ci_s")
+    if not ci:
+        return ""
+    star = "*" if metrics.get("median_ci_level", 1.0) < CONFIDENCE - 1e-9 else ""
+    return f"{ci[0] * scale:.4g}–{ci[1] * scale:.4g}{star}"
+
+
+def format_rounds(metrics: dict) -> str | int:
+    """``rounds``, or ``processes×rounds`` when the rounds came from several worker processes."""
+    per = metrics.get("process_seconds")
+    if not per:
+        return metrics["rounds"]
+    sizes = sorted({len(p) for p in per})
+    return f"{len(per)}×{sizes[0]}" if len(sizes) == 1 else f"{len(per)}×{sizes[0]}-{sizes[-1]}"
+
+
+def format_unstable(metrics: dict) -> str:
+    flags = metrics.get("unstable")
+    return f", UNSTABLE: {'; '.join(flags)}" if flags else ""

@@ -14,6 +14,8 @@ from ..report import table, write_atomic
 from ..roles import ROLES
 from . import add_role_options, registry_from_args
 
+PROCESSES = 0  # default of bench --processes (see docs/statistics.md for the measurements behind it)
+
 
 def add_parser(sub, common) -> None:
     p = sub.add_parser(
@@ -38,6 +40,11 @@ def add_parser(sub, common) -> None:
     p.add_argument("--interleave", action="store_true",
                    help="time round r of every row before round r+1 (round robin), so drifting machine load hits "
                    "all rows alike; every row's setup stays in memory to the end")
+    p.add_argument("--processes", type=int, default=PROCESSES, metavar="K",
+                   help="spread each row's rounds over K fresh worker processes, run slot by slot across rows "
+                   "(0: all in this process; default %(default)s)")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="S",
+                   help="with --processes: seconds a worker may take before it is killed (default %(default)g)")
     p.add_argument("--no-references", action="store_true",
                    help="leave out the NumPy (speed of light) and PyTorch eager reference rows")
     p.add_argument("--breakdown", nargs="?", const="", metavar="PNG",
@@ -91,7 +98,10 @@ def cmd_bench(args) -> int:
     start = time.perf_counter()
     interrupted = False
     try:
-        (bench.run_interleaved if args.interleave else bench.run_matrix)(registry, planned, on_row=on_row)
+        if args.processes:
+            _run_processes(args, planned, on_row)
+        else:
+            (bench.run_interleaved if args.interleave else bench.run_matrix)(registry, planned, on_row=on_row)
     except KeyboardInterrupt:
         interrupted = True
         _drain()
@@ -113,7 +123,7 @@ def cmd_bench(args) -> int:
     print(
         f"\n{_counted(done, planned)}; {failed} failed, {skipped} skipped; workload {load.name} "
         f"(N={load.num_examples}, D={load.num_inputs}, batch {load.batch_size}), {load.rounds} rounds after "
-        f"{load.warmup} warm-up; 'vs scratch' = epoch time / all-scratch's; {wall:.1f} s"
+        f"{load.warmup} warm-up{_where(args)}; 'vs scratch' = epoch time / all-scratch's; {wall:.1f} s"
     )
     print(environment.summary(machine, commit))
     if broken_down:
@@ -127,6 +137,26 @@ def cmd_bench(args) -> int:
         print(f"harness: interrupted; kept the {len(done)} finished combinations", file=sys.stderr)
         return 130
     return 1 if failed else 0
+
+
+def _run_processes(args, planned, on_row) -> None:
+    from .. import runner
+
+    if args.interleave:
+        raise HarnessError("--interleave is the in-process round robin; --processes already runs rows slot by slot")
+    if args.timeout <= 0:
+        raise HarnessError(f"--timeout must be > 0 seconds, got {args.timeout:g}")
+    for case, skip in planned:
+        if not skip:
+            runner.split_rounds(case.workload.rounds, args.processes)
+    runner.run(planned, args.processes, [runner.Environment()], args.plugin_specs, args.strict_plugins,
+               args.timeout, on_row=lambda side, row: on_row(row))
+
+
+def _where(args) -> str:
+    if not args.processes:
+        return " in this process"
+    return f" per row, spread over {args.processes} fresh processes (each with its own warm-up)"
 
 
 def _counted(done, planned) -> str:
