@@ -13,6 +13,7 @@ from . import add_role_options, registry_from_args
 from .bench import _check_format, _check_writable, _counted
 
 PROCESSES = 2  # per side and case; docs/statistics.md has the measurements behind it
+ROUNDS_FACTOR = 2  # default rounds per side: this times the workload's bench rounds (seed 20, large 10)
 
 
 def add_parser(sub, common) -> None:
@@ -61,6 +62,8 @@ def cmd_ab(args) -> int:
     fail_at = parse_percent(args.fail_on_regression) if args.fail_on_regression is not None else None
     sides = [runner.Environment("A", args.a_python, runner.parse_env(args.a_env, "--a-env")),
              runner.Environment("B", args.b_python, runner.parse_env(args.b_env, "--b-env"))]
+    if args.rounds is None:  # twice bench's: Holm over a whole matrix needs the power
+        args.rounds = ROUNDS_FACTOR * bench.WORKLOADS[args.workload].rounds if args.workload in bench.WORKLOADS else None
     load = bench.workload_from(lambda dest: getattr(args, dest))
     ctxs = bench.parse_ctxs(args.ctx)
     _check_writable(args.json)

@@ -1,48 +1,48 @@
-"""A test-only plugin whose training step is slower by a known fraction: ``HARNESS_SLOWDOWN=0.10`` makes
-every step take 1.10 times as long (default 0: no slowdown).
+"""A test-only plugin whose epoch does a known fraction more work: ``HARNESS_SLOWDOWN=0.10`` makes every
+epoch run 10 % more training steps of the same kind (default 0: none), with the same result.
 
 It provides every role, so ``-p tests/plugins/slowdown.py`` adds one row, ``slowdown`` × 4, to the default
-bench matrix.  The maths is the seed's scratch code; each step (from the start of fetching its batch to the
-end of its update) is drained with ``mx.nd.waitall()`` and timed, then a busy wait adds ``fraction`` of that
-time.  A side with the variable unset runs exactly the same code with a zero wait, so an A/B run of
-``--b-env HARNESS_SLOWDOWN=0.1`` against nothing has a true ratio of 1.10 on this row and 1.00 on every other.
+bench matrix; with the variable unset it is the seed's all-scratch code.  With fraction ``f`` the data
+iterator yields ``f × batches`` extra batches, spread evenly over the epoch (the same kind of
+batch: ``features.take`` of random indices), and the optimizer applies those with a learning rate of 0: a
+full step's work — fetch, forward, loss, backward, update — that leaves the parameters where they were.
+So the slowdown is extra work (it feels machine load the way the real steps do, unlike a sleep or a
+spin), the maths is unchanged, and the true ratio of epoch times is ``1 + f`` (up to the epoch's fixed
+costs, which are tiny beside its steps).
 """
 import os
-import time
+import random
 
-import mxnet as mx
+from mxnet import nd
 
 from harness.hookspecs import hookimpl
 from plugins import scratch
 
-_step_start = [0.0]
+_extra = [False]  # is the batch just handed out an extra one?
+_rng = random.Random(0)  # its own stream: the shuffling of the real batches stays what it was
 
 
-def fraction() -> float:
-    return float(os.environ.get("HARNESS_SLOWDOWN", "0") or 0)
+def permille() -> int:
+    return round(1000 * float(os.environ.get("HARNESS_SLOWDOWN", "0") or 0))
 
 
 def data_iter(batch_size, features, labels, shuffle=True):
-    batches = scratch.data_iter(batch_size, features, labels, shuffle)
-    while True:
-        _step_start[0] = time.perf_counter()
-        try:
-            batch = next(batches)
-        except StopIteration:
-            return
+    f, num_examples = permille(), len(features)
+    for i, batch in enumerate(scratch.data_iter(batch_size, features, labels, shuffle)):
+        _extra[0] = False
         yield batch
+        if (i + 1) * f // 1000 > i * f // 1000:  # exactly floor(batches × f) extras per epoch, evenly spread
+            j = nd.array(_rng.sample(range(num_examples), min(batch_size, num_examples)), ctx=features.context)
+            _extra[0] = True
+            yield features.take(j), labels.take(j)
+    _extra[0] = False
 
 
 def optimizer(net, lr):
-    sgd, extra = scratch.optimizer(net, lr), fraction()
+    params = net.params
 
     def step(batch_size):
-        sgd(batch_size)
-        mx.nd.waitall()
-        now = time.perf_counter()
-        until = now + extra * (now - _step_start[0])
-        while time.perf_counter() < until:  # spinning, not sleeping: sleep overshoots by tens of µs
-            pass
+        scratch.sgd(params, 0.0 if _extra[0] else lr, batch_size)
 
     return step
 

@@ -1,0 +1,133 @@
+"""Measure ``harness ab`` itself: its A/A false-positive rate and its power to detect known slowdowns.
+
+    python benchmarks/ab_rates.py aa --repeats 10 --out rates/          # whole default matrix, A/A
+    python benchmarks/ab_rates.py power --repeats 10 --out rates/       # 5/10/20 % slowdowns of one row
+    python benchmarks/ab_rates.py summary rates/                        # the rates, with exact 95 % CIs
+
+Both run ``harness ab`` at its default settings (the options after ``--`` are passed on) with the test
+plugin ``tests/plugins/slowdown.py``, whose row is ``HARNESS_SLOWDOWN`` × slower on side B:
+
+* ``aa``: the default matrix plus the slowdown row, B with ``HARNESS_SLOWDOWN=0.10``.  Every other row is the
+  same code in the same environment on both sides, so a run that flags any of them is a false positive of the
+  whole matrix (the family-wise error Holm's correction bounds); the slowdown row is a detection inside a
+  full-size matrix at the same time.
+* ``power``: the slowdown row alone, B slower by 5, 10 and 20 %, alternated.  Detected when Mann–Whitney
+  gives ``p < alpha / m`` (``m`` = rows of the full matrix, read from an ``aa`` run or counted here) and the
+  ratio passes the threshold: under Holm a row with that p is flagged in the full matrix whatever the other
+  rows do (its adjusted p is at most ``m · p``), so this rate is a lower bound of the full-matrix power.
+
+Rates are measurements, not tests: nothing here asserts a number.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from harness import stats  # noqa: E402
+
+HARNESS = str(Path(sys.executable).with_name("harness"))
+PLUGIN = ["-p", "tests/plugins/slowdown.py"]
+ROW = ["--data", "slowdown", "--model", "slowdown", "--loss", "slowdown", "--optimizer", "slowdown", "--no-references"]
+SLOW_NAME = "slowdown-slowdown-slowdown-slowdown]"
+
+
+def run_ab(out: Path, tag: str, fraction: float, extra: list[str], only_row: bool) -> None:
+    path = out / f"{tag}.json"
+    argv = [HARNESS, "ab", "-q", *PLUGIN, *(ROW if only_row else []), "--b-env", f"HARNESS_SLOWDOWN={fraction}",
+            "--json", str(path), *extra]
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    print(f"{tag}: exit {done.returncode}, {wall:.0f} s", flush=True)
+    if not path.exists():
+        print(done.stderr[-2000:], file=sys.stderr)
+
+
+def matrix_rows() -> int:
+    """Rows ``harness ab`` tests on the default matrix plus the slowdown row (skipped references excluded)."""
+    from harness import bench
+    from harness.plugins import load
+
+    registry = load(extra=["tests/plugins/slowdown.py"])
+    planned = bench.cases(bench.select(registry, {}, False), ["cpu"], bench.WORKLOADS["seed"])
+    planned += bench.reference_cases(["cpu"], bench.WORKLOADS["seed"])
+    return sum(not skip for _, skip in planned)
+
+
+def summary(folder: str) -> None:
+    docs = [(Path(p).stem, json.load(open(p))) for p in sorted(glob.glob(os.path.join(folder, "*.json")))]
+    aa = [(tag, d) for tag, d in docs if tag.startswith("aa-")]
+    m = max((sum(r.get("p") is not None for r in d["rows"]) for _, d in aa), default=None) or matrix_rows()
+    if aa:
+        flagged = [(tag, [r["name"] for r in d["rows"] if not r["name"].endswith(SLOW_NAME)
+                          and r["verdict"] in ("slower", "faster")]) for tag, d in aa]
+        k = sum(bool(f) for _, f in flagged)
+        ci = stats.clopper_pearson(k, len(aa))
+        rows = sum(r.get("p") is not None and not r["name"].endswith(SLOW_NAME) for _, d in aa for r in d["rows"])
+        hits = [r["verdict"] == "slower" for _, d in aa for r in d["rows"] if r["name"].endswith(SLOW_NAME)]
+        walls = [d["settings"]["wall_s"] for _, d in aa]
+        print(f"A/A: {k} of {len(aa)} whole-matrix runs flagged any unchanged row ({k / len(aa):.0%}, 95% CI "
+              f"{ci.low:.0%}–{ci.high:.0%}); {sum(len(f) for _, f in flagged)} of {rows} unchanged rows flagged; "
+              f"wall {min(walls):.0f}–{max(walls):.0f} s (median {sorted(walls)[len(walls) // 2]:.0f} s) per run")
+        for tag, f in flagged:
+            if f:
+                print(f"  {tag}: {', '.join(f)}")
+        if hits:
+            hci = stats.clopper_pearson(sum(hits), len(hits))
+            print(f"  10% slowdown row inside the full matrix: detected in {sum(hits)} of {len(hits)} "
+                  f"({sum(hits) / len(hits):.0%}, 95% CI {hci.low:.0%}–{hci.high:.0%})")
+    power = [(tag, d) for tag, d in docs if tag.startswith("power-")]
+    by_fraction: dict[float, list] = {}
+    for tag, d in power:
+        [row] = [r for r in d["rows"] if r["name"].endswith(SLOW_NAME)]
+        alpha, threshold = d["settings"]["alpha"], d["settings"]["threshold"]
+        detected = row.get("p") is not None and row["p"] < alpha / m and row["ratio"] > 1 + threshold
+        fraction = float(d["sides"]["B"]["env"]["HARNESS_SLOWDOWN"])
+        by_fraction.setdefault(fraction, []).append((detected, row.get("ratio"), d["settings"]["wall_s"]))
+    for fraction, runs in sorted(by_fraction.items()):
+        k = sum(x[0] for x in runs)
+        ci = stats.clopper_pearson(k, len(runs))
+        ratios = sorted(x[1] for x in runs if x[1] is not None)
+        print(f"power at {fraction:.0%} slower: detected in {k} of {len(runs)} runs ({k / len(runs):.0%}, 95% CI "
+              f"{ci.low:.0%}–{ci.high:.0%}) at p < {0.05 / m:.2g} (Holm's first step over {m} rows); measured ratios "
+              f"{ratios[0]:.3f}–{ratios[-1]:.3f} (median {ratios[len(ratios) // 2]:.3f}); "
+              f"{sum(x[2] for x in runs) / len(runs):.0f} s per one-row run")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", choices=["aa", "power", "summary"])
+    parser.add_argument("folder", nargs="?", help="summary: the folder of JSON files")
+    parser.add_argument("--out", default="ab-rates", help="folder for the runs' JSON (default %(default)s)")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--fractions", default="0.05,0.10,0.20", help="power: slowdowns, alternated")
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args, extra = parser.parse_args(argv[:cut]), argv[cut + 1:]  # after --: options for harness ab
+    if args.mode == "summary":
+        summary(args.folder or args.out)
+        return 0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%H%M%S")
+    for i in range(args.repeats):
+        if args.mode == "aa":
+            run_ab(out, f"aa-{stamp}-{i:02d}", 0.10, extra, only_row=False)
+        else:
+            for fraction in (float(f) for f in args.fractions.split(",")):
+                run_ab(out, f"power-{stamp}-{fraction:.2f}-{i:02d}", fraction, extra, only_row=True)
+    summary(str(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
