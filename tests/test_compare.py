@@ -133,3 +133,13 @@ def test_compare_table_shows_intervals_and_holm(tmp_path, capsys):
     assert main(["compare", old, new]) == 0
     out = capsys.readouterr().out
     assert "new/old 95% CI" in out and "p (Holm)" in out and "Holm-adjusted p < 0.002 over 3 benchmarks" in out
+
+
+def test_compare_warns_when_no_row_can_reach_alpha(tmp_path, capsys):
+    five = {"machine_info": {}, "commit_info": {}, "benchmarks": [
+        {"name": "test_epoch[a]", "stats": {"data": [0.1, 0.11, 0.1, 0.12, 0.1]}}]}
+    path = write(tmp_path, "five.json", five)
+    assert main(["compare", path, path]) == 0
+    err = capsys.readouterr().err
+    assert "warning: no benchmark can be called changed: with 5 vs 5 rounds the smallest attainable" in err
+    assert "at least 7 rounds a side" in err
