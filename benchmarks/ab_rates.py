@@ -63,44 +63,62 @@ def matrix_rows() -> int:
     return sum(not skip for _, skip in planned)
 
 
+def verdicts(doc: dict, clock: str) -> dict[str, stats.Change]:
+    """Every tested row of a run re-judged on ``clock`` (``wall`` reproduces the run's own verdicts)."""
+    key = "process_seconds" if clock == "wall" else "process_cpu_seconds"
+    changes = []
+    for row in doc["rows"]:
+        a, b = row.get("a", {}).get(key), row.get("b", {}).get(key)
+        if a and b and row.get("p") is not None:
+            changes.append(stats.change(row["name"], [x for p in a for x in p], [x for p in b for x in p]))
+    stats.judge(changes, doc["settings"]["alpha"], doc["settings"]["threshold"])
+    return {c.name: c for c in changes}
+
+
 def summary(folder: str) -> None:
     docs = [(Path(p).stem, json.load(open(p))) for p in sorted(glob.glob(os.path.join(folder, "*.json")))]
     aa = [(tag, d) for tag, d in docs if tag.startswith("aa-")]
     m = max((sum(r.get("p") is not None for r in d["rows"]) for _, d in aa), default=None) or matrix_rows()
-    if aa:
-        flagged = [(tag, [r["name"] for r in d["rows"] if not r["name"].endswith(SLOW_NAME)
-                          and r["verdict"] in ("slower", "faster")]) for tag, d in aa]
-        k = sum(bool(f) for _, f in flagged)
-        ci = stats.clopper_pearson(k, len(aa))
-        rows = sum(r.get("p") is not None and not r["name"].endswith(SLOW_NAME) for _, d in aa for r in d["rows"])
-        hits = [r["verdict"] == "slower" for _, d in aa for r in d["rows"] if r["name"].endswith(SLOW_NAME)]
-        walls = [d["settings"]["wall_s"] for _, d in aa]
-        print(f"A/A: {k} of {len(aa)} whole-matrix runs flagged any unchanged row ({k / len(aa):.0%}, 95% CI "
-              f"{ci.low:.0%}–{ci.high:.0%}); {sum(len(f) for _, f in flagged)} of {rows} unchanged rows flagged; "
-              f"wall {min(walls):.0f}–{max(walls):.0f} s (median {sorted(walls)[len(walls) // 2]:.0f} s) per run")
-        for tag, f in flagged:
-            if f:
-                print(f"  {tag}: {', '.join(f)}")
-        if hits:
-            hci = stats.clopper_pearson(sum(hits), len(hits))
-            print(f"  10% slowdown row inside the full matrix: detected in {sum(hits)} of {len(hits)} "
-                  f"({sum(hits) / len(hits):.0%}, 95% CI {hci.low:.0%}–{hci.high:.0%})")
     power = [(tag, d) for tag, d in docs if tag.startswith("power-")]
-    by_fraction: dict[float, list] = {}
-    for tag, d in power:
-        [row] = [r for r in d["rows"] if r["name"].endswith(SLOW_NAME)]
-        alpha, threshold = d["settings"]["alpha"], d["settings"]["threshold"]
-        detected = row.get("p") is not None and row["p"] < alpha / m and row["ratio"] > 1 + threshold
-        fraction = float(d["sides"]["B"]["env"]["HARNESS_SLOWDOWN"])
-        by_fraction.setdefault(fraction, []).append((detected, row.get("ratio"), d["settings"]["wall_s"]))
-    for fraction, runs in sorted(by_fraction.items()):
-        k = sum(x[0] for x in runs)
-        ci = stats.clopper_pearson(k, len(runs))
-        ratios = sorted(x[1] for x in runs if x[1] is not None)
-        print(f"power at {fraction:.0%} slower: detected in {k} of {len(runs)} runs ({k / len(runs):.0%}, 95% CI "
-              f"{ci.low:.0%}–{ci.high:.0%}) at p < {0.05 / m:.2g} (Holm's first step over {m} rows); measured ratios "
-              f"{ratios[0]:.3f}–{ratios[-1]:.3f} (median {ratios[len(ratios) // 2]:.3f}); "
-              f"{sum(x[2] for x in runs) / len(runs):.0f} s per one-row run")
+    for clock in ("wall", "cpu"):
+        print(f"--- clock: {clock}" + (" (the default: these are the runs' own verdicts)" if clock == "wall" else
+                                        " (the same runs re-judged on the workers' CPU time, as --clock cpu would)"))
+        if aa:
+            judged = [(tag, d, verdicts(d, clock)) for tag, d in aa]
+            flagged = [(tag, [n for n, c in v.items() if not n.endswith(SLOW_NAME) and c.verdict != "same"])
+                       for tag, _, v in judged]
+            k = sum(bool(f) for _, f in flagged)
+            ci = stats.clopper_pearson(k, len(aa))
+            rows = sum(not n.endswith(SLOW_NAME) for _, _, v in judged for n in v)
+            hits = [c.verdict == "slower" for _, _, v in judged for n, c in v.items() if n.endswith(SLOW_NAME)]
+            walls = sorted(d["settings"]["wall_s"] for _, d in aa)
+            print(f"A/A: {k} of {len(aa)} whole-matrix runs flagged any unchanged row ({k / len(aa):.0%}, 95% CI "
+                  f"{ci.low:.0%}–{ci.high:.0%}); {sum(len(f) for _, f in flagged)} of {rows} unchanged rows flagged; "
+                  f"wall {walls[0]:.0f}–{walls[-1]:.0f} s (median {walls[len(walls) // 2]:.0f} s) per run")
+            for tag, f in flagged:
+                if f:
+                    print(f"  {tag}: {', '.join(f)}")
+            if hits:
+                hci = stats.clopper_pearson(sum(hits), len(hits))
+                print(f"  10% slowdown row inside the full matrix: detected in {sum(hits)} of {len(hits)} "
+                      f"({sum(hits) / len(hits):.0%}, 95% CI {hci.low:.0%}–{hci.high:.0%})")
+        by_fraction: dict[float, list] = {}
+        for tag, d in power:
+            [row] = [c for n, c in verdicts(d, clock).items() if n.endswith(SLOW_NAME)] or [None]
+            if row is None:
+                continue
+            alpha, threshold = d["settings"]["alpha"], d["settings"]["threshold"]
+            detected = row.p < alpha / m and row.ratio.estimate > 1 + threshold
+            fraction = float(d["sides"]["B"]["env"]["HARNESS_SLOWDOWN"])
+            by_fraction.setdefault(fraction, []).append((detected, row.ratio.estimate, d["settings"]["wall_s"]))
+        for fraction, runs in sorted(by_fraction.items()):
+            k = sum(x[0] for x in runs)
+            ci = stats.clopper_pearson(k, len(runs))
+            ratios = sorted(x[1] for x in runs)
+            print(f"power at {fraction:.0%} slower: detected in {k} of {len(runs)} runs ({k / len(runs):.0%}, 95% CI "
+                  f"{ci.low:.0%}–{ci.high:.0%}) at p < {0.05 / m:.2g} (Holm's first step over {m} rows); measured "
+                  f"ratios {ratios[0]:.3f}–{ratios[-1]:.3f} (median {ratios[len(ratios) // 2]:.3f}); "
+                  f"{sum(x[2] for x in runs) / len(runs):.0f} s per one-row run")
 
 
 def main() -> int:

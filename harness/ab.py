@@ -14,6 +14,7 @@ from .report import table
 from .roles import ROLES
 
 ALPHA = 0.05  # family-wise: the chance that an A/A run flags any row
+CLOCKS = ("wall", "cpu")  # wall: synchronised epoch time; cpu: the worker process's CPU time in the same window
 THRESHOLD = 0.01  # criterion's noise band: smaller changes are not called
 
 
@@ -24,6 +25,7 @@ class Pair:
     a: bench.Row
     b: bench.Row
     change: stats.Change | None = None
+    clock: str = "wall"
 
     @property
     def case(self) -> bench.Case:
@@ -43,7 +45,12 @@ class Pair:
 
     @property
     def unstable(self) -> list[str]:
-        return [f"{side}: {flag}" for side, row in (("A", self.a), ("B", self.b)) for flag in row.metrics.get("unstable", [])]
+        if self.clock == "wall":
+            flags = [(side, row.metrics.get("unstable", [])) for side, row in (("A", self.a), ("B", self.b))]
+        else:
+            flags = [(side, stats.instability(data)) for side, data in (("A", self.change.a), ("B", self.change.b))] \
+                if self.change is not None else []
+        return [f"{side}: {flag}" for side, found in flags for flag in found]
 
     def regression(self, beyond: float) -> bool:
         """Slower by more than ``beyond`` (a fraction), or broken by B."""
@@ -52,13 +59,20 @@ class Pair:
         return self.verdict == "slower" and self.change.ratio.estimate > 1 + beyond
 
 
+def times(row: bench.Row, clock: str = "wall") -> list[float]:
+    """A measured row's timed rounds on ``clock``."""
+    if clock == "wall":
+        return list(row.stats.data)
+    return [s for process in row.metrics["process_cpu_seconds"] for s in process]
+
+
 def pair_up(rows_a: list[bench.Row], rows_b: list[bench.Row], alpha: float = ALPHA, threshold: float = THRESHOLD,
-            confidence: float = stats.CONFIDENCE) -> list[Pair]:
+            confidence: float = stats.CONFIDENCE, clock: str = "wall") -> list[Pair]:
     """Pair the two sides' rows (same order), test every case both measured, Holm across them."""
-    pairs = [Pair(a, b) for a, b in zip(rows_a, rows_b)]
+    pairs = [Pair(a, b, clock=clock) for a, b in zip(rows_a, rows_b)]
     for p in pairs:
         if p.a.status == p.b.status == "ok":
-            p.change = stats.change(p.case.name, p.a.stats.data, p.b.stats.data, confidence)
+            p.change = stats.change(p.case.name, times(p.a, clock), times(p.b, clock), confidence)
     stats.judge([p.change for p in pairs if p.change is not None], alpha, threshold)
     return pairs
 
@@ -79,8 +93,8 @@ def render_table(pairs: list[Pair], tablefmt: str = "simple") -> str:
         if p.change is not None:
             c = p.change
             row.update({
-                "A med (ms)": c.median_a * 1e3, "A 95% CI": stats.format_ci(p.a.metrics, 1e3),
-                "B med (ms)": c.median_b * 1e3, "B 95% CI": stats.format_ci(p.b.metrics, 1e3),
+                "A med (ms)": c.median_a * 1e3, "A 95% CI": _median_ci(c.a),
+                "B med (ms)": c.median_b * 1e3, "B 95% CI": _median_ci(c.b),
                 "B/A": f"{c.ratio.estimate:.3f}", "B/A 95% CI": _ratio_ci(c.ratio.ci),
                 "p": c.p, "p (Holm)": c.p_holm,
                 "rounds": f"{stats.format_rounds(p.a.metrics)} vs {stats.format_rounds(p.b.metrics)}",
@@ -93,6 +107,11 @@ def render_table(pairs: list[Pair], tablefmt: str = "simple") -> str:
                 row["verdict"] += " — " + "; ".join(errors)
         shown.append(row)
     return table(shown, COLUMNS, tablefmt=tablefmt, floatfmt=".4g")
+
+
+def _median_ci(sample: list[float]) -> str:
+    ci = stats.median_ci(sample)
+    return f"{ci.low * 1e3:.4g}–{ci.high * 1e3:.4g}" + ("*" if ci.level < stats.CONFIDENCE - 1e-9 else "")
 
 
 def _ratio_ci(ci: stats.Interval) -> str:
@@ -119,6 +138,7 @@ def to_document(pairs: list[Pair], settings: dict, sides: dict, machine: dict, c
             entry.setdefault(side.lower(), {}).update({
                 "status": row.status, "error": row.error,
                 "process_seconds": row.metrics.get("process_seconds"),
+                "process_cpu_seconds": row.metrics.get("process_cpu_seconds"),
                 "unstable": row.metrics.get("unstable", []), "peak_rss_mib": row.metrics.get("peak_rss_mib"),
             })
         rows.append(entry)

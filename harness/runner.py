@@ -255,6 +255,7 @@ def pool(case: bench.Case, results: list[dict]) -> bench.Row:
         samples_per_s=case.workload.num_examples / st.median,
         peak_rss_mib=max(r["metrics"]["peak_rss_mib"] for r in results),
         processes=len(results), process_seconds=per_process,
+        process_cpu_seconds=[r["metrics"].get("epoch_cpu_seconds", [])[warmup:] for r in results],
         **stats.summary(seconds, [float(statistics.median(p)) for p in per_process]),
     )
     return bench.Row(case, "ok", stats=st, metrics=metrics)

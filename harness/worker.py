@@ -10,7 +10,8 @@ printing on stdout cannot disturb them):
   clock) and its loss outside the clock; answer ``{"event": "round", "seconds": s}``.
 * ``{"cmd": "finish"}`` or end of input: answer ``{"event": "done", "status": "ok", "error": "",
   "metrics": {...}}`` (:func:`harness.bench.finished_row`'s metrics: every epoch in ``epoch_seconds``,
-  warm-up first; ``peak_rss_mib`` of this process alone) and exit.
+  warm-up first, and the process's CPU time of each in ``epoch_cpu_seconds``; ``peak_rss_mib`` of this
+  process alone) and exit.
 
 Any failure (plugin, divergence, bad job) is answered with ``{"event": "done", "status": "failed", ...}``
 and the worker exits; a hard crash leaves no answer and :mod:`harness.runner` reports the exit status.
@@ -86,7 +87,7 @@ def serve(lines, say=_say) -> None:
         say({"event": "done", "status": "failed", "error": "no timed round was asked for", "metrics": {}})
         return
     row = bench.finished_row(case, runner)
-    say({"event": "done", "status": "ok", "error": "", "metrics": row.metrics})
+    say({"event": "done", "status": "ok", "error": "", "metrics": {**row.metrics, "epoch_cpu_seconds": runner.cpu_seconds}})
 
 
 def main() -> int:

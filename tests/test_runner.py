@@ -23,6 +23,7 @@ def test_worker_protocol_in_process():
     assert [m["event"] for m in said] == ["ready", "round", "round", "done"]
     done = said[-1]
     assert done["status"] == "ok" and len(done["metrics"]["epoch_seconds"]) == 3  # warm-up + 2 rounds
+    assert len(done["metrics"]["epoch_cpu_seconds"]) == 3 and all(s > 0 for s in done["metrics"]["epoch_cpu_seconds"])
     assert done["metrics"]["epoch_seconds"][1:] == [said[1]["seconds"], said[2]["seconds"]]
     assert worker.case_from_dict(job["case"]) == case
 
@@ -82,10 +83,14 @@ def test_ab_with_two_env_sets_detects_a_known_slowdown_and_gates(tmp_path):
 
 
 def test_ab_with_two_interpreters(tmp_path):
+    out = tmp_path / "ab.json"
     done = run_cli("ab", *SLOWDOWN, "--a-python", sys.executable, "--b-python", sys.executable, "--rounds", "6",
-                   "--processes", "1")
+                   "--processes", "1", "--clock", "cpu", "--json", str(out))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.count(sys.executable) == 2 and "1×6 vs 1×6" in done.stdout
+    assert done.stdout.count(sys.executable) == 2 and "1×6 vs 1×6" in done.stdout and "(cpu clock)" in done.stdout
+    [row] = json.loads(out.read_text())["rows"]
+    cpu = row["a"]["process_cpu_seconds"][0]
+    assert len(cpu) == 6 and row["a"]["median"] == pytest.approx(sorted(cpu)[2:4][0] / 2 + sorted(cpu)[2:4][1] / 2)
 
 
 @pytest.mark.parametrize("args,message", [

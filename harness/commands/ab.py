@@ -36,6 +36,9 @@ def add_parser(sub, common) -> None:
     bench.add_workload_options(p.add_argument)
     p.add_argument("--processes", type=int, default=PROCESSES, metavar="K",
                    help="fresh worker processes per case and side; the rounds are spread over them (default %(default)s)")
+    p.add_argument("--clock", choices=ab.CLOCKS, default="wall",
+                   help="wall: the synchronised epoch time (default); cpu: the worker's CPU time over the same "
+                   "window, all threads, which a busy shared machine disturbs less")
     p.add_argument("--alpha", type=float, default=ab.ALPHA,
                    help="family-wise significance level across the matrix, Holm-corrected (default %(default)s)")
     p.add_argument("--threshold", default=f"{ab.THRESHOLD:.0%}",
@@ -101,10 +104,11 @@ def cmd_ab(args) -> int:
         progress.close()
     wall = time.perf_counter() - start
     both = sorted(set(done[0]) & set(done[1]))
-    pairs = ab.pair_up([done[0][i] for i in both], [done[1][i] for i in both], args.alpha, threshold)
+    pairs = ab.pair_up([done[0][i] for i in both], [done[1][i] for i in both], args.alpha, threshold,
+                       clock=args.clock)
     machine, commit = environment.machine_info(), environment.commit_info()
     if args.json:
-        settings = {"alpha": args.alpha, "correction": "holm", "threshold": threshold, "confidence": stats.CONFIDENCE,
+        settings = {"clock": args.clock, "alpha": args.alpha, "correction": "holm", "threshold": threshold, "confidence": stats.CONFIDENCE,
                     "processes": args.processes, "rounds": load.rounds, "warmup": load.warmup,
                     "workload": load.as_dict(), "wall_s": wall, "order": "A B B A per case, slot by slot"}
         described = {s.name: {"python": s.python, "env": s.env} for s in sides}
@@ -112,7 +116,7 @@ def cmd_ab(args) -> int:
     print(ab.render_table(pairs, args.format))
     found = ab.counts(pairs)
     print(f"\n{_counted([p.a for p in pairs], planned)}: " + ", ".join(f"{n} {v}" for v, n in found.items())
-          + f"; B/A = Hodges–Lehmann ratio of epoch times with its exact 95% CI; verdicts: Mann–Whitney U, Holm-corrected "
+          + f"; B/A = Hodges–Lehmann ratio of epoch times ({args.clock} clock) with its exact 95% CI; verdicts: Mann–Whitney U, Holm-corrected "
           f"over {sum(p.change is not None for p in pairs)} rows at family-wise alpha {args.alpha:g}, change beyond "
           f"{threshold:.0%}; {load.rounds} rounds per side in {args.processes} processes each; {wall:.1f} s")
     for s in sides:
