@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
 from harness import stats  # noqa: E402
 
 HARNESS = str(Path(sys.executable).with_name("harness"))
@@ -75,6 +77,29 @@ def verdicts(doc: dict, clock: str) -> dict[str, stats.Change]:
     return {c.name: c for c in changes}
 
 
+def process_share(aa: list) -> str:
+    """How much of a row's round-to-round variance (log wall time) lies between its processes (one-way ANOVA,
+    the intraclass correlation), over every unchanged row of the A/A runs: what isolation in many
+    processes buys over one."""
+    iccs = []
+    for _, d in aa:
+        for row in d["rows"]:
+            if row["name"].endswith(SLOW_NAME) or not row.get("a", {}).get("process_seconds"):
+                continue
+            groups = [np.log(p) for side in ("a", "b") for p in row[side]["process_seconds"] if len(p) >= 2]
+            if len(groups) < 2:
+                continue
+            n = np.mean([len(g) for g in groups])
+            within = np.mean([g.var(ddof=1) for g in groups])
+            between = max(np.var([g.mean() for g in groups], ddof=1) - within / n, 0.0)
+            iccs.append(between / (between + within) if between + within > 0 else 0.0)
+    if not iccs:
+        return "no per-process data"
+    q = np.percentile(iccs, [25, 50, 75])
+    return (f"share of variance between processes (ICC of log wall time, {len(iccs)} row-runs, 4 processes each): "
+            f"median {q[1]:.2f}, quartiles {q[0]:.2f}–{q[2]:.2f}")
+
+
 def summary(folder: str) -> None:
     docs = [(Path(p).stem, json.load(open(p))) for p in sorted(glob.glob(os.path.join(folder, "*.json")))]
     aa = [(tag, d) for tag, d in docs if tag.startswith("aa-")]
@@ -98,6 +123,8 @@ def summary(folder: str) -> None:
             for tag, f in flagged:
                 if f:
                     print(f"  {tag}: {', '.join(f)}")
+            if clock == "wall":
+                print("  " + process_share(aa))
             if hits:
                 hci = stats.clopper_pearson(sum(hits), len(hits))
                 print(f"  10% slowdown row inside the full matrix: detected in {sum(hits)} of {len(hits)} "
