@@ -2,13 +2,18 @@
 ``harness ab`` / ``bench --processes`` commands as a user types them (small workloads; the measured
 false-positive and detection rates are in docs/statistics.md, not here)."""
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
+import uuid
 
 import pytest
 
 from harness import bench, runner, worker
 from harness.roles import Combination
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 SMALL = bench.replace(bench.WORKLOADS["seed"], num_examples=200, rounds=2, warmup=1)
 SLOWDOWN = ["-p", "tests/plugins/slowdown.py", "--data", "slowdown", "--model", "slowdown", "--loss", "slowdown",
@@ -116,3 +121,46 @@ def test_bench_processes_table_and_json(tmp_path):
     assert "epoch_median_ci_s" in entry["extra_info"]
     bad = run_cli("bench", "--processes", "2", "--interleave")
     assert bad.returncode == 2 and "--interleave is the in-process round robin" in bad.stderr
+
+
+def _processes_with(marker: str) -> list[int]:
+    """Live processes whose environment holds ``marker`` (the workers of one test run, nobody else's)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as fh:
+                    if marker.encode() in fh.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def test_ab_ctrl_c_keeps_finished_cases_and_ends_its_workers(tmp_path):
+    marker = f"HARNESS_TEST_MARK={uuid.uuid4().hex}"
+    path = tmp_path / "ab.json"
+    # the first case takes a few seconds; the second hangs in its first round until the signal
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/harness"), "ab", "-p", "tests/plugins/crashing.py", "--data", "scratch", "--model",
+         "scratch", "--loss", "scratch", "--optimizer", "scratch", "--optimizer", "hang", "--no-references",
+         "--num-examples", "200", "--rounds", "8", "--processes", "1", "--a-env", marker, "--b-env", marker,
+         "--json", str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        seen, deadline = set(), time.monotonic() + 120
+        while time.monotonic() < deadline and len(seen) < 6:  # 2 interpreter probes, 2 workers of case 1, 2 hanging
+            seen.update(_processes_with(marker))
+            time.sleep(0.2)
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert proc.returncode == 130, err
+    assert "kept the 1 cases both sides finished" in err and "1 of 2 rows (2 combinations)" in out
+    doc = json.loads(path.read_text())
+    assert doc["interrupted"] is True and [r["verdict"] for r in doc["rows"]] in (["same"], ["slower"], ["faster"])
+    assert _processes_with(marker) == []
