@@ -46,12 +46,16 @@ def run_ab(out: Path, tag: str, fraction: float, extra: list[str], only_row: boo
     path = out / f"{tag}.json"
     argv = [HARNESS, "ab", "-q", *PLUGIN, *(ROW if only_row else []), "--b-env", f"HARNESS_SLOWDOWN={fraction}",
             "--json", str(path), *extra]
-    start = time.perf_counter()
+    start, load_before = time.perf_counter(), os.getloadavg()[0]
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    print(f"{tag}: exit {done.returncode}, {wall:.0f} s", flush=True)
+    wall, load_after = time.perf_counter() - start, os.getloadavg()[0]
+    print(f"{tag}: exit {done.returncode}, {wall:.0f} s, load average {load_before:.1f} -> {load_after:.1f}", flush=True)
     if not path.exists():
         print(done.stderr[-2000:], file=sys.stderr)
+        return
+    doc = json.loads(path.read_text())  # how busy the machine was, for the reader of the rates
+    doc["ab_rates"] = {"load_before": load_before, "load_after": load_after}
+    path.write_text(json.dumps(doc))
 
 
 def matrix_rows() -> int:
@@ -77,6 +81,16 @@ def verdicts(doc: dict, clock: str) -> dict[str, stats.Change]:
     return {c.name: c for c in changes}
 
 
+def _load(doc: dict) -> float | None:
+    found = doc.get("ab_rates")
+    return max(found["load_before"], found["load_after"]) if found else None
+
+
+def _loads(values: list) -> str:
+    known = [v for v in values if v is not None]
+    return f"; load average {min(known):.1f}–{max(known):.1f}" if known else ""
+
+
 def process_share(aa: list) -> str:
     """How much of a row's round-to-round variance (log wall time) lies between its processes (one-way ANOVA,
     the intraclass correlation), over every unchanged row of the A/A runs: what isolation in many
@@ -100,8 +114,9 @@ def process_share(aa: list) -> str:
             f"median {q[1]:.2f}, quartiles {q[0]:.2f}–{q[2]:.2f}")
 
 
-def summary(folder: str) -> None:
-    docs = [(Path(p).stem, json.load(open(p))) for p in sorted(glob.glob(os.path.join(folder, "*.json")))]
+def summary(folder: str, only: str | None = None) -> None:
+    docs = [(Path(p).stem, json.load(open(p))) for p in sorted(glob.glob(os.path.join(folder, "*.json")))
+            if not only or only in Path(p).stem]
     aa = [(tag, d) for tag, d in docs if tag.startswith("aa-")]
     m = max((sum(r.get("p") is not None for r in d["rows"]) for _, d in aa), default=None) or matrix_rows()
     power = [(tag, d) for tag, d in docs if tag.startswith("power-")]
@@ -119,7 +134,8 @@ def summary(folder: str) -> None:
             walls = sorted(d["settings"]["wall_s"] for _, d in aa)
             print(f"A/A: {k} of {len(aa)} whole-matrix runs flagged any unchanged row ({k / len(aa):.0%}, 95% CI "
                   f"{ci.low:.0%}–{ci.high:.0%}); {sum(len(f) for _, f in flagged)} of {rows} unchanged rows flagged; "
-                  f"wall {walls[0]:.0f}–{walls[-1]:.0f} s (median {walls[len(walls) // 2]:.0f} s) per run")
+                  f"wall {walls[0]:.0f}–{walls[-1]:.0f} s (median {walls[len(walls) // 2]:.0f} s) per run"
+                  f"{_loads([_load(d) for _, d in aa])}")
             for tag, f in flagged:
                 if f:
                     print(f"  {tag}: {', '.join(f)}")
@@ -136,16 +152,16 @@ def summary(folder: str) -> None:
                 continue
             alpha, threshold = d["settings"]["alpha"], d["settings"]["threshold"]
             detected = row.p < alpha / m and row.ratio.estimate > 1 + threshold
-            fraction = float(d["sides"]["B"]["env"]["HARNESS_SLOWDOWN"])
-            by_fraction.setdefault(fraction, []).append((detected, row.ratio.estimate, d["settings"]["wall_s"]))
-        for fraction, runs in sorted(by_fraction.items()):
+            fraction = (d["settings"]["rounds"], float(d["sides"]["B"]["env"]["HARNESS_SLOWDOWN"]))
+            by_fraction.setdefault(fraction, []).append((detected, row.ratio.estimate, d["settings"]["wall_s"], _load(d)))
+        for (rounds, fraction), runs in sorted(by_fraction.items()):
             k = sum(x[0] for x in runs)
             ci = stats.clopper_pearson(k, len(runs))
             ratios = sorted(x[1] for x in runs)
-            print(f"power at {fraction:.0%} slower: detected in {k} of {len(runs)} runs ({k / len(runs):.0%}, 95% CI "
+            print(f"power at {fraction:.0%} slower, {rounds} rounds a side: detected in {k} of {len(runs)} runs ({k / len(runs):.0%}, 95% CI "
                   f"{ci.low:.0%}–{ci.high:.0%}) at p < {0.05 / m:.2g} (Holm's first step over {m} rows); measured "
                   f"ratios {ratios[0]:.3f}–{ratios[-1]:.3f} (median {ratios[len(ratios) // 2]:.3f}); "
-                  f"{sum(x[2] for x in runs) / len(runs):.0f} s per one-row run")
+                  f"{sum(x[2] for x in runs) / len(runs):.0f} s per one-row run{_loads([x[3] for x in runs])}")
 
 
 def main() -> int:
@@ -155,11 +171,12 @@ def main() -> int:
     parser.add_argument("--out", default="ab-rates", help="folder for the runs' JSON (default %(default)s)")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--fractions", default="0.05,0.10,0.20", help="power: slowdowns, alternated")
+    parser.add_argument("--only", help="summary: only runs whose file name contains this")
     argv = sys.argv[1:]
     cut = argv.index("--") if "--" in argv else len(argv)
     args, extra = parser.parse_args(argv[:cut]), argv[cut + 1:]  # after --: options for harness ab
     if args.mode == "summary":
-        summary(args.folder or args.out)
+        summary(args.folder or args.out, args.only)
         return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
