@@ -164,3 +164,14 @@ def test_ab_ctrl_c_keeps_finished_cases_and_ends_its_workers(tmp_path):
     doc = json.loads(path.read_text())
     assert doc["interrupted"] is True and [r["verdict"] for r in doc["rows"]] in (["same"], ["slower"], ["faster"])
     assert _processes_with(marker) == []
+
+
+@pytest.mark.parametrize("fraction,batches", [("0", 100), ("0.05", 105), ("0.1", 110), ("0.2", 120), ("3", 400)])
+def test_slowdown_plugin_adds_exactly_the_asked_steps(monkeypatch, fraction, batches):
+    from mxnet import nd
+
+    from tests.plugins import slowdown
+
+    monkeypatch.setenv("HARNESS_SLOWDOWN", fraction)
+    features, labels = nd.ones((1000, 2)), nd.ones((1000,))
+    assert sum(1 for _ in slowdown.data_iter(10, features, labels)) == batches

@@ -31,7 +31,7 @@ def data_iter(batch_size, features, labels, shuffle=True):
     for i, batch in enumerate(scratch.data_iter(batch_size, features, labels, shuffle)):
         _extra[0] = False
         yield batch
-        if (i + 1) * f // 1000 > i * f // 1000:  # exactly floor(batches × f) extras per epoch, evenly spread
+        for _ in range((i + 1) * f // 1000 - i * f // 1000):  # floor(batches × f) extras per epoch, evenly spread
             j = nd.array(_rng.sample(range(num_examples), min(batch_size, num_examples)), ctx=features.context)
             _extra[0] = True
             yield features.take(j), labels.take(j)
