@@ -292,5 +292,6 @@ def format_rounds(metrics: dict) -> str | int:
 
 
 def format_unstable(metrics: dict) -> str:
+    """The table's ``unstable`` cell: ``UNSTABLE: why; why`` or empty."""
     flags = metrics.get("unstable")
-    return f", UNSTABLE: {'; '.join(flags)}" if flags else ""
+    return f"UNSTABLE: {'; '.join(flags)}" if flags else ""
