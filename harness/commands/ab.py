@@ -21,7 +21,7 @@ def add_parser(sub, common) -> None:
         "ab", parents=[common], help="run the same cases in two environments (interpreters or env vars), A B B A",
         description="Time the bench matrix in two environments — two Python interpreters (e.g. two virtualenvs, each "
         "with mxnet-harness installed) and/or two sets of environment variables — in fresh worker processes "
-        "alternated A B B A, and give per case the ratio B/A with a 95%% confidence interval and a verdict: "
+        "alternated A B B A, and give per case the ratio B/A with a 95% confidence interval and a verdict: "
         "slower, faster or same, Holm-corrected across the matrix.",
     )
     for side in ("a", "b"):
