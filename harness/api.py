@@ -324,6 +324,7 @@ class Benchmark(Result):
     broken_down: list = field(default_factory=list)
     machine: dict = field(default_factory=dict)
     commit: dict = field(default_factory=dict)
+    processes: int = 0
 
     @property
     def columns(self) -> list[str]:
@@ -408,8 +409,10 @@ class Benchmark(Result):
             data = f"{task.dataset}: " if getattr(task, "dataset", None) else ""
             what = (f"task {task.name}, workload {load.name} ({data}{task.num_examples} training examples, "
                     f"batch {settings.batch_size}, lr {settings.lr:g}; target {load.target(task).describe()})")
+        where = (" in this process" if not self.processes else
+                 f" per row, spread over {self.processes} fresh processes (each with its own warm-up)")
         return (f"{counted}; {self.failed} failed, {self.skipped} skipped; {what}, {load.rounds} rounds after "
-                f"{load.warmup} warm-up; 'vs scratch' = epoch time / all-scratch's; {self.wall_s:.1f} s")
+                f"{load.warmup} warm-up{where}; 'vs scratch' = epoch time / all-scratch's; {self.wall_s:.1f} s")
 
     def left_out(self) -> list[str]:
         import harness.matrix as bench
@@ -449,10 +452,12 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
           batch_size: int | None = None, lr: float | None = None, seed: int | None = None,
           target_loss: float | None = None, target_acc: float | None = None, dataset: str | None = None,
           data_dir: str | None = None, references: bool = True, interleave: bool = False, breakdown: bool = False,
-          plugins: Iterable = (), strict: bool | None = None, progress: bool = False,
-          on_row: Callable | None = None, registry=None) -> Benchmark:
+          processes: int = 0, worker_timeout: float = 600.0, plugins: Iterable = (), strict: bool | None = None,
+          progress: bool = False, on_row: Callable | None = None, registry=None) -> Benchmark:
     """Time a matrix of combinations (``harness bench``).  Ctrl-C keeps the finished rows: the result says
-    ``interrupted``.  ``progress`` shows a tqdm bar on stderr; ``on_row(row)`` is called as each row finishes."""
+    ``interrupted``.  ``progress`` shows a tqdm bar on stderr; ``on_row(row)`` is called as each row finishes.
+    ``processes=K`` spreads each row's rounds over K fresh worker processes (``plugins`` then must be
+    module names or paths the workers can import)."""
     import harness.matrix as b
     from . import environment
 
@@ -481,7 +486,10 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
     interrupted = False
     restore = Interrupt.install()
     try:
-        (b.run_interleaved if interleave else b.run_matrix)(registry, planned, on_row=finished)
+        if processes:
+            _run_processes(planned, processes, plugins, strict, interleave, worker_timeout, finished)
+        else:
+            (b.run_interleaved if interleave else b.run_matrix)(registry, planned, on_row=finished)
         wall = time.perf_counter() - start
         if breakdown:
             broken_down = b.run_breakdown(registry, done)
@@ -494,4 +502,24 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
     wall = time.perf_counter() - start if interrupted else wall
     broken_down = broken_down if breakdown and not interrupted else []
     return Benchmark(done, planned, combos, load, the_task, registry, interrupted, wall, broken_down,
-                     environment.machine_info(), environment.commit_info())
+                     environment.machine_info(), environment.commit_info(), processes)
+
+
+def _run_processes(planned, processes, plugins, strict, interleave, timeout, on_row) -> None:
+    """Each row's rounds in ``processes`` fresh worker processes, slot by slot across rows (:mod:`harness.runner`)."""
+    from . import runner
+
+    if processes < 0:
+        raise HarnessError(f"--processes must be >= 0, got {processes}")
+    if interleave:
+        raise HarnessError("--interleave is the in-process round robin; --processes already runs rows slot by slot")
+    if timeout <= 0:
+        raise HarnessError(f"--worker-timeout must be > 0 seconds, got {timeout:g}")
+    specs = [p for p in plugins if isinstance(p, str)]
+    if len(specs) != len(list(plugins)):
+        raise HarnessError("processes= needs plugins given as module names or .py paths: worker processes import them")
+    for case, skip in planned:
+        if not skip:
+            runner.split_rounds(case.workload.rounds, processes)
+    runner.run(planned, processes, [runner.Environment()], specs, strict, timeout,
+               on_row=lambda side, row: on_row(row))

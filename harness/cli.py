@@ -9,7 +9,8 @@ import warnings
 from . import __version__
 
 # Subcommand modules: each has ``add_parser(subparsers, common)`` setting ``func``.
-COMMANDS = ("harness.commands.core", "harness.commands.bench", "harness.commands.sweep", "harness.commands.history")
+COMMANDS = ("harness.commands.core", "harness.commands.bench", "harness.commands.sweep", "harness.commands.history",
+            "harness.commands.ab")
 
 
 class ArgumentParser(argparse.ArgumentParser):

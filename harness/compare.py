@@ -1,6 +1,10 @@
-"""``harness compare OLD NEW``: per-benchmark ratio of medians, tested for
-significance on the stored round times (asv's rule: Mann–Whitney U at p < alpha
-*and* a change beyond a factor)."""
+"""``harness compare OLD NEW``: per-benchmark ratio new/old with its 95 % confidence
+interval, tested for significance on the stored round times (asv's rule: Mann–Whitney U
+at p < alpha *and* a change beyond a factor), Holm-corrected across all benchmarks so that
+``alpha`` bounds the chance of flagging any unchanged one (see :mod:`harness.stats`).
+
+Two separate runs drift apart on a shared machine; ``harness ab`` runs both sides in one
+session, alternated, and is the trustworthy way to compare two environments."""
 from __future__ import annotations
 
 import json
@@ -8,8 +12,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from scipy.stats import mannwhitneyu
-
+from . import stats
 from .errors import HarnessError
 
 ALPHA = 0.002  # asv's default
@@ -21,9 +24,12 @@ class Comparison:
     name: str
     old_median: float | None
     new_median: float | None
-    ratio: float | None  # new / old: > 1 is slower
+    ratio: float | None  # new / old (Hodges–Lehmann): > 1 is slower
     p_value: float | None
     verdict: str  # slower, faster, same, failed, added, removed
+    ratio_ci: stats.Interval | None = None
+    p_holm: float | None = None  # Holm-adjusted across the benchmarks compared
+    medians_ci: tuple | None = None  # (old, new) median CIs
 
     @property
     def regression(self) -> bool:
@@ -64,7 +70,7 @@ def _is_time(x) -> bool:
 
 
 def compare_runs(old: dict, new: dict, alpha: float = ALPHA, threshold: float = THRESHOLD) -> list[Comparison]:
-    """One :class:`Comparison` per benchmark name in either run."""
+    """One :class:`Comparison` per benchmark name in either run; verdicts Holm-corrected at family-wise ``alpha``."""
     out = []
     for name in sorted(set(old) | set(new)):
         a, b = old.get(name), new.get(name)
@@ -76,6 +82,10 @@ def compare_runs(old: dict, new: dict, alpha: float = ALPHA, threshold: float = 
             out.append(Comparison(name, None, _median(b), None, None, "added"))
         else:
             out.append(compare_one(name, a["data"], b["data"], alpha, threshold))
+    tested = [c for c in out if c.p_value is not None]
+    for c, adjusted in zip(tested, stats.holm([c.p_value for c in tested])):
+        c.p_holm = adjusted
+        c.verdict = _verdict(adjusted, c.ratio, alpha, threshold)
     return out
 
 
@@ -84,21 +94,27 @@ def _median(entry: dict | None) -> float | None:
 
 
 def compare_one(name: str, old: list[float], new: list[float], alpha: float, threshold: float) -> Comparison:
+    """One benchmark on its own (uncorrected; :func:`compare_runs` corrects across the matrix)."""
     old_med, new_med = statistics.median(old), statistics.median(new)
-    ratio = new_med / old_med if old_med > 0 else math.inf
-    p = float(mannwhitneyu(old, new, alternative="two-sided").pvalue)
+    if min(old) > 0 and min(new) > 0:
+        ratio = stats.ratio_ci(old, new)
+        estimate, ci = ratio.estimate, ratio.ci
+    else:  # a zero time has no logarithm: ratio of medians, no interval
+        estimate, ci = (new_med / old_med if old_med > 0 else math.inf), None
+    p = stats.mann_whitney_p(old, new)
+    return Comparison(name, old_med, new_med, estimate, p, _verdict(p, estimate, alpha, threshold), ci, p,
+                      (stats.median_ci(old), stats.median_ci(new)))
+
+
+def _verdict(p: float, ratio: float, alpha: float, threshold: float) -> str:
     if p < alpha and ratio > 1 + threshold:
-        verdict = "slower"
-    elif p < alpha and ratio < 1 / (1 + threshold):
-        verdict = "faster"
-    else:
-        verdict = "same"
-    return Comparison(name, old_med, new_med, ratio, p, verdict)
+        return "slower"
+    if p < alpha and ratio < 1 / (1 + threshold):
+        return "faster"
+    return "same"
 
 
-def min_p_value(n: int, m: int) -> float:
-    """The smallest two-sided p Mann–Whitney U can reach with samples of ``n`` and ``m`` rounds."""
-    return 2 / math.comb(n + m, n)
+min_p_value = stats.min_p_value
 
 
 def parse_percent(text: str) -> float:

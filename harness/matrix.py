@@ -19,7 +19,7 @@ import numpy as np
 import pytest_benchmark
 from pytest_benchmark.stats import Stats
 
-from . import __version__, breakdown, context, environment, reference
+from . import __version__, breakdown, context, environment, reference, stats as rowstats
 from .errors import Diverged, HarnessError
 from .registry import Registry
 from .report import role_columns, table, to_json
@@ -303,6 +303,7 @@ def metrics(case: Case, stats: Stats, runner: EpochRunner, peak_rss: float) -> d
         "losses": runner.losses,
         **({"test_accs": [r["test_acc"] for r in runner.records]} if "test_acc" in last else {}),
         **getattr(session, "extra_metrics", dict)(),  # a reference's own facts (PyTorch: its thread count)
+        **rowstats.summary(stats.data),  # the median's CI and instability flags
     }
 
 
@@ -475,8 +476,8 @@ def sorted_rows(rows: list[Row]) -> list[Row]:
 
 # --- rendering ------------------------------------------------------------------
 
-COLUMNS = [*ROLES, "ctx", "epoch med (ms)", "IQR (ms)", "min (ms)", "rounds", "µs/step", "samples/s",
-           "to target (s)", "epochs", "final loss", "test acc", "param err", "peak RSS (MiB)", "status"]
+COLUMNS = [*ROLES, "ctx", "epoch med (ms)", "95% CI (ms)", "IQR (ms)", "min (ms)", "rounds", "µs/step", "samples/s",
+           "to target (s)", "epochs", "final loss", "test acc", "param err", "peak RSS (MiB)", "unstable", "status"]
 
 
 def display_rows(rows: list[Row]) -> list[dict]:
@@ -488,9 +489,10 @@ def display_rows(rows: list[Row]) -> list[dict]:
         if r.status == "ok":
             row.update({
                 "epoch med (ms)": m["epoch_median_s"] * 1e3,
+                "95% CI (ms)": rowstats.format_ci(m, scale=1e3),
                 "IQR (ms)": m["epoch_iqr_s"] * 1e3,
                 "min (ms)": m["epoch_min_s"] * 1e3,
-                "rounds": m["rounds"],
+                "rounds": rowstats.format_rounds(m),
                 "µs/step": m["us_per_step"],
                 "samples/s": m["samples_per_s"],
                 **{f"vs {name}": f"{x:.3g}×" for name, x in by_row[id(r)].items()},
@@ -501,6 +503,7 @@ def display_rows(rows: list[Row]) -> list[dict]:
                 "param err": m["param_error"] if m.get("param_error") is not None else "",
                 "peak RSS (MiB)": m["peak_rss_mib"],
                 "status": "reference" if r.case.reference else "ok",
+                "unstable": rowstats.format_unstable(m),
             })
         else:
             row["status"] = f"{r.status.upper()}: {r.error}"

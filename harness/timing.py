@@ -33,13 +33,16 @@ class EpochRunner:
     def __init__(self, session):
         self.session = session
         self.seconds: list[float] = []
+        self.cpu_seconds: list[float] = []  # CPU time of this process (all its threads) in the same window
         self.losses: list[float] = []
         self.records: list[dict] = []  # every metric of each evaluated epoch
 
     def epoch(self) -> None:
         start = synced_clock()
+        cpu = time.process_time()
         self.session.run_epoch()
         self.seconds.append(synced_clock() - start)
+        self.cpu_seconds.append(time.process_time() - cpu)
 
     def evaluate(self) -> float:
         metrics = getattr(self.session, "metrics", None)

@@ -296,6 +296,7 @@ def test_overhead_option_prints_the_ratio():
     proc = run_cli("bench", "--overhead", "--num-examples", "40", "--rounds", "3")
     assert proc.returncode == 0, proc.stderr
     assert "harness overhead: seed loop" in proc.stdout and "ratio" in proc.stdout
+    assert "(Hodges–Lehmann), 95% CI" in proc.stdout and "undecided: 90% is all these rounds give" in proc.stdout
 
 
 def test_benchmarks_suite_runs_syncs_and_lists_failures(tmp_path):

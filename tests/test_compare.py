@@ -110,3 +110,36 @@ def test_compare_from_the_shell(tmp_path):
     assert proc.returncode == 1 and "slower" in proc.stdout and "regression: test_epoch[b]" in proc.stderr
     proc = run_cli("compare", old, write(tmp_path, "bad.json", "garbage"))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+
+
+def test_holm_correction_across_the_matrix_and_intervals():
+    a = 1 + 0.01 * np.arange(12)
+    shifted = {"data": (a + 0.061).tolist(), "error": None}  # p = 0.0005 on its own, ratio 1.058
+    same = {"data": a.tolist(), "error": None}
+    alone = compare.compare_runs({"x": same}, {"x": shifted}, alpha=0.002, threshold=0.02)[0]
+    assert alone.verdict == "slower" and alone.p_value == pytest.approx(0.000496, rel=0.01)
+    assert 1.0 < alone.ratio_ci.low < alone.ratio < alone.ratio_ci.high and alone.ratio_ci.level >= 0.95
+    old = {"x": same, **{f"n{i}": same for i in range(4)}}
+    new = {"x": shifted, **{f"n{i}": same for i in range(4)}}
+    in_matrix = {c.name: c for c in compare.compare_runs(old, new, alpha=0.002, threshold=0.02)}
+    assert in_matrix["x"].p_holm == pytest.approx(5 * alone.p_value) and in_matrix["x"].verdict == "same"
+    low, high = in_matrix["n0"].medians_ci[0].low, in_matrix["n0"].medians_ci[0].high
+    assert low <= float(np.median(a)) <= high
+
+
+def test_compare_table_shows_intervals_and_holm(tmp_path, capsys):
+    old = write(tmp_path, "old.json", document(OLD, seed=1))
+    new = write(tmp_path, "new.json", document({**OLD, "test_epoch[b]": 0.4}, seed=2))
+    assert main(["compare", old, new]) == 0
+    out = capsys.readouterr().out
+    assert "new/old 95% CI" in out and "p (Holm)" in out and "Holm-adjusted p < 0.002 over 3 benchmarks" in out
+
+
+def test_compare_warns_when_no_row_can_reach_alpha(tmp_path, capsys):
+    five = {"machine_info": {}, "commit_info": {}, "benchmarks": [
+        {"name": "test_epoch[a]", "stats": {"data": [0.1, 0.11, 0.1, 0.12, 0.1]}}]}
+    path = write(tmp_path, "five.json", five)
+    assert main(["compare", path, path]) == 0
+    err = capsys.readouterr().err
+    assert "warning: no benchmark can be called changed: with 5 vs 5 rounds the smallest attainable" in err
+    assert "at least 7 rounds a side" in err

@@ -13,6 +13,8 @@ from ..report import table
 from ..roles import ROLES
 from . import add_role_options, distributed, registry_from_args
 
+PROCESSES = 0  # default of bench --processes (see docs/statistics.md for the measurements behind it)
+
 
 def add_parser(sub, common) -> None:
     p = sub.add_parser(
@@ -42,6 +44,11 @@ def add_parser(sub, common) -> None:
     p.add_argument("--interleave", action="store_true",
                    help="time round r of every row before round r+1 (round robin), so drifting machine load hits "
                    "all rows alike; every row's setup stays in memory to the end")
+    p.add_argument("--processes", type=int, default=PROCESSES, metavar="K",
+                   help="spread each row's rounds over K fresh worker processes, run slot by slot across rows "
+                   "(0: all in this process; default %(default)s)")
+    p.add_argument("--worker-timeout", type=float, default=600.0, metavar="S",
+                   help="with --processes: seconds a worker may take before it is killed (default %(default)g)")
     p.add_argument("--no-references", action="store_true",
                    help="leave out the NumPy (speed of light) and PyTorch eager reference rows")
     p.add_argument("--breakdown", nargs="?", const="", metavar="PNG",
@@ -56,7 +63,7 @@ def add_parser(sub, common) -> None:
     p.add_argument("old", metavar="OLD.json")
     p.add_argument("new", metavar="NEW.json")
     p.add_argument("--threshold", default="10%", help="smallest change that counts (default %(default)s)")
-    p.add_argument("--alpha", type=float, default=compare.ALPHA, help="Mann–Whitney U significance level (default %(default)s)")
+    p.add_argument("--alpha", type=float, default=compare.ALPHA, help="family-wise significance level: Mann–Whitney U, Holm-corrected across the benchmarks (default %(default)s)")
     p.add_argument("--fail-on-regression", metavar="PCT",
                    help="exit 1 on a significant slowdown beyond PCT (e.g. 5%%) or a newly failed combination")
     p.add_argument("--format", default="simple", metavar="TABLEFMT", help="any tabulate format (default %(default)s)")
@@ -85,7 +92,9 @@ def cmd_bench(args) -> int:
         _check_writable(str(Path(args.storage) / history.machine_id() / "run.json"))
     result = api.bench(load.task, load.name, **{role: getattr(args, role) for role in ROLES}, all=args.all,
                        fused=args.fused, ctx=args.ctx, references=not args.no_references, interleave=args.interleave,
+                       processes=args.processes, worker_timeout=args.worker_timeout,
                        breakdown=args.breakdown is not None, progress=not args.quiet, registry=registry,
+                       plugins=args.plugin_specs, strict=args.strict_plugins,
                        **{name: getattr(args, name) for name in bench.OVERRIDES})
     result.write(json=args.json, csv=args.csv, plot=args.plot, breakdown_png=args.breakdown or None)
     saved = result.save(args.storage, args.save or None) if save and result.rows_ else None
@@ -136,6 +145,10 @@ def _overhead(registry, load, ctxs) -> int:
     return 0
 
 
+def _ci_ms(ci) -> str:
+    return f"{ci.low * 1e3:.4g}–{ci.high * 1e3:.4g}" + ("*" if ci.level < 0.95 - 1e-9 else "")
+
+
 def cmd_compare(args) -> int:
     _check_format(args.format)
     threshold = compare.parse_percent(args.threshold)
@@ -148,27 +161,35 @@ def cmd_compare(args) -> int:
         {
             "benchmark": c.name,
             "old median (ms)": c.old_median * 1e3 if c.old_median is not None else "",
+            "old 95% CI": _ci_ms(c.medians_ci[0]) if c.medians_ci else "",
             "new median (ms)": c.new_median * 1e3 if c.new_median is not None else "",
+            "new 95% CI": _ci_ms(c.medians_ci[1]) if c.medians_ci else "",
             "new/old": c.ratio if c.ratio is not None else "",
+            "new/old 95% CI": f"{c.ratio_ci.low:.3f}–{c.ratio_ci.high:.3f}" + ("*" if c.ratio_ci.level < 0.95 - 1e-9 else "")
+            if c.ratio_ci else "",
             "p (Mann–Whitney U)": c.p_value if c.p_value is not None else "",
+            "p (Holm)": c.p_holm if c.p_holm is not None else "",
             "verdict": c.verdict,
         }
         for c in results
     ]
     print(table(rows, list(rows[0]) if rows else ["benchmark"], tablefmt=args.format, floatfmt=".4g"))
     counts = {v: sum(c.verdict == v for c in results) for v in ("slower", "faster", "same", "failed", "added", "removed")}
+    tested = sum(c.p_value is not None for c in results)
     print("\n" + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-          + f"; significant at p < {args.alpha:g} with a change beyond {threshold:.0%}")
-    floor = min((compare.min_p_value(len(old[c.name]["data"]), len(new[c.name]["data"]))
-                 for c in results if c.p_value is not None), default=0.0)
-    if floor >= args.alpha:
-        print(f"warning: too few rounds to ever reach p < {args.alpha:g} (best possible p = {floor:.3g}); "
-              "use more --rounds", file=sys.stderr)
+          + f"; significant at Holm-adjusted p < {args.alpha:g} over {tested} benchmarks with a change beyond "
+          f"{threshold:.0%}; new/old = Hodges–Lehmann ratio with its exact 95% CI (* = too few rounds for 95%)")
+    sizes = [(len(old[c.name]["data"]), len(new[c.name]["data"])) for c in results if c.p_value is not None]
+    unreachable = [why for why in (compare.stats.attainable(n, m, args.alpha, tested) for n, m in sizes) if why]
+    if unreachable:
+        print(f"warning: no benchmark can be called changed: {unreachable[0]}; use more --rounds", file=sys.stderr)
+    print("note: two separate runs drift apart on a shared machine; `harness ab` alternates both sides in one session",
+          file=sys.stderr)
     if fail_at is None:
         return 0
     regressions = [c for c in results if c.verdict == "failed"
-                   or (c.p_value is not None and c.p_value < args.alpha and c.ratio > 1 + fail_at)]
+                   or (c.p_holm is not None and c.p_holm < args.alpha and c.ratio > 1 + fail_at)]
     for c in regressions:
-        detail = "now fails" if c.verdict == "failed" else f"{c.ratio:.2f}× slower (p = {c.p_value:.2g})"
+        detail = "now fails" if c.verdict == "failed" else f"{c.ratio:.2f}× slower (p = {c.p_value:.2g}, Holm p = {c.p_holm:.2g})"
         print(f"regression: {c.name} {detail}", file=sys.stderr)
     return 1 if regressions else 0

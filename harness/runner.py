@@ -1,0 +1,262 @@
+"""The runner side of the runner/worker split (pyperf's shape): every case is measured in fresh worker
+processes (:mod:`harness.worker`), each with a timeout, and their rounds are pooled into one row.
+
+Cases run one at a time, slot by slot (process 1 of every case, then process 2 of every case, …), so
+load that drifts during the run lands on every row alike.  With two environments (A/B) a case's A and B
+workers start together, warm up, and then take their timed rounds alternately, A B B A A B …, one process
+active at a time: drift on the scale of a round hits both sides alike.  A worker that crashes, hangs past
+its timeout or cannot start becomes a failed row, never a crash here.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import select
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from . import matrix as bench, stats
+from .errors import HarnessError
+from .worker import MARK, case_to_dict
+
+TIMEOUT = 600.0  # seconds per worker process
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where workers run: an interpreter and environment variables set on top of ours."""
+
+    name: str = ""
+    python: str = sys.executable
+    env: dict = field(default_factory=dict)
+
+    def describe(self) -> str:
+        settings = " ".join(f"{k}={v}" for k, v in sorted(self.env.items()))
+        return f"{self.python}" + (f" with {settings}" if settings else "")
+
+    def check(self) -> None:
+        """Fail before any run when the interpreter cannot import MXNet and ``harness`` (not installed there)."""
+        try:
+            done = subprocess.run([self.python, "-c", "import mxnet, harness.worker"], capture_output=True, text=True,
+                                  env=self.environ(), timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise HarnessError(f"cannot run {self.python}: {exc}") from None
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise HarnessError(f"{self.python} cannot run the harness worker ({last}); install mxnet-harness in that environment")
+
+    def environ(self) -> dict:
+        return {**os.environ, **self.env}
+
+
+def parse_env(items: list[str] | None, option: str) -> dict:
+    """``["K=V", ...]`` -> ``{K: V}``; anything else is a one-line error."""
+    env = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not key.replace("_", "a").isalnum():
+            raise HarnessError(f"{option} {item!r}: expected NAME=VALUE, e.g. {option} MXNET_ENGINE_TYPE=NaiveEngine")
+        env[key] = value
+    return env
+
+
+def split_rounds(rounds: int, processes: int) -> list[int]:
+    """``rounds`` spread over ``processes`` as evenly as possible, each at least one."""
+    if processes < 1:
+        raise HarnessError(f"--processes must be a positive integer, got {processes}")
+    if rounds < processes:
+        raise HarnessError(f"--rounds {rounds} cannot be spread over --processes {processes}: each process needs a round")
+    return [rounds // processes + (k < rounds % processes) for k in range(processes)]
+
+
+class Worker:
+    """One live worker process (:mod:`harness.worker`) measuring one case, answering round by round."""
+
+    def __init__(self, job: dict, where: Environment, timeout: float = TIMEOUT):
+        self.timeout = timeout
+        self.result: dict | None = None  # the final answer, once there is one
+        self._buffer = b""
+        self._stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([where.python, "-m", "harness.worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self._stderr, env=where.environ(),
+                                     start_new_session=True, bufsize=0)
+        self._send(job)
+
+    def ready(self) -> bool:
+        """Wait for the warm-up to finish; ``False`` when the worker already ended (see :attr:`result`)."""
+        return self._receive("ready")
+
+    def round(self) -> bool:
+        """One timed round; ``False`` when the worker ended instead (see :attr:`result`)."""
+        return self.result is None and self._send({"cmd": "round"}) and self._receive("round")
+
+    def finish(self) -> dict:
+        """Ask for the metrics, let the process exit; the final result either way."""
+        if self.result is None and self._send({"cmd": "finish"}):
+            self._receive("done")
+        self.close()
+        return self.result
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.wait(timeout=5 if self.result is not None else 0)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc.poll() is None:
+            _kill(self.proc)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            pipe.close()
+        self._stderr.close()
+
+    def _send(self, message: dict) -> bool:
+        try:
+            self.proc.stdin.write((json.dumps(message) + "\n").encode())
+            return True
+        except (BrokenPipeError, OSError):
+            self._died()
+            return False
+
+    def _receive(self, event: str) -> bool:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            line = self._line(deadline)
+            if line is None:
+                return False
+            message = json.loads(line)
+            if message.get("event") == "done":
+                self.result = {k: message[k] for k in ("status", "error", "metrics")}
+                return event == "done"
+            if message.get("event") == event:
+                return True
+
+    def _line(self, deadline: float) -> str | None:
+        """The next protocol line, or ``None`` once the worker died or timed out (:attr:`result` says which)."""
+        fd = self.proc.stdout.fileno()
+        while True:
+            while b"\n" in self._buffer:
+                raw, self._buffer = self._buffer.split(b"\n", 1)
+                text = raw.decode(errors="replace")
+                if text.startswith(MARK):
+                    return text[len(MARK):]
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                _kill(self.proc)
+                self.result = {"status": "failed", "error": f"worker timed out after {self.timeout:g} s", "metrics": {}}
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                self._died()
+                return None
+            self._buffer += chunk
+
+    def _died(self) -> None:
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            _kill(self.proc)
+            code = self.proc.returncode
+        how = f"worker killed by {signal.Signals(-code).name}" if code < 0 else f"worker exited with code {code}"
+        self._stderr.seek(0)
+        last = (self._stderr.read().decode(errors="replace").strip().splitlines() or [""])[-1][-300:]
+        self.result = {"status": "failed", "error": how + (f": {last}" if last else ""), "metrics": {}}
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
+
+
+def measure(job: dict, sides: list[Environment], rounds: int, timeout: float = TIMEOUT) -> list[dict]:
+    """One case in one fresh worker per side, started together; after their warm-ups, ``rounds`` timed rounds
+    alternated A B B A A B …; the final result of each side."""
+    workers = []
+    try:
+        for where in sides:
+            workers.append(Worker(job, where, timeout))
+        live = [w for w in workers if w.ready()]
+        for j in range(rounds):
+            for w in (live if j % 2 == 0 else live[::-1]):
+                w.round()
+            live = [w for w in live if w.result is None]
+        return [w.finish() for w in workers]
+    except BaseException:  # Ctrl-C: the workers are in their own sessions, so end them here
+        for w in workers:
+            if w.proc.poll() is None:
+                _kill(w.proc)
+        raise
+
+
+def run(planned: list[tuple[bench.Case, str | None]], processes: int, sides: list[Environment], plugin_specs: list[str],
+        strict: bool = False, timeout: float = TIMEOUT, on_row=None, on_job=None) -> list[list[bench.Row]]:
+    """Every case of ``planned`` in ``processes`` fresh workers per side, slot by slot (process 1 of every case,
+    then process 2 …); one list of rows per side, in ``planned`` order.
+
+    ``on_row(side, row)`` when a case has all its processes; ``on_job()`` after every case's slot.  On Ctrl-C
+    the cases with at least one finished slot become rows (``on_row`` is called for them), then it propagates.
+    """
+    measured = [i for i, (_, skip) in enumerate(planned) if not skip]
+    per_process = {i: split_rounds(planned[i][0].workload.rounds, processes) for i in measured}
+    results: dict[tuple[int, int], list[dict]] = {}
+    rows: list[dict[int, bench.Row]] = [{} for _ in sides]
+    for s in range(len(sides)):
+        for i, (case, skip) in enumerate(planned):
+            if skip:
+                rows[s][i] = bench.Row(case, "skipped", skip)
+                if on_row is not None:
+                    on_row(s, rows[s][i])
+
+    def finish(s, i):
+        rows[s][i] = pool(planned[i][0], results[(s, i)])
+        if on_row is not None:
+            on_row(s, rows[s][i])
+
+    try:
+        for slot in range(processes):
+            for i in measured:
+                job = {"case": case_to_dict(planned[i][0]), "plugin_specs": list(plugin_specs), "strict": strict}
+                for s, result in enumerate(measure(job, sides, per_process[i][slot], timeout)):
+                    results.setdefault((s, i), []).append(result)
+                if on_job is not None:
+                    on_job()
+                if slot == processes - 1:
+                    for s in range(len(sides)):
+                        finish(s, i)
+    except KeyboardInterrupt:
+        for (s, i) in results:
+            if i not in rows[s]:
+                finish(s, i)
+        raise
+    return [[r[i] for i in sorted(r)] for r in rows]
+
+
+def pool(case: bench.Case, results: list[dict]) -> bench.Row:
+    """One row from a case's worker results: all timed rounds pooled; any failed process fails the row."""
+    for k, result in enumerate(results):
+        if result["status"] != "ok":
+            where = f"process {k + 1} of {len(results)}: " if len(results) > 1 else ""
+            return bench.Row(case, "failed", where + result["error"], metrics=result.get("metrics") or {})
+    warmup = case.workload.warmup
+    per_process = [r["metrics"]["epoch_seconds"][warmup:] for r in results]
+    seconds = [s for p in per_process for s in p]
+    st = bench.stats_of(seconds)
+    metrics = dict(results[0]["metrics"])  # the first process's trace: losses, time to target, parameters
+    metrics.update(
+        epoch_min_s=st.min, epoch_median_s=st.median, epoch_iqr_s=st.iqr, rounds=st.rounds,
+        # the worker's metrics know the task's size and batch (a workload may leave them to the task)
+        us_per_step=st.median / metrics["steps_per_epoch"] * 1e6,
+        samples_per_s=metrics.get("num_examples", case.workload.num_examples) / st.median,
+        peak_rss_mib=max(r["metrics"]["peak_rss_mib"] for r in results),
+        processes=len(results), process_seconds=per_process,
+        process_cpu_seconds=[r["metrics"].get("epoch_cpu_seconds", [])[warmup:] for r in results],
+        **stats.summary(seconds, [float(statistics.median(p)) for p in per_process]),
+    )
+    return bench.Row(case, "ok", stats=st, metrics=metrics)

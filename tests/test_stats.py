@@ -1,0 +1,127 @@
+"""``harness.stats`` on synthetic samples with known answers."""
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import mannwhitneyu
+
+from harness import stats
+
+
+def test_median_ci_is_the_textbook_order_statistics():
+    # n = 10 at 95 %: x(2), x(9), coverage 1 - 2 * 11/1024 = 0.9785 (x(3), x(8) would give only 0.891)
+    ci = stats.median_ci(list(range(10, 0, -1)))
+    assert (ci.low, ci.high) == (2, 9)
+    assert ci.level == pytest.approx(1 - 2 * 11 / 1024)
+    # n = 5 cannot reach 95 %: the whole range, at 1 - 2/32
+    small = stats.median_ci([5, 1, 4, 2, 3])
+    assert (small.low, small.high) == (1, 5) and small.level == pytest.approx(1 - 2 / 32)
+
+
+def test_median_ci_covers_the_true_median_at_its_level():
+    rng = np.random.default_rng(0)
+    hits = sum(math.log(2) in stats.median_ci(rng.exponential(size=15)) for _ in range(2000))
+    level = stats.median_ci(np.arange(15)).level  # 0.965 for n = 15
+    assert abs(hits / 2000 - level) < 0.02
+
+
+@pytest.mark.parametrize("n,m", [(3, 4), (5, 5), (6, 9), (8, 8)])
+def test_u_null_distribution_matches_scipy_exact(n, m):
+    counts = stats.u_counts(n, m)
+    total = math.comb(n + m, n)
+    assert sum(counts) == total and len(counts) == n * m + 1
+    a, b = np.random.default_rng(n).random(n) + 0.2, np.random.default_rng(m + 99).random(m)  # no ties
+    u = mannwhitneyu(a, b, method="exact").statistic
+    lower = sum(counts[: int(min(u, n * m - u)) + 1]) / total
+    assert min(1.0, 2 * lower) == pytest.approx(mannwhitneyu(a, b, method="exact").pvalue)
+
+
+def test_minimum_attainable_p_and_rounds():
+    assert stats.min_p_value(5, 5) == pytest.approx(2 / 252)  # asv: 5 a side cannot reach 0.002
+    assert stats.min_p_value(5, 5) == pytest.approx(mannwhitneyu(range(5), range(10, 15), method="exact").pvalue)
+    assert stats.min_rounds(0.002) == 7  # 6 a side reaches only 2/924 = 0.00216
+    assert stats.min_rounds(0.05 / 20) == 6 and stats.min_rounds(0.0001) == 9
+    why = stats.attainable(5, 5, alpha=0.05, tests=20)
+    assert "0.0079" in why and "at least 6 rounds a side" in why
+    assert stats.attainable(10, 10, alpha=0.05, tests=20) is None
+
+
+def test_ratio_ci_recovers_a_known_ratio_and_agrees_with_the_test():
+    rng = np.random.default_rng(1)
+    a = rng.lognormal(0, 0.05, 20)
+    b = 1.3 * rng.lognormal(0, 0.05, 20)
+    r = stats.ratio_ci(a, b)
+    assert 1.3 in r.ci and 1 not in r.ci and r.estimate == pytest.approx(1.3, rel=0.03)
+    assert r.ci.level >= 0.95
+    # exact duality: the interval excludes 1 exactly when the exact test gives p <= 1 - level
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        a, b = rng.lognormal(0, 0.1, 8), rng.lognormal(0.08, 0.1, 9)
+        r = stats.ratio_ci(a, b, confidence=0.95)
+        p = mannwhitneyu(a, b, method="exact").pvalue
+        assert (1 not in r.ci) == (p <= 1 - r.ci.level + 1e-12)
+
+
+def test_ratio_ci_is_honest_about_too_few_values():
+    r = stats.ratio_ci([1.0, 1.1], [2.0, 2.1], confidence=0.95)
+    assert r.ci.level == pytest.approx(1 - 2 / 6)  # the widest interval reaches only 67 %
+    assert (r.ci.low, r.ci.high) == pytest.approx((2.0 / 1.1, 2.1 / 1.0))
+
+
+def test_ratio_ci_covers_at_its_level_large_samples_normal_approximation():
+    rng = np.random.default_rng(2)
+    hits = 0
+    for _ in range(300):
+        r = stats.ratio_ci(rng.lognormal(0, 0.1, 60), 1.1 * rng.lognormal(0, 0.1, 60))  # 3600 pairs: approximated
+        hits += 1.1 in r.ci
+    assert 0.92 <= hits / 300 <= 0.99
+
+
+def test_holm_known_answer():
+    # p sorted 0.01, 0.02, 0.03, 0.04 with m = 4: 0.04, 0.06, 0.06, 0.06 (monotone step-down)
+    adj = stats.holm([0.03, 0.01, None, 0.04, 0.02])
+    assert adj[2] is None
+    assert [adj[i] for i in (1, 4, 0, 3)] == pytest.approx([0.04, 0.06, 0.06, 0.06])
+    assert stats.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_holm_controls_the_family_wise_error_of_a_null_matrix():
+    rng = np.random.default_rng(3)
+    runs, rows = 400, 20
+    flagged_raw = flagged_holm = 0
+    for _ in range(runs):
+        ps = [stats.mann_whitney_p(rng.normal(size=10), rng.normal(size=10)) for _ in range(rows)]
+        flagged_raw += any(p < 0.05 for p in ps)
+        flagged_holm += any(p < 0.05 for p in stats.holm(ps))
+    assert flagged_raw / runs > 0.5  # uncorrected: most null matrices flag something (1 - 0.95^20 = 64 %)
+    assert flagged_holm / runs <= 0.08
+
+
+def test_judge_needs_significance_and_the_threshold():
+    rng = np.random.default_rng(4)
+    base = [rng.lognormal(0, 0.02, 12) for _ in range(3)]
+    changes = [stats.change("same", base[0], rng.lognormal(0, 0.02, 12)),
+               stats.change("slower", base[1], 1.2 * rng.lognormal(0, 0.02, 12)),
+               stats.change("faster", base[2], 0.8 * rng.lognormal(0, 0.02, 12))]
+    assert [c.verdict for c in stats.judge(changes, alpha=0.05, threshold=0.01)] == ["same", "slower", "faster"]
+    # a real but tiny change under the threshold is not called
+    tiny = stats.change("tiny", rng.lognormal(0, 0.001, 12), 1.005 * rng.lognormal(0, 0.001, 12))
+    assert stats.judge([tiny], alpha=0.05, threshold=0.01)[0].verdict == "same"
+    assert tiny.p < 0.05
+    d = changes[1].as_dict()
+    assert d["ratio_ci"]["low"] > 1 and d["a"]["rounds"] == 12 and d["verdict"] == "slower"
+
+
+def test_instability_flags():
+    assert stats.instability(np.full(10, 1.0) + np.linspace(0, 0.01, 10)) == []
+    flags = stats.instability([1, 1, 1, 1, 1, 1, 1, 1, 1, 3.0])
+    assert any("outlier" in f for f in flags) and any("std" in f for f in flags)
+    assert any("median CI only" in f for f in stats.instability([1.0, 1.01, 1.02]))
+    assert any("processes differ by 18%" in f for f in stats.instability(np.ones(10), process_medians=[1.0, 1.2]))
+
+
+def test_clopper_pearson_known_answers():
+    zero = stats.clopper_pearson(0, 20)
+    assert zero.low == 0 and zero.high == pytest.approx(1 - 0.025 ** (1 / 20))
+    half = stats.clopper_pearson(5, 10)
+    assert half.low == pytest.approx(0.187, abs=1e-3) and half.high == pytest.approx(0.813, abs=1e-3)
