@@ -31,9 +31,12 @@ class Comparison:
     p_holm: float | None = None  # Holm-adjusted across the benchmarks compared
     medians_ci: tuple | None = None  # (old, new) median CIs
 
-    @property
-    def regression(self) -> bool:
-        return self.verdict in ("slower", "failed")
+    def regression(self, alpha: float = ALPHA, beyond: float = 0.0) -> bool:
+        """A newly failed benchmark, or one significantly slower (Holm-adjusted p < ``alpha``) by more
+        than ``beyond`` (0.05: 5 %): the rule ``--fail-on-regression`` gates on."""
+        if self.verdict == "failed":
+            return True
+        return self.p_holm is not None and self.p_holm < alpha and self.ratio is not None and self.ratio > 1 + beyond
 
 
 def load(path: str) -> dict[str, dict]:

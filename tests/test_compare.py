@@ -143,3 +143,16 @@ def test_compare_warns_when_no_row_can_reach_alpha(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "warning: no benchmark can be called changed: with 5 vs 5 rounds the smallest attainable" in err
     assert "at least 7 rounds a side" in err
+
+
+def test_comparison_owns_the_regression_rule():
+    from harness.compare import Comparison
+
+    def c(verdict, ratio, p_holm):
+        return Comparison("x", 1.0, ratio, ratio, p_holm, verdict, p_holm=p_holm)
+
+    assert c("failed", None, None).regression()
+    assert c("slower", 1.2, 0.001).regression(alpha=0.002, beyond=0.1)
+    assert not c("slower", 1.2, 0.001).regression(alpha=0.002, beyond=0.25)  # not beyond the threshold
+    assert not c("slower", 1.2, 0.01).regression(alpha=0.002)  # not significant after Holm
+    assert not c("faster", 0.8, 0.001).regression()

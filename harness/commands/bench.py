@@ -187,8 +187,7 @@ def cmd_compare(args) -> int:
           file=sys.stderr)
     if fail_at is None:
         return 0
-    regressions = [c for c in results if c.verdict == "failed"
-                   or (c.p_holm is not None and c.p_holm < args.alpha and c.ratio > 1 + fail_at)]
+    regressions = [c for c in results if c.regression(args.alpha, fail_at)]
     for c in regressions:
         detail = "now fails" if c.verdict == "failed" else f"{c.ratio:.2f}× slower (p = {c.p_value:.2g}, Holm p = {c.p_holm:.2g})"
         print(f"regression: {c.name} {detail}", file=sys.stderr)
