@@ -483,24 +483,24 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
     from .timing import Interrupt
 
     start = time.perf_counter()
-    interrupted = False
+    interrupted, broken_down, wall = False, [], None
     restore = Interrupt.install()
     try:
         if processes:
             _run_processes(planned, processes, plugins, strict, interleave, worker_timeout, finished)
         else:
             (b.run_interleaved if interleave else b.run_matrix)(registry, planned, on_row=finished)
-        wall = time.perf_counter() - start
+        wall = time.perf_counter() - start  # the matrix only, not the breakdown
         if breakdown:
             broken_down = b.run_breakdown(registry, done)
     except KeyboardInterrupt:
-        interrupted = True
+        interrupted, broken_down = True, []  # a breakdown cut short is not reported
         _drain()
     finally:
         restore()
         bar.close()
-    wall = time.perf_counter() - start if interrupted else wall
-    broken_down = broken_down if breakdown and not interrupted else []
+    if wall is None:
+        wall = time.perf_counter() - start
     return Benchmark(done, planned, combos, load, the_task, registry, interrupted, wall, broken_down,
                      environment.machine_info(), environment.commit_info(), processes)
 
