@@ -15,7 +15,6 @@ import traceback
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 
-import numpy as np
 import pytest_benchmark
 from pytest_benchmark.stats import Stats
 

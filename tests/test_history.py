@@ -1,8 +1,6 @@
 """Run history: ``harness bench --save/--autosave`` in pytest-benchmark's storage, read back by
 ``pytest-benchmark list/compare`` and ``harness history``; changes found by step detection."""
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
