@@ -85,20 +85,24 @@ class Result:
 
 # --- plugins and tasks --------------------------------------------------------------
 
+FUSED_COLUMN = "fused (model/loss/optimizer)"
+
 @dataclass
 class PluginList(Result):
     registry: object
     columns: list = field(default_factory=lambda: ["plugin", "distribution", "version", "source", "hooks", *ROLES,
-                                                   "fused", "tasks"])
+                                                   FUSED_COLUMN, "tasks"])
+
+    @staticmethod
+    def row(info) -> dict:
+        """One plugin's table row: where it came from and what it provides."""
+        return {"plugin": info.name, "distribution": info.distribution or "", "version": info.version or "",
+                "source": info.source, "hooks": ", ".join(h.removeprefix("register_") for h in info.hooks),
+                **{r: ", ".join(info.provides.get(r, [])) for r in ROLES},
+                FUSED_COLUMN: ", ".join(info.provides.get("fused", [])), "tasks": ", ".join(info.provides.get("task", []))}
 
     def rows(self) -> list[dict]:
-        return [
-            {"plugin": info.name, "distribution": info.distribution or "", "version": info.version or "",
-             "source": info.source, "hooks": ", ".join(h.removeprefix("register_") for h in info.hooks),
-             **{r: ", ".join(info.provides.get(r, [])) for r in ROLES},
-             "fused": ", ".join(info.provides.get("fused", [])), "tasks": ", ".join(info.provides.get("task", []))}
-            for info in self.registry.plugins.values()
-        ]
+        return [self.row(info) for info in self.registry.plugins.values()]
 
     def to_dict(self) -> dict:
         reg = self.registry

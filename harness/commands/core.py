@@ -77,21 +77,9 @@ def cmd_plugins(args) -> int:
         doc["plugins"] = [i.as_dict() for i in infos]  # --hook narrows the list
         print(to_json(doc))
         return 0
-    rows = [
-        {
-            "plugin": info.name,
-            "distribution": info.distribution or "",
-            "version": info.version or "",
-            "source": info.source,
-            "hooks": ", ".join(h.removeprefix("register_") for h in info.hooks),
-            **{r: ", ".join(info.provides.get(r, [])) for r in ROLES},
-            "fused (model/loss/optimizer)": ", ".join(info.provides.get("fused", [])),
-            "tasks": ", ".join(info.provides.get("task", [])),
-        }
-        for info in infos
-    ]
-    fused = ["fused (model/loss/optimizer)"] if any(r["fused (model/loss/optimizer)"] for r in rows) else []
-    print(table(rows, ["plugin", "distribution", "version", "source", "hooks", *ROLES, *fused, "tasks"]))
+    rows = [listing.row(info) for info in infos]
+    columns = [c for c in listing.columns if c != api.FUSED_COLUMN or any(r[c] for r in rows)]  # fused only if any
+    print(table(rows, columns))
     print("components by task: harness tasks")
     for clash, owners in sorted(registry.conflicts.items()):
         print(f"not selectable: {clash[0]} {clash[1]!r} is registered by " + " and ".join(owners))
