@@ -11,8 +11,8 @@ plugin ``tests/plugins/slowdown.py``, whose row is ``HARNESS_SLOWDOWN`` × slowe
   same code in the same environment on both sides, so a run that flags any of them is a false positive of the
   whole matrix (the family-wise error Holm's correction bounds); the slowdown row is a detection inside a
   full-size matrix at the same time.
-* ``power``: the slowdown row alone, B slower by 5, 10 and 20 %, alternated.  Detected when Mann–Whitney
-  gives ``p < alpha / m`` (``m`` = rows of the full matrix, read from an ``aa`` run or counted here) and the
+* ``power``: the slowdown row alone, B slower by 5, 10 and 20 %, alternated.  Detected when its test
+  (the signed-rank test over process pairs; Mann–Whitney on pooled rounds for runs made before it) gives ``p < alpha / m`` (``m`` = rows of the full matrix, read from an ``aa`` run or counted here) and the
   ratio passes the threshold: under Holm a row with that p is flagged in the full matrix whatever the other
   rows do (its adjusted p is at most ``m · p``), so this rate is a lower bound of the full-matrix power.
 
@@ -76,7 +76,10 @@ def verdicts(doc: dict, clock: str) -> dict[str, stats.Change]:
     for row in doc["rows"]:
         a, b = row.get("a", {}).get(key), row.get("b", {}).get(key)
         if a and b and row.get("p") is not None:
-            changes.append(stats.change(row["name"], [x for p in a for x in p], [x for p in b for x in p]))
+            if "signed-rank" in doc["settings"].get("test", ""):  # the test on process pairs
+                changes.append(stats.paired_change(row["name"], a, b))
+            else:  # runs made before it: rounds pooled, Mann–Whitney
+                changes.append(stats.change(row["name"], [x for p in a for x in p], [x for p in b for x in p]))
     stats.judge(changes, doc["settings"]["alpha"], doc["settings"]["threshold"])
     return {c.name: c for c in changes}
 
@@ -110,7 +113,7 @@ def process_share(aa: list) -> str:
     if not iccs:
         return "no per-process data"
     q = np.percentile(iccs, [25, 50, 75])
-    return (f"share of variance between processes (ICC of log wall time, {len(iccs)} row-runs, 4 processes each): "
+    return (f"share of variance between processes (ICC of log wall time, {len(iccs)} row-runs): "
             f"median {q[1]:.2f}, quartiles {q[0]:.2f}–{q[2]:.2f}")
 
 
@@ -152,13 +155,13 @@ def summary(folder: str, only: str | None = None) -> None:
                 continue
             alpha, threshold = d["settings"]["alpha"], d["settings"]["threshold"]
             detected = row.p < alpha / m and row.ratio.estimate > 1 + threshold
-            fraction = (d["settings"]["rounds"], float(d["sides"]["B"]["env"]["HARNESS_SLOWDOWN"]))
+            fraction = (d["settings"]["processes"], d["settings"]["rounds"], float(d["sides"]["B"]["env"]["HARNESS_SLOWDOWN"]))
             by_fraction.setdefault(fraction, []).append((detected, row.ratio.estimate, d["settings"]["wall_s"], _load(d)))
-        for (rounds, fraction), runs in sorted(by_fraction.items()):
+        for (processes, rounds, fraction), runs in sorted(by_fraction.items()):
             k = sum(x[0] for x in runs)
             ci = stats.clopper_pearson(k, len(runs))
             ratios = sorted(x[1] for x in runs)
-            print(f"power at {fraction:.0%} slower, {rounds} rounds a side: detected in {k} of {len(runs)} runs ({k / len(runs):.0%}, 95% CI "
+            print(f"power at {fraction:.0%} slower, {rounds} rounds a side in {processes} processes: detected in {k} of {len(runs)} runs ({k / len(runs):.0%}, 95% CI "
                   f"{ci.low:.0%}–{ci.high:.0%}) at p < {0.05 / m:.2g} (Holm's first step over {m} rows); measured "
                   f"ratios {ratios[0]:.3f}–{ratios[-1]:.3f} (median {ratios[len(ratios) // 2]:.3f}); "
                   f"{sum(x[2] for x in runs) / len(runs):.0f} s per one-row run{_loads([x[3] for x in runs])}")

@@ -1,9 +1,13 @@
 """A/B in one session: the same cases in two environments, worker processes alternated A B B A …,
 and per case the ratio B/A with its confidence interval and a verdict corrected for the whole matrix.
 
-The statistics are :mod:`harness.stats`: Hodges–Lehmann ratio of the pooled round times with its exact
-interval, Mann–Whitney U per row, Holm's step-down correction across the rows (family-wise error), and a
-row is ``slower``/``faster`` only when its adjusted p is below alpha *and* the ratio is beyond the threshold.
+The unit of the test is the process pair, not the round: rounds of one process share its luck (on this
+machine whole processes run up to 60 % apart while their own rounds agree within 2 %), so pooling rounds
+calls that luck a change.  Per case, process ``k`` of A and process ``k`` of B run side by side; each pair
+gives ``log(median B_k) - log(median A_k)``.  The statistics are :mod:`harness.stats`: Wilcoxon's exact
+signed-rank test on those differences, their Hodges–Lehmann ratio with its exact interval, Holm's step-down
+correction across the rows (family-wise error), and a row is ``slower``/``faster`` only when its adjusted p
+is below alpha *and* the ratio is beyond the threshold.
 """
 from __future__ import annotations
 
@@ -59,20 +63,18 @@ class Pair:
         return self.verdict == "slower" and self.change.ratio.estimate > 1 + beyond
 
 
-def times(row: bench.Row, clock: str = "wall") -> list[float]:
-    """A measured row's timed rounds on ``clock``."""
-    if clock == "wall":
-        return list(row.stats.data)
-    return [s for process in row.metrics["process_cpu_seconds"] for s in process]
+def process_times(row: bench.Row, clock: str = "wall") -> list[list[float]]:
+    """A measured row's timed rounds on ``clock``, one list per worker process, in slot order."""
+    return [list(p) for p in row.metrics["process_seconds" if clock == "wall" else "process_cpu_seconds"]]
 
 
 def pair_up(rows_a: list[bench.Row], rows_b: list[bench.Row], alpha: float = ALPHA, threshold: float = THRESHOLD,
             confidence: float = stats.CONFIDENCE, clock: str = "wall") -> list[Pair]:
-    """Pair the two sides' rows (same order), test every case both measured, Holm across them."""
+    """Pair the two sides' rows (same order), test every case both measured on its process pairs, Holm across them."""
     pairs = [Pair(a, b, clock=clock) for a, b in zip(rows_a, rows_b)]
     for p in pairs:
         if p.a.status == p.b.status == "ok":
-            p.change = stats.change(p.case.name, times(p.a, clock), times(p.b, clock), confidence)
+            p.change = stats.paired_change(p.case.name, process_times(p.a, clock), process_times(p.b, clock), confidence)
     stats.judge([p.change for p in pairs if p.change is not None], alpha, threshold)
     return pairs
 
@@ -83,7 +85,7 @@ def _order(p: Pair) -> tuple:
 
 
 COLUMNS = [*ROLES, "ctx", "A med (ms)", "A 95% CI", "B med (ms)", "B 95% CI", "B/A", "B/A 95% CI", "p", "p (Holm)",
-           "rounds", "verdict"]
+           "processes×rounds", "verdict"]
 
 
 def render_table(pairs: list[Pair], tablefmt: str = "simple") -> str:
@@ -97,7 +99,7 @@ def render_table(pairs: list[Pair], tablefmt: str = "simple") -> str:
                 "B med (ms)": c.median_b * 1e3, "B 95% CI": _median_ci(c.b),
                 "B/A": f"{c.ratio.estimate:.3f}", "B/A 95% CI": _ratio_ci(c.ratio.ci),
                 "p": c.p, "p (Holm)": c.p_holm,
-                "rounds": f"{stats.format_rounds(p.a.metrics)} vs {stats.format_rounds(p.b.metrics)}",
+                "processes×rounds": f"{stats.format_rounds(p.a.metrics)} vs {stats.format_rounds(p.b.metrics)}",
             })
             if p.unstable:
                 row["verdict"] += " (UNSTABLE: " + "; ".join(p.unstable) + ")"

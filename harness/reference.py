@@ -32,6 +32,7 @@ stays free of it.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import pickle
@@ -519,6 +520,7 @@ class ReferenceInfo:
         return self.skip_reason is None
 
 
+@functools.lru_cache(maxsize=None)
 def _import_error(module: str) -> str | None:
     try:
         importlib.import_module(module)

@@ -75,16 +75,24 @@ def split_rounds(rounds: int, processes: int) -> list[int]:
 
 
 class Worker:
-    """One live worker process (:mod:`harness.worker`) measuring one case, answering round by round."""
+    """One live worker process (:mod:`harness.worker`), answering round by round; it measures the case of
+    ``job`` and, after :meth:`finish` with ``keep=True``, any further job given to :meth:`start`."""
 
-    def __init__(self, job: dict, where: Environment, timeout: float = TIMEOUT):
+    def __init__(self, job: dict | None, where: Environment, timeout: float = TIMEOUT):
         self.timeout = timeout
-        self.result: dict | None = None  # the final answer, once there is one
+        self.result: dict | None = None  # the final answer of the current job, once there is one
+        self.dead = False  # the process ended: no further job
         self._buffer = b""
         self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([where.python, "-m", "harness.worker"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._stderr, env=where.environ(),
                                      start_new_session=True, bufsize=0)
+        if job is not None:
+            self.start(job)
+
+    def start(self, job: dict) -> None:
+        """Hand the worker a job (a case to warm up and measure)."""
+        self.result = None
         self._send(job)
 
     def ready(self) -> bool:
@@ -95,14 +103,20 @@ class Worker:
         """One timed round; ``False`` when the worker ended instead (see :attr:`result`)."""
         return self.result is None and self._send({"cmd": "round"}) and self._receive("round")
 
-    def finish(self) -> dict:
-        """Ask for the metrics, let the process exit; the final result either way."""
+    def finish(self, keep: bool = False) -> dict:
+        """Ask for the metrics; the final result either way.  The process then exits, or with ``keep`` waits
+        for another job (unless it died)."""
         if self.result is None and self._send({"cmd": "finish"}):
             self._receive("done")
-        self.close()
+        if not keep:
+            self.close()
         return self.result
 
     def close(self) -> None:
+        try:
+            self.proc.stdin.close()  # end of input: a waiting worker exits
+        except OSError:
+            pass
         if self.proc.poll() is None:
             try:
                 self.proc.wait(timeout=5 if self.result is not None else 0)
@@ -110,9 +124,9 @@ class Worker:
                 pass
         if self.proc.poll() is None:
             _kill(self.proc)
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            pipe.close()
+        self.proc.stdout.close()
         self._stderr.close()
+        self.dead = True
 
     def _send(self, message: dict) -> bool:
         try:
@@ -147,6 +161,7 @@ class Worker:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
                 _kill(self.proc)
+                self.dead = True
                 self.result = {"status": "failed", "error": f"worker timed out after {self.timeout:g} s", "metrics": {}}
                 return None
             chunk = os.read(fd, 65536)
@@ -156,6 +171,7 @@ class Worker:
             self._buffer += chunk
 
     def _died(self) -> None:
+        self.dead = True
         try:
             code = self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -175,19 +191,33 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
-def measure(job: dict, sides: list[Environment], rounds: int, timeout: float = TIMEOUT) -> list[dict]:
-    """One case in one fresh worker per side, started together; after their warm-ups, ``rounds`` timed rounds
-    alternated A B B A A B …; the final result of each side."""
+def measure(job: dict, sides: list[Environment], rounds: int, timeout: float = TIMEOUT,
+            kept: list[Worker | None] | None = None, b_first: bool = False) -> list[dict]:
+    """One case in one worker per side, started together; after their warm-ups, ``rounds`` timed rounds
+    alternated A B B A A B … (B A A B … with ``b_first``); the final result of each side.
+
+    Fresh workers that exit afterwards, or with ``kept`` (one slot per side, updated in place) the workers
+    of the previous case, kept for the next one; a dead one is replaced by a fresh worker."""
     workers = []
     try:
-        for where in sides:
-            workers.append(Worker(job, where, timeout))
+        for s, where in enumerate(sides):
+            if kept is None:
+                workers.append(Worker(job, where, timeout))
+                continue
+            if kept[s] is None or kept[s].dead:
+                if kept[s] is not None:
+                    kept[s].close()
+                kept[s] = Worker(None, where, timeout)
+            kept[s].start(job)
+            workers.append(kept[s])
         live = [w for w in workers if w.ready()]
+        if b_first:
+            live.reverse()
         for j in range(rounds):
             for w in (live if j % 2 == 0 else live[::-1]):
                 w.round()
             live = [w for w in live if w.result is None]
-        return [w.finish() for w in workers]
+        return [w.finish(keep=kept is not None) for w in workers]
     except BaseException:  # Ctrl-C: the workers are in their own sessions, so end them here
         for w in workers:
             if w.proc.poll() is None:
@@ -196,9 +226,14 @@ def measure(job: dict, sides: list[Environment], rounds: int, timeout: float = T
 
 
 def run(planned: list[tuple[bench.Case, str | None]], processes: int, sides: list[Environment], plugin_specs: list[str],
-        strict: bool = False, timeout: float = TIMEOUT, on_row=None, on_job=None) -> list[list[bench.Row]]:
+        strict: bool = False, timeout: float = TIMEOUT, on_row=None, on_job=None,
+        per_case: bool = True) -> list[list[bench.Row]]:
     """Every case of ``planned`` in ``processes`` fresh workers per side, slot by slot (process 1 of every case,
     then process 2 …); one list of rows per side, in ``planned`` order.
+
+    ``per_case``: a fresh process for every case and slot (isolation: peak memory, caches, crashes).  Else one
+    worker per side and slot measures every case in turn (start-up paid once per slot, which buys many more
+    processes for A/B), and odd slots let B go first so neither side always leads.
 
     ``on_row(side, row)`` when a case has all its processes; ``on_job()`` after every case's slot.  On Ctrl-C
     the cases with at least one finished slot become rows (``on_row`` is called for them), then it propagates.
@@ -221,15 +256,22 @@ def run(planned: list[tuple[bench.Case, str | None]], processes: int, sides: lis
 
     try:
         for slot in range(processes):
-            for i in measured:
-                job = {"case": case_to_dict(planned[i][0]), "plugin_specs": list(plugin_specs), "strict": strict}
-                for s, result in enumerate(measure(job, sides, per_process[i][slot], timeout)):
-                    results.setdefault((s, i), []).append(result)
-                if on_job is not None:
-                    on_job()
-                if slot == processes - 1:
-                    for s in range(len(sides)):
-                        finish(s, i)
+            kept = None if per_case else [None] * len(sides)
+            try:
+                for i in measured:
+                    job = {"case": case_to_dict(planned[i][0]), "plugin_specs": list(plugin_specs), "strict": strict}
+                    done = measure(job, sides, per_process[i][slot], timeout, kept, b_first=not per_case and slot % 2 == 1)
+                    for s, result in enumerate(done):
+                        results.setdefault((s, i), []).append(result)
+                    if on_job is not None:
+                        on_job()
+                    if slot == processes - 1:
+                        for s in range(len(sides)):
+                            finish(s, i)
+            finally:
+                for w in kept or []:
+                    if w is not None:
+                        w.close()
     except KeyboardInterrupt:
         for (s, i) in results:
             if i not in rows[s]:

@@ -137,6 +137,81 @@ def ratio_ci(a, b, confidence: float = CONFIDENCE) -> Ratio:
                  Interval(float(np.exp(diffs[c - 1])), float(np.exp(diffs[len(diffs) - c])), float(level)))
 
 
+# --- paired: process pairs of an A/B run --------------------------------------------
+# Rounds of one process share that process's luck (thread placement, memory layout): on this machine a
+# process's median can sit 60 % from the next one's while its own rounds agree within 2 %.  Pooling rounds
+# as if independent then calls process luck a change.  The honest unit is the process; A and B processes
+# run in pairs at the same time, so each pair gives one difference and the test is on those.
+
+@functools.lru_cache(maxsize=256)
+def signed_rank_counts(n: int) -> tuple[int, ...]:
+    """How many of the ``2**n`` sign patterns give each signed-rank sum ``T+ = 0 .. n(n+1)/2`` (exact integers):
+    the coefficients of ``prod_{i=1..n} (1 + q^i)``."""
+    c = [1] + [0] * (n * (n + 1) // 2)
+    for i in range(1, n + 1):
+        for t in range(len(c) - 1, i - 1, -1):
+            c[t] += c[t - i]
+    return tuple(c)
+
+
+def signed_rank_p(d) -> float:
+    """Two-sided Wilcoxon signed-rank p of differences ``d`` against 0: exact without ties (zeros dropped),
+    else the normal approximation with scipy's tie correction."""
+    d = np.asarray(d, dtype=float)
+    d = d[d != 0]
+    n = len(d)
+    if n == 0:
+        return 1.0
+    if len(np.unique(np.abs(d))) < n:
+        from scipy.stats import wilcoxon
+
+        return float(wilcoxon(d, method="approx").pvalue)
+    ranks = np.argsort(np.argsort(np.abs(d))) + 1
+    t_plus = int(ranks[d > 0].sum())
+    counts = signed_rank_counts(n)
+    tail = min(t_plus, n * (n + 1) // 2 - t_plus)  # the distribution is symmetric
+    return min(1.0, 2 * sum(counts[: tail + 1]) / 2 ** n)
+
+
+def min_signed_rank_p(n: int) -> float:
+    """The smallest two-sided p the signed-rank test reaches with ``n`` pairs (all one sign)."""
+    return 2 / 2 ** n
+
+
+def min_pairs(alpha: float) -> int:
+    """The fewest pairs for which the signed-rank test can reach two-sided ``p < alpha``."""
+    n = 1
+    while min_signed_rank_p(n) >= alpha:
+        n += 1
+    return n
+
+
+def _walsh_critical(n: int, confidence: float) -> tuple[int, float]:
+    """The largest ``c >= 1`` with ``P(T+ <= c - 1) <= (1 - confidence) / 2``, and the level achieved."""
+    counts, total, tail = signed_rank_counts(n), 2 ** n, (1 - confidence) / 2
+    cum, c = 0, 0
+    while (cum + counts[c]) / total <= tail:
+        cum += counts[c]
+        c += 1
+    c = max(c, 1)
+    return c, 1 - 2 * sum(counts[:c]) / total
+
+
+def paired_ratio_ci(d, confidence: float = CONFIDENCE) -> Ratio:
+    """Ratio ``exp(θ)`` of log differences ``d`` (one per pair): the one-sample Hodges–Lehmann estimate (median
+    of the Walsh averages ``(d_i + d_j) / 2``, ``i <= j``) and its exact interval ``[W(c), W(M-c+1)]``, ``c`` from
+    the signed-rank null distribution; dual to :func:`signed_rank_p`.  Too few pairs for ``confidence`` gives
+    the widest interval, with the smaller ``level`` it achieves."""
+    d = np.asarray(d, dtype=float)
+    if not len(d):
+        raise ValueError("paired_ratio_ci needs at least one pair")
+    i, j = np.triu_indices(len(d))
+    walsh = np.sort((d[i] + d[j]) / 2)
+    c, level = _walsh_critical(len(d), confidence)
+    return Ratio(float(np.exp(np.median(walsh))),
+                 Interval(float(np.exp(walsh[c - 1])), float(np.exp(walsh[len(walsh) - c])), float(level)))
+
+
 def mann_whitney_p(a, b) -> float:
     """Two-sided Mann–Whitney U p-value: exact without ties (up to 2,500 pairs), else the normal approximation."""
     from scipy.stats import mannwhitneyu
@@ -225,6 +300,8 @@ class Change:
     p: float
     p_holm: float | None = None
     verdict: str = "same"
+    unit: str = "rounds"  # what a and b hold: rounds (Mann–Whitney) or process medians (paired, signed-rank)
+    test: str = "mann-whitney"
 
     @property
     def median_a(self) -> float:
@@ -239,13 +316,27 @@ class Change:
             "name": self.name, "verdict": self.verdict,
             "ratio": self.ratio.estimate, "ratio_ci": self.ratio.ci.as_dict(),
             "p": self.p, "p_holm": self.p_holm,
-            "a": {"median": self.median_a, "median_ci": median_ci(self.a, confidence).as_dict(), "rounds": len(self.a)},
-            "b": {"median": self.median_b, "median_ci": median_ci(self.b, confidence).as_dict(), "rounds": len(self.b)},
+            "test": self.test,
+            "a": {"median": self.median_a, "median_ci": median_ci(self.a, confidence).as_dict(), self.unit: len(self.a)},
+            "b": {"median": self.median_b, "median_ci": median_ci(self.b, confidence).as_dict(), self.unit: len(self.b)},
         }
 
 
 def change(name: str, a, b, confidence: float = CONFIDENCE) -> Change:
     return Change(name, [float(x) for x in a], [float(x) for x in b], ratio_ci(a, b, confidence), mann_whitney_p(a, b))
+
+
+def paired_change(name: str, a_processes, b_processes, confidence: float = CONFIDENCE) -> Change:
+    """B against A when process ``k`` of A and process ``k`` of B ran as a pair, at the same time: one log
+    difference of their medians per pair, the signed-rank test on those and their Hodges–Lehmann ratio.
+    ``a`` and ``b`` of the result are the process medians."""
+    if len(a_processes) != len(b_processes):
+        raise ValueError(f"{len(a_processes)} A processes against {len(b_processes)} B processes: pairs needed")
+    a = [float(np.median(p)) for p in a_processes]
+    b = [float(np.median(p)) for p in b_processes]
+    d = np.log(b) - np.log(a)
+    return Change(name, a, b, paired_ratio_ci(d, confidence), signed_rank_p(d), unit="processes",
+                  test="signed-rank over process pairs")
 
 
 def judge(changes: list[Change], alpha: float, threshold: float) -> list[Change]:
@@ -260,6 +351,15 @@ def judge(changes: list[Change], alpha: float, threshold: float) -> list[Change]
         else:
             c.verdict = "same"
     return changes
+
+
+def attainable_pairs(pairs: int, alpha: float, tests: int) -> str | None:
+    """Why ``tests`` rows of ``pairs`` process pairs can never be flagged at family-wise ``alpha`` (else ``None``)."""
+    floor, need = min_signed_rank_p(pairs), holm_floor(alpha, tests)
+    if floor < need:
+        return None
+    return (f"with {pairs} process pairs the smallest attainable signed-rank p is {floor:.2g}, but Holm over {tests} "
+            f"rows needs p < {need:.2g}: at least {min_pairs(need)} processes a side")
 
 
 def attainable(n: int, m: int, alpha: float, tests: int) -> str | None:

@@ -1,4 +1,4 @@
-"""One case in a fresh process, driven round by round: ``python -m harness.worker``.
+"""Cases measured in a fresh process, round by round, one after another: ``python -m harness.worker``.
 
 Protocol (JSON, one object per line; the worker's lines start with ``HARNESS-RESULT `` so that a plugin
 printing on stdout cannot disturb them):
@@ -11,15 +11,16 @@ printing on stdout cannot disturb them):
 * ``{"cmd": "finish"}`` or end of input: answer ``{"event": "done", "status": "ok", "error": "",
   "metrics": {...}}`` (:func:`harness.matrix.finished_row`'s metrics: every epoch in ``epoch_seconds``,
   warm-up first, and the process's CPU time of each in ``epoch_cpu_seconds``; ``peak_rss_mib`` of this
-  process alone) and exit.
+  case alone).  After ``finish`` the worker reads the next job (plugins stay loaded); at end of input it exits.
 
 Any failure (plugin, divergence, bad job) is answered with ``{"event": "done", "status": "failed", ...}``
-and the worker exits; a hard crash leaves no answer and :mod:`harness.runner` reports the exit status.
+and the worker goes on to the next job; a hard crash leaves no answer and :mod:`harness.runner` reports the exit status.
 The runner can thereby alternate the rounds of two workers (A B B A) with neither paying start-up in between.
 """
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 MARK = "HARNESS-RESULT "
@@ -53,49 +54,64 @@ def _say(message: dict) -> None:
 
 
 def serve(lines, say=_say) -> None:
-    """Run the protocol over ``lines`` (an iterator of command lines), answering with ``say``."""
+    """Run the protocol over ``lines`` (an iterator of command lines), answering with ``say``: one job after
+    another until the input ends."""
+    registries: dict = {}
+    for line in lines:
+        if line.strip() and not _case(json.loads(line), lines, say, registries):
+            return
+
+
+def _case(job: dict, lines, say, registries: dict) -> bool:
+    """One job: warm up, answer rounds, then the metrics; ``False`` when the input ended meanwhile."""
     from . import matrix as bench
     from .loader import load, parse_specs
     from .timing import EpochRunner
 
     case = runner = None
+    more = False  # the runner asked for ``finish``, so another job may follow
     try:
-        job = json.loads(next(lines))
         case = case_from_dict(job["case"])
-        extra, blocked = parse_specs(job.get("plugin_specs", []))
-        registry = load(extra=extra, blocked=blocked, strict=job.get("strict") or None)
+        key = (tuple(job.get("plugin_specs", [])), job.get("strict"))
+        if key not in registries:  # plugins load once per worker, whatever the number of cases
+            extra, blocked = parse_specs(job.get("plugin_specs", []))
+            registries[key] = load(extra=extra, blocked=blocked, strict=job.get("strict") or None)
         bench.reset_peak_rss()
-        runner = EpochRunner(case.session(registry))
+        runner = EpochRunner(case.session(registries[key]))
         for _ in range(case.workload.warmup):
             runner.epoch()
             runner.evaluate()
         say({"event": "ready"})
         for line in lines:
-            if json.loads(line).get("cmd") != "round":
+            more = json.loads(line).get("cmd") == "finish"
+            if not more:
+                runner.epoch()
+                runner.evaluate()
+                say({"event": "round", "seconds": runner.seconds[-1]})
+            else:
                 break
-            runner.epoch()
-            runner.evaluate()
-            say({"event": "round", "seconds": runner.seconds[-1]})
-    except Exception as exc:  # a plugin's bug, a divergence, a bad job: one answer, then exit
+    except Exception as exc:  # a plugin's bug, a divergence, a bad job: one answer, then the next job
         if case is None:
             say({"event": "done", "status": "failed", "error": f"bad job: {type(exc).__name__}: {exc}", "metrics": {}})
         else:
             row = bench.failed_row(case, exc)
             say({"event": "done", "status": "failed", "error": row.error, "metrics": row.metrics})
-        return
+        return True
     if len(runner.seconds) <= case.workload.warmup:
         say({"event": "done", "status": "failed", "error": "no timed round was asked for", "metrics": {}})
-        return
+        return more
     row = bench.finished_row(case, runner)
     say({"event": "done", "status": "ok", "error": "", "metrics": {**row.metrics, "epoch_cpu_seconds": runner.cpu_seconds}})
+    return more
 
 
-def main() -> int:
+def main() -> None:
     import warnings
 
     warnings.simplefilter("ignore")  # plugin warnings were already shown by the parent
     serve(iter(sys.stdin.readline, ""))
-    return 0
+    sys.stdout.flush()
+    os._exit(0)  # every answer is out; MXNet's engine shutdown would cost each worker ~0.4 s more
 
 
 if __name__ == "__main__":

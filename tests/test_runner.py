@@ -33,6 +33,18 @@ def test_worker_protocol_in_process():
     assert worker.case_from_dict(job["case"]) == case
 
 
+def test_worker_measures_one_job_after_another():
+    first = bench.Case(Combination(), "cpu", SMALL)
+    second = bench.Case(Combination(model="gluon"), "cpu", bench.replace(SMALL, num_examples=100))
+    jobs = [json.dumps({"case": worker.case_to_dict(c), "plugin_specs": [], "strict": False}) for c in (first, second)]
+    said = []
+    worker.serve(iter([jobs[0], '{"cmd": "round"}', '{"cmd": "finish"}', jobs[1], '{"cmd": "round"}',
+                       '{"cmd": "round"}']), said.append)  # the input ends in the second job: it still answers
+    assert [m["event"] for m in said] == ["ready", "round", "done", "ready", "round", "round", "done"]
+    assert [len(m["metrics"]["epoch_seconds"]) for m in said if m["event"] == "done"] == [2, 3]
+    assert [m["metrics"]["steps_per_epoch"] for m in said if m["event"] == "done"] == [20, 10]  # each its own case
+
+
 def test_worker_reports_a_bad_job_and_a_failing_case():
     said = []
     worker.serve(iter(["{}"]), said.append)
@@ -63,6 +75,29 @@ def test_runner_pools_processes_and_survives_crash_and_hang(builtin_registry):
     assert sorted(seen) == ["failed", "failed", "ok", "skipped"]
 
 
+def test_runner_keeps_a_worker_per_slot_and_replaces_a_crashed_one(builtin_registry):
+    zero_warmup = bench.replace(SMALL, warmup=0)
+    planned = [(bench.Case(Combination(optimizer="abort"), "cpu", zero_warmup), None),
+               (bench.Case(Combination(), "cpu", SMALL), None),
+               (bench.Case(Combination(model="gluon"), "cpu", SMALL), None)]
+    started = []
+    real = runner.Worker.__init__
+
+    def counting(self, *args, **kwargs):
+        started.append(1)
+        real(self, *args, **kwargs)
+
+    runner.Worker.__init__ = counting
+    try:
+        aborted, ok, ok2 = runner.run(planned, 2, [runner.Environment()], ["tests/plugins/crashing.py"], timeout=60,
+                                      per_case=False)[0]
+    finally:
+        runner.Worker.__init__ = real
+    assert aborted.status == "failed" and "SIGABRT" in aborted.error
+    assert ok.status == ok2.status == "ok" and ok.metrics["processes"] == ok2.metrics["processes"] == 2
+    assert len(started) == 4  # per slot: the first worker aborts, its replacement measures the other two cases
+
+
 def test_split_rounds_and_env_parsing():
     assert runner.split_rounds(10, 3) == [4, 3, 3]
     with pytest.raises(Exception, match="each process needs a round"):
@@ -76,30 +111,33 @@ def test_split_rounds_and_env_parsing():
 def test_ab_with_two_env_sets_detects_a_known_slowdown_and_gates(tmp_path):
     out = tmp_path / "ab.json"
     done = run_cli("ab", *SLOWDOWN, "--b-env", "HARNESS_SLOWDOWN=3", "--a-env", "HARNESS_SLOWDOWN=0",
-                   "--rounds", "8", "--json", str(out), "--fail-on-regression", "50%")
+                   "--processes", "6", "--json", str(out), "--fail-on-regression", "50%")
     assert done.returncode == 1, done.stderr
     assert "regression: test_epoch[seed-cpu-slowdown-slowdown-slowdown-slowdown]" in done.stderr
-    assert "2×4 vs 2×4" in done.stdout and "B: " in done.stdout and "HARNESS_SLOWDOWN=3" in done.stdout
+    assert "6×2 vs 6×2" in done.stdout and "B: " in done.stdout and "HARNESS_SLOWDOWN=3" in done.stdout
     doc = json.loads(out.read_text())
     [row] = doc["rows"]
+    # 6 pairs, all slower in B: the smallest signed-rank p there is, 2/2^6
     assert row["verdict"] == "slower" and row["ratio"] > 2 and row["ratio_ci"]["low"] > 1.2
-    assert len(row["a"]["process_seconds"]) == 2 and doc["settings"]["correction"] == "holm"
+    assert row["p"] == pytest.approx(2 / 64) and row["test"] == "signed-rank over process pairs"
+    assert len(row["a"]["process_seconds"]) == 6 and doc["settings"]["correction"] == "holm"
     assert doc["sides"]["B"]["env"] == {"HARNESS_SLOWDOWN": "3"}
 
 
 def test_ab_with_two_interpreters(tmp_path):
     out = tmp_path / "ab.json"
-    done = run_cli("ab", *SLOWDOWN, "--a-python", sys.executable, "--b-python", sys.executable, "--rounds", "6",
-                   "--processes", "1", "--clock", "cpu", "--json", str(out))
+    done = run_cli("ab", *SLOWDOWN, "--a-python", sys.executable, "--b-python", sys.executable, "--rounds", "12",
+                   "--processes", "6", "--clock", "cpu", "--json", str(out))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.count(sys.executable) == 2 and "1×6 vs 1×6" in done.stdout and "(cpu clock)" in done.stdout
+    assert done.stdout.count(sys.executable) == 2 and "6×2 vs 6×2" in done.stdout and "cpu clock" in done.stdout
     [row] = json.loads(out.read_text())["rows"]
-    cpu = row["a"]["process_cpu_seconds"][0]
-    assert len(cpu) == 6 and row["a"]["median"] == pytest.approx(sorted(cpu)[2:4][0] / 2 + sorted(cpu)[2:4][1] / 2)
+    cpu = row["a"]["process_cpu_seconds"]
+    assert [len(p) for p in cpu] == [2] * 6  # the median of the six processes' medians
+    assert row["a"]["median"] == pytest.approx(sorted(sum(p) / 2 for p in cpu)[2:4][0] / 2 + sorted(sum(p) / 2 for p in cpu)[2:4][1] / 2)
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--rounds", "3"], "smallest attainable Mann–Whitney p is 0.1"),
+    (["--processes", "3"], "with 3 process pairs the smallest attainable signed-rank p is 0.25"),
     (["--b-env", "oops"], "--b-env 'oops': expected NAME=VALUE"),
     (["--b-python", "/nonexistent/python"], "cannot run /nonexistent/python"),
     (["--a-python", "/usr/bin/python3"], "cannot run the harness worker (ModuleNotFoundError"),
@@ -139,20 +177,19 @@ def _processes_with(marker: str) -> list[int]:
 
 def test_ab_ctrl_c_keeps_finished_cases_and_ends_its_workers(tmp_path):
     marker = f"HARNESS_TEST_MARK={uuid.uuid4().hex}"
-    path = tmp_path / "ab.json"
-    # the first case takes a few seconds; the second hangs in its first round until the signal
+    path, hanging = tmp_path / "ab.json", tmp_path / "hanging"
+    # the first case takes a second; the second hangs in its warm-up until the signal
     proc = subprocess.Popen(
         [str(ROOT / ".venv/bin/harness"), "ab", "-p", "tests/plugins/crashing.py", "--data", "scratch", "--model",
          "scratch", "--loss", "scratch", "--optimizer", "scratch", "--optimizer", "hang", "--no-references",
-         "--num-examples", "200", "--rounds", "8", "--processes", "1", "--a-env", marker, "--b-env", marker,
-         "--json", str(path)],
+         "--num-examples", "200", "--processes", "6", "--alpha", "0.2", "--a-env", marker, "--b-env", marker,
+         "--a-env", f"HARNESS_HANG_FLAG={hanging}", "--b-env", f"HARNESS_HANG_FLAG={hanging}", "--json", str(path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
-        seen, deadline = set(), time.monotonic() + 120
-        while time.monotonic() < deadline and len(seen) < 6:  # 2 interpreter probes, 2 workers of case 1, 2 hanging
-            seen.update(_processes_with(marker))
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not hanging.exists():
             time.sleep(0.2)
-        time.sleep(3)
+        assert len(_processes_with(marker)) == 2  # slot 1's two workers, now in the hanging case
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:

@@ -13,8 +13,8 @@ from . import add_role_options, registry_from_args
 from ..api import plan_bench
 from .bench import _check_format, _check_writable
 
-PROCESSES = 2  # per side and case; docs/statistics.md has the measurements behind it
-ROUNDS_FACTOR = 2  # default rounds per side: this times the workload's bench rounds (seed 20, large 10)
+PROCESSES = 16  # pairs of processes per case: the test's sample size; docs/statistics.md has the measurements
+ROUNDS_PER_PROCESS = 2  # more buys little: most of the noise of a short row is between processes
 
 
 def add_parser(sub, common) -> None:
@@ -36,7 +36,8 @@ def add_parser(sub, common) -> None:
     p.add_argument("--ctx", default="cpu", help="comma-separated contexts (default %(default)s)")
     bench.add_workload_options(p.add_argument)
     p.add_argument("--processes", type=int, default=PROCESSES, metavar="K",
-                   help="fresh worker processes per case and side; the rounds are spread over them (default %(default)s)")
+                   help="worker processes per side, each measuring every case in turn beside its partner of the "
+                   "other side; the verdict tests the K pairs (default %(default)s)")
     p.add_argument("--clock", choices=ab.CLOCKS, default="wall",
                    help="wall: the synchronised epoch time (default); cpu: the worker's CPU time over the same "
                    "window, all threads, which a busy shared machine disturbs less")
@@ -66,8 +67,8 @@ def cmd_ab(args) -> int:
     fail_at = parse_percent(args.fail_on_regression) if args.fail_on_regression is not None else None
     sides = [runner.Environment("A", args.a_python, runner.parse_env(args.a_env, "--a-env")),
              runner.Environment("B", args.b_python, runner.parse_env(args.b_env, "--b-env"))]
-    if args.rounds is None:  # twice bench's: Holm over a whole matrix needs the power
-        args.rounds = ROUNDS_FACTOR * bench.workload(args.workload, args.task).rounds
+    if args.rounds is None:
+        args.rounds = ROUNDS_PER_PROCESS * args.processes
     load = bench.workload_from(lambda dest: getattr(args, dest))
     _check_writable(args.json)
     registry = registry_from_args(args)
@@ -75,9 +76,9 @@ def cmd_ab(args) -> int:
                                all=args.all, fused=args.fused, references=not args.no_references)
     runner.split_rounds(load.rounds, args.processes)
     tested = sum(not skip for _, skip in planned)
-    why = stats.attainable(load.rounds, load.rounds, args.alpha, tested)
+    why = stats.attainable_pairs(args.processes, args.alpha, tested)
     if why:
-        raise HarnessError(f"{why} (--rounds), or fewer rows, or a larger --alpha")
+        raise HarnessError(f"{why} (--processes), or fewer rows, or a larger --alpha")
     for side in sides:
         side.check()
 
@@ -95,7 +96,7 @@ def cmd_ab(args) -> int:
     interrupted = False
     try:
         runner.run(planned, args.processes, sides, args.plugin_specs, args.strict_plugins, args.timeout,
-                   on_row=on_row, on_job=progress.update)
+                   on_row=on_row, on_job=progress.update, per_case=False)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -108,15 +109,17 @@ def cmd_ab(args) -> int:
     if args.json:
         settings = {"clock": args.clock, "alpha": args.alpha, "correction": "holm", "threshold": threshold, "confidence": stats.CONFIDENCE,
                     "processes": args.processes, "rounds": load.rounds, "warmup": load.warmup,
-                    "workload": load.as_dict(), "wall_s": wall, "order": "A B B A per case, slot by slot"}
+                    "test": "Wilcoxon signed-rank over process pairs", "workload": load.as_dict(), "wall_s": wall,
+                    "order": "slot by slot, each worker measuring every case; per case A B B A, B first in odd slots"}
         described = {s.name: {"python": s.python, "env": s.env} for s in sides}
         write_atomic(args.json, to_json(ab.to_document(pairs, settings, described, machine, commit, interrupted)) + "\n")
     print(ab.render_table(pairs, args.format))
     found = ab.counts(pairs)
     print(f"\n{_counted([p.a for p in pairs], planned)}: " + ", ".join(f"{n} {v}" for v, n in found.items())
-          + f"; B/A = Hodges–Lehmann ratio of epoch times ({args.clock} clock) with its exact 95% CI; verdicts: Mann–Whitney U, Holm-corrected "
+          + f"; B/A = Hodges–Lehmann ratio over {args.processes} process pairs (median epoch time per process, "
+          f"{args.clock} clock) with its exact 95% CI; verdicts: Wilcoxon signed-rank over the pairs, Holm-corrected "
           f"over {sum(p.change is not None for p in pairs)} rows at family-wise alpha {args.alpha:g}, change beyond "
-          f"{threshold:.0%}; {load.rounds} rounds per side in {args.processes} processes each; {wall:.1f} s")
+          f"{threshold:.0%}; {load.rounds} rounds per side in {args.processes} processes; {wall:.1f} s")
     for s in sides:
         print(f"{s.name}: {s.describe()}")
     print(environment.summary(machine, commit))
