@@ -4,7 +4,7 @@ and per case the ratio B/A with its confidence interval and a verdict corrected 
 The unit of the test is the process pair, not the round: rounds of one process share its luck (on this
 machine whole processes run up to 60 % apart while their own rounds agree within 2 %), so pooling rounds
 calls that luck a change.  Per case, process ``k`` of A and process ``k`` of B run side by side; each pair
-gives ``log(median B_k) - log(median A_k)``.  The statistics are :mod:`harness.stats`: Wilcoxon's exact
+gives ``log(fastest round of B_k) - log(fastest round of A_k)``.  The statistics are :mod:`harness.stats`: Wilcoxon's exact
 signed-rank test on those differences, their Hodges–Lehmann ratio with its exact interval, Holm's step-down
 correction across the rows (family-wise error), and a row is ``slower``/``faster`` only when its adjusted p
 is below alpha *and* the ratio is beyond the threshold.
@@ -84,7 +84,7 @@ def _order(p: Pair) -> tuple:
     return rank, p.a.median
 
 
-COLUMNS = [*ROLES, "ctx", "A med (ms)", "A 95% CI", "B med (ms)", "B 95% CI", "B/A", "B/A 95% CI", "p", "p (Holm)",
+COLUMNS = [*ROLES, "ctx", "A (ms)", "A 95% CI", "B (ms)", "B 95% CI", "B/A", "B/A 95% CI", "p", "p (Holm)",
            "processes×rounds", "verdict"]
 
 
@@ -95,8 +95,8 @@ def render_table(pairs: list[Pair], tablefmt: str = "simple") -> str:
         if p.change is not None:
             c = p.change
             row.update({
-                "A med (ms)": c.median_a * 1e3, "A 95% CI": _median_ci(c.a),
-                "B med (ms)": c.median_b * 1e3, "B 95% CI": _median_ci(c.b),
+                "A (ms)": c.median_a * 1e3, "A 95% CI": _median_ci(c.a),
+                "B (ms)": c.median_b * 1e3, "B 95% CI": _median_ci(c.b),
                 "B/A": f"{c.ratio.estimate:.3f}", "B/A 95% CI": _ratio_ci(c.ratio.ci),
                 "p": c.p, "p (Holm)": c.p_holm,
                 "processes×rounds": f"{stats.format_rounds(p.a.metrics)} vs {stats.format_rounds(p.b.metrics)}",

@@ -37,10 +37,16 @@ def _finite(obj):
 
 
 def write_atomic(path: str | os.PathLike, text: str | bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename it over: readers never see half a file."""
+    """Write to a temporary file beside ``path`` and rename it over: readers never see half a file.
+    A path that is not a regular file (``/dev/null``, a pipe) is written in place: renaming over it would
+    replace the device."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     mode = "wb" if isinstance(text, bytes) else "w"
+    if path.exists() and not path.is_file():
+        with open(path, mode) as fh:
+            fh.write(text)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make results private

@@ -328,12 +328,16 @@ def change(name: str, a, b, confidence: float = CONFIDENCE) -> Change:
 
 def paired_change(name: str, a_processes, b_processes, confidence: float = CONFIDENCE) -> Change:
     """B against A when process ``k`` of A and process ``k`` of B ran as a pair, at the same time: one log
-    difference of their medians per pair, the signed-rank test on those and their Hodges–Lehmann ratio.
-    ``a`` and ``b`` of the result are the process medians."""
+    difference of their fastest rounds per pair, the signed-rank test on those and their Hodges–Lehmann ratio.
+    ``a`` and ``b`` of the result are the processes' fastest rounds.
+
+    The fastest round, not the median: a shared machine only ever adds time to a round (preemption, a
+    neighbour's cache traffic), so the minimum of a process's few rounds is the least disturbed estimate of
+    its speed; with two rounds the median is their mean, and one preempted round moves it."""
     if len(a_processes) != len(b_processes):
         raise ValueError(f"{len(a_processes)} A processes against {len(b_processes)} B processes: pairs needed")
-    a = [float(np.median(p)) for p in a_processes]
-    b = [float(np.median(p)) for p in b_processes]
+    a = [float(np.min(p)) for p in a_processes]
+    b = [float(np.min(p)) for p in b_processes]
     d = np.log(b) - np.log(a)
     return Change(name, a, b, paired_ratio_ci(d, confidence), signed_rank_p(d), unit="processes",
                   test="signed-rank over process pairs")

@@ -126,3 +126,21 @@ def test_written_files_are_readable_by_others(tmp_path):
     os.umask(mask)
     assert path.read_text() == "{}" and (path.stat().st_mode & 0o777) == 0o666 & ~mask
     assert [p.name for p in path.parent.iterdir()] == ["r.json"]  # no temporary file left behind
+
+
+def test_writing_to_a_pipe_or_device_keeps_it_one(tmp_path):
+    """``--json /dev/null`` must not rename a regular file over the device; a FIFO stands in for it here."""
+    import stat
+    import threading
+
+    from harness.report import write_atomic
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    write_atomic(fifo, "{}")
+    reader.join(timeout=30)
+    assert got == ["{}"] and stat.S_ISFIFO(fifo.stat().st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]

@@ -177,11 +177,12 @@ def test_pairs_of_processes_hold_alpha_where_pooled_rounds_do_not():
     assert paired / runs < 0.05 + 0.03 and pooled / runs > 0.3
 
 
-def test_paired_change_pairs_process_medians():
-    a = [[1.0, 1.2, 1.1], [2.0, 2.0, 2.0]]
-    b = [[1.3, 1.3, 1.3], [2.2, 2.6, 2.4]]
+def test_paired_change_pairs_the_processes_fastest_rounds():
+    a = [[1.1, 1.2, 1.0], [2.0, 2.0, 2.0]]
+    b = [[1.3, 1.9, 1.3], [2.6, 2.2, 2.4]]
     c = stats.paired_change("x", a, b)
-    assert c.a == [1.1, 2.0] and c.b == [1.3, 2.4] and c.unit == "processes"
+    assert c.a == [1.0, 2.0] and c.b == [1.3, 2.2] and c.unit == "processes"
+    assert c.ratio.estimate == pytest.approx(math.exp(np.median([math.log(1.3), math.log(1.1), (math.log(1.3) + math.log(1.1)) / 2])))
     assert c.as_dict()["a"]["processes"] == 2
     with pytest.raises(ValueError, match="pairs needed"):
         stats.paired_change("x", a, b[:1])

@@ -116,8 +116,8 @@ def cmd_ab(args) -> int:
     print(ab.render_table(pairs, args.format))
     found = ab.counts(pairs)
     print(f"\n{_counted([p.a for p in pairs], planned)}: " + ", ".join(f"{n} {v}" for v, n in found.items())
-          + f"; B/A = Hodges–Lehmann ratio over {args.processes} process pairs (median epoch time per process, "
-          f"{args.clock} clock) with its exact 95% CI; verdicts: Wilcoxon signed-rank over the pairs, Holm-corrected "
+          + f"; A, B = median over the processes of each one's fastest epoch ({args.clock} clock), with its 95% CI; "
+          f"B/A = Hodges–Lehmann ratio over the {args.processes} process pairs with its exact 95% CI; verdicts: Wilcoxon signed-rank over the pairs, Holm-corrected "
           f"over {sum(p.change is not None for p in pairs)} rows at family-wise alpha {args.alpha:g}, change beyond "
           f"{threshold:.0%}; {load.rounds} rounds per side in {args.processes} processes; {wall:.1f} s")
     for s in sides:
