@@ -149,6 +149,14 @@ def test_ab_bad_input_is_one_line_exit_2(args, message):
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
 
 
+def test_ab_notes_a_busy_machine(monkeypatch):
+    from harness.commands import ab
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert "load average 1.5 -> 4.2 on 2 cores" in ab._busy([1.5, 4.2], "wall")
+    assert ab._busy([0.4, 1.9], "wall") == "" and ab._busy([3.0, 4.0], "cpu") == ""
+
+
 def test_bench_processes_table_and_json(tmp_path):
     out = tmp_path / "run.json"
     done = run_cli("bench", "--data", "scratch", "--model", "scratch", "--loss", "scratch", "--optimizer", "scratch",

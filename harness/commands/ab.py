@@ -1,6 +1,7 @@
 """``harness ab``: the same cases in two environments, alternated, with a corrected verdict per case."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -92,7 +93,7 @@ def cmd_ab(args) -> int:
     def on_row(side, row):
         done[side][index[id(row.case)]] = row
 
-    start = time.perf_counter()
+    start, load_before = time.perf_counter(), os.getloadavg()[0]
     interrupted = False
     try:
         runner.run(planned, args.processes, sides, args.plugin_specs, args.strict_plugins, args.timeout,
@@ -101,14 +102,14 @@ def cmd_ab(args) -> int:
         interrupted = True
     finally:
         progress.close()
-    wall = time.perf_counter() - start
+    wall, load = time.perf_counter() - start, [load_before, os.getloadavg()[0]]
     both = sorted(set(done[0]) & set(done[1]))
     pairs = ab.pair_up([done[0][i] for i in both], [done[1][i] for i in both], args.alpha, threshold,
                        clock=args.clock)
     machine, commit = environment.machine_info(), environment.commit_info()
     if args.json:
         settings = {"clock": args.clock, "alpha": args.alpha, "correction": "holm", "threshold": threshold, "confidence": stats.CONFIDENCE,
-                    "processes": args.processes, "rounds": load.rounds, "warmup": load.warmup,
+                    "processes": args.processes, "rounds": load.rounds, "load_average": load, "warmup": load.warmup,
                     "test": "Wilcoxon signed-rank over process pairs", "workload": load.as_dict(), "wall_s": wall,
                     "order": "slot by slot, each worker measuring every case; per case A B B A, B first in odd slots"}
         described = {s.name: {"python": s.python, "env": s.env} for s in sides}
@@ -123,6 +124,9 @@ def cmd_ab(args) -> int:
     for s in sides:
         print(f"{s.name}: {s.describe()}")
     print(environment.summary(machine, commit))
+    busy = _busy(load, args.clock)
+    if busy:
+        print(busy, file=sys.stderr)
     if interrupted:
         print(f"harness: interrupted; kept the {len(pairs)} cases both sides finished", file=sys.stderr)
         return 130
@@ -135,6 +139,17 @@ def cmd_ab(args) -> int:
             print(f"regression: {p.case.name} {detail}", file=sys.stderr)
         status = 1 if regressions else status
     return status
+
+
+def _busy(load: list[float], clock: str) -> str:
+    """A warning when other jobs kept the machine's cores busy: the wall clock then loses most of its power
+    (docs/statistics.md measures how much); empty otherwise."""
+    cores = os.cpu_count() or 1
+    if max(load) <= cores or clock == "cpu":
+        return ""
+    return (f"harness: note: the machine was busy (load average {load[0]:.1f} -> {load[1]:.1f} on {cores} cores, this "
+            "run included); wall-clock verdicts lose power under load: read the intervals, repeat on a quieter "
+            "machine, or judge CPU time (--clock cpu)")
 
 
 def _ci(p: ab.Pair) -> str:
