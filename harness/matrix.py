@@ -34,40 +34,7 @@ from .memory import peak_rss_mib, reset_peak_rss  # noqa: F401
 from .measure import Row, failed_row, finished_row, metrics, run_case, run_interleaved, run_matrix, stats_of  # noqa: F401
 from .bench_table import (COLUMNS, display_rows, ratio_columns, ratios, render_table, sorted_rows,  # noqa: F401
                           table_columns)
-
-
-def run_breakdown(registry: Registry, rows: list[Row], rounds: int = 3) -> list[Row]:
-    """Time each phase of a step for every measured combination (not references), fastest first.
-
-    The medians per phase, in seconds per step, go into ``row.metrics["breakdown_s_per_step"]``.
-    """
-    measured = [r for r in sorted_rows(rows) if r.status == "ok" and not r.case.reference]
-    for r in measured:
-        load = r.case.workload
-        session = r.case.session(registry)
-        r.metrics["breakdown_s_per_step"] = breakdown.breakdown(session, rounds=min(rounds, load.rounds), warmup=load.warmup)
-    return measured
-
-
-def breakdown_table(rows: list[Row], tablefmt: str = "simple") -> str:
-    """µs per step by phase, their sum, and the unsynchronised step time from the matrix for scale."""
-    shown = []
-    for r in rows:
-        phases = r.metrics["breakdown_s_per_step"]
-        total = sum(phases.values())
-        shown.append({
-            **r.case.columns(),
-            **{breakdown.LABELS[p] + " µs": phases[p] * 1e6 for p in breakdown.PHASES},
-            "sum µs": total * 1e6,
-            "unsynced µs/step": r.metrics["us_per_step"],
-            "data share": f"{phases['data'] / total:.0%}",
-        })
-    columns = [*ROLES, *(breakdown.LABELS[p] + " µs" for p in breakdown.PHASES), "sum µs", "unsynced µs/step", "data share"]
-    return table(shown, columns, tablefmt=tablefmt, floatfmt=".1f")
-
-
-def breakdown_png(rows: list[Row]) -> bytes:
-    return breakdown.render_png([{"label": r.case.label, **r.metrics["breakdown_s_per_step"]} for r in rows])
+from .breakdown import breakdown_png, breakdown_table, run_breakdown  # noqa: F401
 
 
 def to_csv(rows: list[Row], machine: dict | None = None, commit: dict | None = None) -> str:
