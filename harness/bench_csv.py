@@ -8,7 +8,7 @@ import io
 
 from . import environment
 from .bench_table import ratio_columns, ratios, sorted_rows
-from .measure import Row
+from .measuring import Row
 from .report import role_columns
 from .roles import ROLES
 

@@ -11,8 +11,8 @@ import pytest_benchmark
 
 from . import __version__, environment
 from .bench_table import sorted_rows
-from .cases import Case
-from .measure import Row
+from .measuring import Row
+from .planning import Case
 from .report import to_json
 
 

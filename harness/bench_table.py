@@ -4,7 +4,7 @@ to each reference loop, and the table ``harness bench`` prints (which columns, h
 from __future__ import annotations
 
 from . import stats as rowstats
-from .measure import Row
+from .measuring import Row
 from .report import table
 from .roles import ROLES, Combination
 

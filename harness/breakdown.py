@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 
 from .bench_table import sorted_rows
-from .measure import Row
+from .measuring import Row
 from .registry import Registry
 from .report import table
 from .roles import ROLES

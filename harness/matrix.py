@@ -29,9 +29,9 @@ from .train import Session, Settings
 
 from .workloads import (OVERRIDES, TASK_WORKLOADS, WORKLOADS, Workload, add_workload_options, workload,  # noqa: F401
                         workload_from, workloads_for)
-from .cases import REFERENCES, Case, cases, left_out, parse_ctxs, reference_cases, select  # noqa: F401
+from .planning import REFERENCES, Case, cases, left_out, parse_ctxs, reference_cases, select  # noqa: F401
 from .memory import peak_rss_mib, reset_peak_rss  # noqa: F401
-from .measure import Row, failed_row, finished_row, metrics, run_case, run_interleaved, run_matrix, stats_of  # noqa: F401
+from .measuring import Row, failed_row, finished_row, metrics, run_case, run_interleaved, run_matrix, stats_of  # noqa: F401
 from .bench_table import (COLUMNS, display_rows, ratio_columns, ratios, render_table, sorted_rows,  # noqa: F401
                           table_columns)
 from .breakdown import breakdown_png, breakdown_table, run_breakdown  # noqa: F401

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pytest_benchmark.stats import Stats
 
 from . import stats as rowstats
-from .cases import Case
 from .errors import Diverged
 from .memory import peak_rss_mib, reset_peak_rss
+from .planning import Case
 from .registry import Registry
 from .timing import EpochRunner, Interrupt, measure
 
