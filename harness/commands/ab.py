@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .. import ab, matrix as bench, environment, runner, stats
+from .. import ab, environment, measuring, runner, stats, workloads
 from ..compare import parse_percent
 from ..errors import HarnessError
 from ..report import to_json, write_atomic
@@ -34,7 +34,7 @@ def add_parser(sub, common) -> None:
     p.add_argument("--all", action="store_true", help="every registered implementation for roles not given")
     p.add_argument("--fused", action="store_true", help="also the fused variant of every combination that has one")
     p.add_argument("--ctx", default="cpu", help="comma-separated contexts (default %(default)s)")
-    bench.add_workload_options(p.add_argument)
+    workloads.add_workload_options(p.add_argument)
     p.add_argument("--processes", type=int, default=PROCESSES, metavar="K",
                    help="fresh worker processes per case and side; the rounds are spread over them (default %(default)s)")
     p.add_argument("--clock", choices=ab.CLOCKS, default="wall",
@@ -67,8 +67,8 @@ def cmd_ab(args) -> int:
     sides = [runner.Environment("A", args.a_python, runner.parse_env(args.a_env, "--a-env")),
              runner.Environment("B", args.b_python, runner.parse_env(args.b_env, "--b-env"))]
     if args.rounds is None:  # twice bench's: Holm over a whole matrix needs the power
-        args.rounds = ROUNDS_FACTOR * bench.workload(args.workload, args.task).rounds
-    load = bench.workload_from(lambda dest: getattr(args, dest))
+        args.rounds = ROUNDS_FACTOR * workloads.workload(args.workload, args.task).rounds
+    load = workloads.workload_from(lambda dest: getattr(args, dest))
     _check_writable(args.json)
     registry = registry_from_args(args)
     _, _, planned = plan_bench(registry, load, ctx=args.ctx, **{role: getattr(args, role) for role in ROLES},
@@ -85,7 +85,7 @@ def cmd_ab(args) -> int:
 
     jobs = args.processes * tested
     progress = tqdm(total=jobs, file=sys.stderr, unit="case", leave=False, disable=args.quiet or not sys.stderr.isatty())
-    done: list[dict[int, bench.Row]] = [{}, {}]
+    done: list[dict[int, measuring.Row]] = [{}, {}]
     index = {id(case): i for i, (case, _) in enumerate(planned)}
 
     def on_row(side, row):
