@@ -60,12 +60,12 @@ def run_ab(out: Path, tag: str, fraction: float, extra: list[str], only_row: boo
 
 def matrix_rows() -> int:
     """Rows ``harness ab`` tests on the default matrix plus the slowdown row (skipped references excluded)."""
-    from harness import matrix as bench
+    from harness import planning, workloads
     from harness.loader import load
 
     registry = load(extra=["tests/plugins/slowdown.py"])
-    planned = bench.cases(bench.select(registry, {}, False), ["cpu"], bench.WORKLOADS["seed"])
-    planned += bench.reference_cases(["cpu"], bench.WORKLOADS["seed"])
+    planned = planning.cases(planning.select(registry, {}, False), ["cpu"], workloads.WORKLOADS["seed"])
+    planned += planning.reference_cases(["cpu"], workloads.WORKLOADS["seed"])
     return sum(not skip for _, skip in planned)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import __version__, matrix as bench, environment
+from harness import __version__, environment, planning, workloads
 from harness.errors import Diverged, HarnessError
 from harness.overhead import describe
 from harness.api import load_plugins
@@ -26,15 +26,15 @@ def pytest_addoption(parser):
     group.addoption("--harness-plugin", action="append", default=[], metavar="MODULE|no:NAME",
                     help="load MODULE as a plugin, or block plugin NAME (repeatable)")
     group.addoption("--harness-ctx", default="cpu,gpu", help="comma-separated contexts (default %(default)s)")
-    bench.add_workload_options(group.addoption, timing_prefix="harness-")
+    workloads.add_workload_options(group.addoption, timing_prefix="harness-")
 
 def _config_error(exc: HarnessError):
     raise pytest.UsageError(str(exc)) from None
 
 
-def workload_of(config) -> bench.Workload:
+def workload_of(config) -> workloads.Workload:
     try:
-        return bench.workload_from(config.getoption, timing_prefix="harness-")
+        return workloads.workload_from(config.getoption, timing_prefix="harness-")
     except HarnessError as exc:
         _config_error(exc)
 
@@ -52,7 +52,7 @@ def pytest_generate_tests(metafunc):
         return
     config = metafunc.config
     try:
-        ctxs = bench.parse_ctxs(config.getoption("--harness-ctx"))
+        ctxs = planning.parse_ctxs(config.getoption("--harness-ctx"))
     except HarnessError as exc:
         _config_error(exc)
     load = workload_of(config)
@@ -62,7 +62,7 @@ def pytest_generate_tests(metafunc):
     except HarnessError as exc:
         _config_error(exc)
     combos = registry.choose(load.task, scope="all", fused=True)  # the same matrix as harness bench --all
-    planned = bench.cases(combos, ctxs, load) + bench.reference_cases(ctxs, load)
+    planned = planning.cases(combos, ctxs, load) + planning.reference_cases(ctxs, load)
     params = [
         pytest.param(case, id=case.id, marks=[pytest.mark.skip(reason=skip)] if skip else [])
         for case, skip in planned

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import matrix as bench, stats
+from . import measuring, planning, stats
 from .report import table
 from .roles import ROLES
 
@@ -26,13 +26,13 @@ THRESHOLD = 0.01  # criterion's noise band: smaller changes are not called
 class Pair:
     """One case on both sides; ``change`` is set when both sides measured it."""
 
-    a: bench.Row
-    b: bench.Row
+    a: measuring.Row
+    b: measuring.Row
     change: stats.Change | None = None
     clock: str = "wall"
 
     @property
-    def case(self) -> bench.Case:
+    def case(self) -> planning.Case:
         return self.a.case
 
     @property
@@ -63,12 +63,12 @@ class Pair:
         return self.verdict == "slower" and self.change.ratio.estimate > 1 + beyond
 
 
-def process_times(row: bench.Row, clock: str = "wall") -> list[list[float]]:
+def process_times(row: measuring.Row, clock: str = "wall") -> list[list[float]]:
     """A measured row's timed rounds on ``clock``, one list per worker process, in slot order."""
     return [list(p) for p in row.metrics["process_seconds" if clock == "wall" else "process_cpu_seconds"]]
 
 
-def pair_up(rows_a: list[bench.Row], rows_b: list[bench.Row], alpha: float = ALPHA, threshold: float = THRESHOLD,
+def pair_up(rows_a: list[measuring.Row], rows_b: list[measuring.Row], alpha: float = ALPHA, threshold: float = THRESHOLD,
             confidence: float = stats.CONFIDENCE, clock: str = "wall") -> list[Pair]:
     """Pair the two sides' rows (same order), test every case both measured on its process pairs, Holm across them."""
     pairs = [Pair(a, b, clock=clock) for a, b in zip(rows_a, rows_b)]

@@ -315,7 +315,7 @@ def verify(task: str = "linreg", *, data=None, model=None, loss=None, optimizer=
 
 @dataclass
 class Benchmark(Result):
-    """A benchmark matrix's rows (:class:`harness.matrix.Row`, failed and skipped included) and how it ran."""
+    """A benchmark matrix's rows (:class:`harness.measuring.Row`, failed and skipped included) and how it ran."""
 
     rows_: list
     planned: list
@@ -332,20 +332,20 @@ class Benchmark(Result):
 
     @property
     def columns(self) -> list[str]:
-        import harness.matrix as bench
+        from . import bench_table
 
-        return bench.table_columns(self.rows_)
+        return bench_table.table_columns(self.rows_)
 
     def rows(self) -> list[dict]:
-        import harness.matrix as bench
+        from . import bench_table
 
-        return bench.display_rows(self.rows_)
+        return bench_table.display_rows(self.rows_)
 
     def table(self, tablefmt: str = "simple") -> str:
-        import harness.matrix as bench
+        from . import bench_table
 
         super().table(tablefmt)  # validates the format
-        return bench.render_table(self.rows_, tablefmt)
+        return bench_table.render_table(self.rows_, tablefmt)
 
     @property
     def failed(self) -> int:
@@ -357,22 +357,22 @@ class Benchmark(Result):
 
     def to_document(self) -> dict:
         """The pytest-benchmark-compatible document ``--json`` writes."""
-        import harness.matrix as bench
+        from . import bench_json
 
-        return bench.to_document(self.rows_, self.interrupted, self.machine, self.commit)
+        return bench_json.to_document(self.rows_, self.interrupted, self.machine, self.commit)
 
     def to_dict(self) -> dict:
         return self.to_document()
 
     def to_json(self) -> str:
-        import harness.matrix as bench
+        from . import bench_json
 
-        return bench.to_json_text(self.rows_, self.interrupted, self.machine, self.commit)
+        return bench_json.to_json_text(self.rows_, self.interrupted, self.machine, self.commit)
 
     def to_csv(self) -> str:
-        import harness.matrix as bench
+        from . import bench_csv
 
-        return bench.to_csv(self.rows_, self.machine, self.commit)
+        return bench_csv.to_csv(self.rows_, self.machine, self.commit)
 
     def plot(self):
         from .plot import render_figure
@@ -382,11 +382,11 @@ class Benchmark(Result):
     def write(self, json: str | None = None, csv: str | None = None, plot: str | None = None,
               breakdown_png: str | None = None) -> None:
         """Write the outputs asked for, each atomically; an unwritable path is a one-line error."""
-        import harness.matrix as bench
+        from . import breakdown
         from .plot import render_png
 
         outputs = [(json, lambda: self.to_json() + "\n"), (csv, self.to_csv), (plot, lambda: render_png(self.rows_)),
-                   (self.broken_down and breakdown_png, lambda: bench.breakdown_png(self.broken_down))]
+                   (self.broken_down and breakdown_png, lambda: breakdown.breakdown_png(self.broken_down))]
         for path, render in outputs:
             if path:
                 try:
@@ -419,9 +419,9 @@ class Benchmark(Result):
                 f"{load.warmup} warm-up{where}; 'vs scratch' = epoch time / all-scratch's; {self.wall_s:.1f} s")
 
     def left_out(self) -> list[str]:
-        import harness.matrix as bench
+        from . import planning
 
-        return bench.left_out(self.registry, self.combos, self.workload.task)
+        return planning.left_out(self.registry, self.combos, self.workload.task)
 
 
 def _drain() -> None:
@@ -437,16 +437,16 @@ def _drain() -> None:
 def plan_bench(registry, workload, *, ctx: str = "cpu", data=None, model=None, loss=None, optimizer=None,
                all: bool = False, fused: bool = False, references: bool = True):
     """``(task, combos, planned)`` for a benchmark: every input checked before any work."""
-    import harness.matrix as bench
+    from . import planning
 
-    ctxs = bench.parse_ctxs(ctx)
+    ctxs = planning.parse_ctxs(ctx)
     task = workload.build_task(registry)  # bad task options and missing data fail before any work
     workload.settings(task)
     fixed = {"data": _names(data), "model": _names(model), "loss": _names(loss), "optimizer": _names(optimizer)}
-    combos = bench.select(registry, fixed, all, fused, workload.task)
-    planned = bench.cases(combos, ctxs, workload)
+    combos = planning.select(registry, fixed, all, fused, workload.task)
+    planned = planning.cases(combos, ctxs, workload)
     if references:
-        planned += bench.reference_cases(ctxs, workload)
+        planned += planning.reference_cases(ctxs, workload)
     return task, combos, planned
 
 
@@ -462,13 +462,13 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
     ``interrupted``.  ``progress`` shows a tqdm bar on stderr; ``on_row(row)`` is called as each row finishes.
     ``processes=K`` spreads each row's rounds over K fresh worker processes (``plugins`` then must be
     module names or paths the workers can import)."""
-    import harness.matrix as b
-    from . import environment
+    from . import environment, measuring, workloads
+    from .breakdown import run_breakdown  # the module's name is this function's parameter
 
     registry = registry or load_plugins(plugins, strict)
-    load = b.workload(workload, task, num_examples=num_examples, num_inputs=num_inputs, batch_size=batch_size, lr=lr,
-                      seed=seed, target_loss=target_loss, target_acc=target_acc, dataset=dataset, data_dir=data_dir,
-                      rounds=rounds, warmup=warmup)
+    load = workloads.workload(workload, task, num_examples=num_examples, num_inputs=num_inputs, batch_size=batch_size,
+                              lr=lr, seed=seed, target_loss=target_loss, target_acc=target_acc, dataset=dataset,
+                              data_dir=data_dir, rounds=rounds, warmup=warmup)
     the_task, combos, planned = plan_bench(registry, load, ctx=ctx, data=data, model=model, loss=loss,
                                            optimizer=optimizer, all=all, fused=fused, references=references)
     from tqdm import tqdm
@@ -493,10 +493,10 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
         if processes:
             _run_processes(planned, processes, plugins, strict, interleave, worker_timeout, finished)
         else:
-            (b.run_interleaved if interleave else b.run_matrix)(registry, planned, on_row=finished)
+            (measuring.run_interleaved if interleave else measuring.run_matrix)(registry, planned, on_row=finished)
         wall = time.perf_counter() - start  # the matrix only, not the breakdown
         if breakdown:
-            broken_down = b.run_breakdown(registry, done)
+            broken_down = run_breakdown(registry, done)
     except KeyboardInterrupt:
         interrupted, broken_down = True, []  # a breakdown cut short is not reported
         _drain()

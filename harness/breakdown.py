@@ -1,4 +1,5 @@
-"""Where a training step's time goes: data loading, forward + loss, backward, update.
+"""Where a training step's time goes: data loading, forward + loss, backward, update, for one session and
+for every measured row of a benchmark (``harness bench --breakdown``), with its table and stacked-bar PNG.
 
 Each phase ends with ``mx.nd.waitall()`` so its work is charged to it; that
 synchronisation itself costs time and removes overlap between phases, so the
@@ -8,6 +9,11 @@ from __future__ import annotations
 
 import statistics
 
+from .bench_table import sorted_rows
+from .measuring import Row
+from .registry import Registry
+from .report import table
+from .roles import ROLES
 from .timing import synced_clock
 
 PHASES = ("data", "forward", "backward", "update")
@@ -66,3 +72,37 @@ def render_png(rows: list[dict]) -> bytes:
     ax.legend()
     ax.set_xticks(positions, [r["label"] for r in rows], rotation=45, ha="right")
     return png_bytes(fig)
+
+
+def run_breakdown(registry: Registry, rows: list[Row], rounds: int = 3) -> list[Row]:
+    """Time each phase of a step for every measured combination (not references), fastest first.
+
+    The medians per phase, in seconds per step, go into ``row.metrics["breakdown_s_per_step"]``.
+    """
+    measured = [r for r in sorted_rows(rows) if r.status == "ok" and not r.case.reference]
+    for r in measured:
+        load = r.case.workload
+        session = r.case.session(registry)
+        r.metrics["breakdown_s_per_step"] = breakdown(session, rounds=min(rounds, load.rounds), warmup=load.warmup)
+    return measured
+
+
+def breakdown_table(rows: list[Row], tablefmt: str = "simple") -> str:
+    """µs per step by phase, their sum, and the unsynchronised step time from the matrix for scale."""
+    shown = []
+    for r in rows:
+        phases = r.metrics["breakdown_s_per_step"]
+        total = sum(phases.values())
+        shown.append({
+            **r.case.columns(),
+            **{LABELS[p] + " µs": phases[p] * 1e6 for p in PHASES},
+            "sum µs": total * 1e6,
+            "unsynced µs/step": r.metrics["us_per_step"],
+            "data share": f"{phases['data'] / total:.0%}",
+        })
+    columns = [*ROLES, *(LABELS[p] + " µs" for p in PHASES), "sum µs", "unsynced µs/step", "data share"]
+    return table(shown, columns, tablefmt=tablefmt, floatfmt=".1f")
+
+
+def breakdown_png(rows: list[Row]) -> bytes:
+    return render_png([{"label": r.case.label, **r.metrics["breakdown_s_per_step"]} for r in rows])

@@ -4,7 +4,7 @@ A row's timed round is one global epoch: every rank's epoch starts at a barrier,
 takes as long as the slowest rank.  Throughput is global samples per second (every worker's
 whole batches); scaling efficiency is ``throughput_N / (N × throughput_1)`` against the 1-worker
 job of the same combination, kvstore, servers and placement (Horovod's definition; weak scaling:
-the batch per worker stays fixed, the global batch grows with N).  Rows are :class:`harness.matrix.Row`
+the batch per worker stays fixed, the global batch grows with N).  Rows are :class:`harness.measuring.Row`
 objects, so the JSON is the same pytest-benchmark document ``harness bench`` writes.
 """
 from __future__ import annotations
@@ -17,11 +17,13 @@ from dataclasses import asdict, dataclass
 
 
 from . import environment
-from .matrix import Case, Row, Workload, stats_of
 from .distributed import Job, JobResult, launch
+from .measuring import Row, stats_of
+from .planning import Case
 from .report import table
 from .roles import ROLES, Combination
 from .sharding import steps_per_epoch
+from .workloads import Workload
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def read_spec(source: str) -> dict:
 
 def build(spec: dict):
     """The task, settings, registry and combination a spec names, each rebuilt from its dict."""
-    from .matrix import Workload
+    from .workloads import Workload
     from .loader import load
     from .roles import Combination
     from .train import Settings

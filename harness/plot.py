@@ -1,7 +1,8 @@
 """``harness bench --plot``: throughput per combination and the loss curves, one PNG."""
 from __future__ import annotations
 
-from .matrix import Row, sorted_rows
+from .bench_table import sorted_rows
+from .measuring import Row
 from .report import figure, png_bytes
 
 

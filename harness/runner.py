@@ -20,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from . import matrix as bench, stats
+from . import measuring, planning, stats
 from .errors import HarnessError
 from .worker import MARK, case_to_dict
 
@@ -225,9 +225,9 @@ def measure(job: dict, sides: list[Environment], rounds: int, timeout: float = T
         raise
 
 
-def run(planned: list[tuple[bench.Case, str | None]], processes: int, sides: list[Environment], plugin_specs: list[str],
+def run(planned: list[tuple[planning.Case, str | None]], processes: int, sides: list[Environment], plugin_specs: list[str],
         strict: bool = False, timeout: float = TIMEOUT, on_row=None, on_job=None,
-        per_case: bool = True) -> list[list[bench.Row]]:
+        per_case: bool = True) -> list[list[measuring.Row]]:
     """Every case of ``planned`` in ``processes`` fresh workers per side, slot by slot (process 1 of every case,
     then process 2 …); one list of rows per side, in ``planned`` order.
 
@@ -241,11 +241,11 @@ def run(planned: list[tuple[bench.Case, str | None]], processes: int, sides: lis
     measured = [i for i, (_, skip) in enumerate(planned) if not skip]
     per_process = {i: split_rounds(planned[i][0].workload.rounds, processes) for i in measured}
     results: dict[tuple[int, int], list[dict]] = {}
-    rows: list[dict[int, bench.Row]] = [{} for _ in sides]
+    rows: list[dict[int, measuring.Row]] = [{} for _ in sides]
     for s in range(len(sides)):
         for i, (case, skip) in enumerate(planned):
             if skip:
-                rows[s][i] = bench.Row(case, "skipped", skip)
+                rows[s][i] = measuring.Row(case, "skipped", skip)
                 if on_row is not None:
                     on_row(s, rows[s][i])
 
@@ -280,16 +280,16 @@ def run(planned: list[tuple[bench.Case, str | None]], processes: int, sides: lis
     return [[r[i] for i in sorted(r)] for r in rows]
 
 
-def pool(case: bench.Case, results: list[dict]) -> bench.Row:
+def pool(case: planning.Case, results: list[dict]) -> measuring.Row:
     """One row from a case's worker results: all timed rounds pooled; any failed process fails the row."""
     for k, result in enumerate(results):
         if result["status"] != "ok":
             where = f"process {k + 1} of {len(results)}: " if len(results) > 1 else ""
-            return bench.Row(case, "failed", where + result["error"], metrics=result.get("metrics") or {})
+            return measuring.Row(case, "failed", where + result["error"], metrics=result.get("metrics") or {})
     warmup = case.workload.warmup
     per_process = [r["metrics"]["epoch_seconds"][warmup:] for r in results]
     seconds = [s for p in per_process for s in p]
-    st = bench.stats_of(seconds)
+    st = measuring.stats_of(seconds)
     metrics = dict(results[0]["metrics"])  # the first process's trace: losses, time to target, parameters
     metrics.update(
         epoch_min_s=st.min, epoch_median_s=st.median, epoch_iqr_s=st.iqr, rounds=st.rounds,
@@ -301,4 +301,4 @@ def pool(case: bench.Case, results: list[dict]) -> bench.Row:
         process_cpu_seconds=[r["metrics"].get("epoch_cpu_seconds", [])[warmup:] for r in results],
         **stats.summary(seconds, [float(statistics.median(p)) for p in per_process]),
     )
-    return bench.Row(case, "ok", stats=st, metrics=metrics)
+    return measuring.Row(case, "ok", stats=st, metrics=metrics)

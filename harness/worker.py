@@ -9,7 +9,7 @@ printing on stdout cannot disturb them):
 * ``{"cmd": "round"}``: one timed epoch (:meth:`harness.timing.EpochRunner.epoch`, the synchronised
   clock) and its loss outside the clock; answer ``{"event": "round", "seconds": s}``.
 * ``{"cmd": "finish"}`` or end of input: answer ``{"event": "done", "status": "ok", "error": "",
-  "metrics": {...}}`` (:func:`harness.matrix.finished_row`'s metrics: every epoch in ``epoch_seconds``,
+  "metrics": {...}}`` (:func:`harness.measuring.finished_row`'s metrics: every epoch in ``epoch_seconds``,
   warm-up first, and the process's CPU time of each in ``epoch_cpu_seconds``; ``peak_rss_mib`` of this
   case alone).  After ``finish`` the worker reads the next job (plugins stay loaded); at end of input it exits.
 
@@ -27,7 +27,7 @@ MARK = "HARNESS-RESULT "
 
 
 def case_to_dict(case) -> dict:
-    """A :class:`harness.matrix.Case` as JSON-able data (every workload field, whatever it has)."""
+    """A :class:`harness.planning.Case` as JSON-able data (every workload field, whatever it has)."""
     from dataclasses import asdict
 
     return {
@@ -39,7 +39,8 @@ def case_to_dict(case) -> dict:
 
 
 def case_from_dict(data: dict):
-    from .matrix import Case, Workload
+    from .planning import Case
+    from .workloads import Workload
     from .roles import Combination
 
     combo = Combination(**data["combination"]) if data.get("combination") is not None else None
@@ -64,7 +65,7 @@ def serve(lines, say=_say) -> None:
 
 def _case(job: dict, lines, say, registries: dict) -> bool:
     """One job: warm up, answer rounds, then the metrics; ``False`` when the input ended meanwhile."""
-    from . import matrix as bench
+    from . import measuring, memory
     from .loader import load, parse_specs
     from .timing import EpochRunner
 
@@ -76,7 +77,7 @@ def _case(job: dict, lines, say, registries: dict) -> bool:
         if key not in registries:  # plugins load once per worker, whatever the number of cases
             extra, blocked = parse_specs(job.get("plugin_specs", []))
             registries[key] = load(extra=extra, blocked=blocked, strict=job.get("strict") or None)
-        bench.reset_peak_rss()
+        memory.reset_peak_rss()
         runner = EpochRunner(case.session(registries[key]))
         for _ in range(case.workload.warmup):
             runner.epoch()
@@ -94,13 +95,13 @@ def _case(job: dict, lines, say, registries: dict) -> bool:
         if case is None:
             say({"event": "done", "status": "failed", "error": f"bad job: {type(exc).__name__}: {exc}", "metrics": {}})
         else:
-            row = bench.failed_row(case, exc)
+            row = measuring.failed_row(case, exc)
             say({"event": "done", "status": "failed", "error": row.error, "metrics": row.metrics})
         return True
     if len(runner.seconds) <= case.workload.warmup:
         say({"event": "done", "status": "failed", "error": "no timed round was asked for", "metrics": {}})
         return more
-    row = bench.finished_row(case, runner)
+    row = measuring.finished_row(case, runner)
     say({"event": "done", "status": "ok", "error": "", "metrics": {**row.metrics, "epoch_cpu_seconds": runner.cpu_seconds}})
     return more
 

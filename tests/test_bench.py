@@ -16,10 +16,12 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from harness import matrix as bench
+from harness import bench_csv, bench_json, bench_table, measuring, planning, workloads
 from harness.cli import main
+from harness.errors import HarnessError
 from harness.loader import load
 from harness.roles import Combination
+from harness.timing import measure
 from tests.conftest import ROOT, run_cli
 from tests.plugins import slow
 
@@ -33,9 +35,9 @@ def registry():
 
 
 def test_metrics_of_a_known_slow_step(registry):
-    load_ = bench.workload("seed", **TINY)
-    case = bench.Case(Combination(optimizer="slow"), "cpu", load_)
-    row = bench.run_case(registry, case)
+    load_ = workloads.workload("seed", **TINY)
+    case = planning.Case(Combination(optimizer="slow"), "cpu", load_)
+    row = measuring.run_case(registry, case)
     assert row.status == "ok", row.error
     m, stats = row.metrics, row.stats
     assert stats.rounds == m["rounds"] == 3 and len(m["epoch_seconds"]) == len(m["losses"]) == 4
@@ -57,17 +59,17 @@ def test_metrics_of_a_known_slow_step(registry):
 
 
 def test_param_error_is_max_distance_to_true_parameters(registry):
-    case = bench.Case(Combination(), "cpu", bench.workload("seed", **TINY))
-    runner = bench.measure(case.session(registry), rounds=1, warmup=0)
+    case = planning.Case(Combination(), "cpu", workloads.workload("seed", **TINY))
+    runner = measure(case.session(registry), rounds=1, warmup=0)
     w, b = weights(runner.session.net)
-    metrics = bench.metrics(case, bench.stats_of(runner.seconds), runner, 1.0)
+    metrics = measuring.metrics(case, measuring.stats_of(runner.seconds), runner, 1.0)
     assert metrics["param_error"] == pytest.approx(max(abs(w[0] - 2), abs(w[1] + 3.4), abs(b - 4.2)))
 
 
 def test_failed_and_skipped_rows_are_kept(registry):
-    load_ = bench.workload("seed", **TINY)
+    load_ = workloads.workload("seed", **TINY)
     combos = [Combination(), Combination(model="broken"), Combination(optimizer="explode")]
-    rows = bench.run_matrix(registry, bench.cases(combos, ["cpu", "gpu:7"], load_))
+    rows = measuring.run_matrix(registry, planning.cases(combos, ["cpu", "gpu:7"], load_))
     assert len(rows) == 6
     by = {(r.case.combo, r.case.ctx): r for r in rows}
     assert by[(Combination(), "cpu")].status == "ok"
@@ -76,61 +78,61 @@ def test_failed_and_skipped_rows_are_kept(registry):
     exploded = by[(Combination(optimizer="explode"), "cpu")]
     assert exploded.status == "failed" and exploded.error.startswith("diverged at epoch 1")
     assert all(r.status == "skipped" and "gpu:7" in r.error for (c, ctx), r in by.items() if ctx == "gpu:7")
-    text = bench.render_table(rows)
+    text = bench_table.render_table(rows)
     assert text.count("FAILED") == 2 and text.count("SKIPPED") == 3
-    doc = bench.to_document(rows)
+    doc = bench_json.to_document(rows)
     assert [b["name"] for b in doc["benchmarks"]] == ["test_epoch[seed-cpu-scratch-scratch-scratch-scratch]"]
     assert sorted(e["status"] for e in doc["harness"]["not_run"]) == ["failed", "failed"] + ["skipped"] * 3
 
 
 def test_ratio_and_order_use_the_all_scratch_median(registry):
-    load_ = bench.workload("seed", **TINY)
-    fast = bench.Row(bench.Case(Combination(), "cpu", load_), "ok", stats=bench.stats_of([0.2, 0.1, 0.3]))
-    slow_row = bench.Row(bench.Case(Combination(data="gluon"), "cpu", load_), "ok", stats=bench.stats_of([0.5, 0.4, 0.6]))
-    failed = bench.Row(bench.Case(Combination(model="broken"), "cpu", load_), "failed", "boom")
+    load_ = workloads.workload("seed", **TINY)
+    fast = measuring.Row(planning.Case(Combination(), "cpu", load_), "ok", stats=measuring.stats_of([0.2, 0.1, 0.3]))
+    slow_row = measuring.Row(planning.Case(Combination(data="gluon"), "cpu", load_), "ok", stats=measuring.stats_of([0.5, 0.4, 0.6]))
+    failed = measuring.Row(planning.Case(Combination(model="broken"), "cpu", load_), "failed", "boom")
     for row in (fast, slow_row):
         row.metrics = {"epoch_median_s": row.stats.median, "samples_per_s": 50 / row.stats.median}
-    assert bench.sorted_rows([failed, slow_row, fast]) == [fast, slow_row, failed]
-    lines = list(csv.DictReader(io.StringIO(bench.to_csv([failed, slow_row, fast]))))
+    assert bench_table.sorted_rows([failed, slow_row, fast]) == [fast, slow_row, failed]
+    lines = list(csv.DictReader(io.StringIO(bench_csv.to_csv([failed, slow_row, fast]))))
     assert [line["status"] for line in lines] == ["ok", "ok", "failed"]
     assert float(lines[1]["ratio_to_scratch"]) == pytest.approx(2.5)
     assert lines[2]["error"] == "boom" and lines[2]["ratio_to_scratch"] == ""
 
 
 def test_default_matrix_is_the_seeds_and_all_adds_the_rest(registry):
-    seed = bench.select(registry, {}, everything=False)
+    seed = planning.select(registry, {}, everything=False)
     assert len(seed) == 16 and {c.optimizer for c in seed} == {"scratch", "gluon"}
-    assert bench.left_out(registry, seed) == ["model:broken", "optimizer:explode", "optimizer:slow"]
-    everything = bench.select(registry, {}, everything=True)
-    assert len(everything) == 2 * 3 * 2 * 4 and bench.left_out(registry, everything) == []
-    fixed = bench.select(registry, {"data": ["scratch"], "optimizer": ["slow", "gluon"]}, everything=False)
+    assert planning.left_out(registry, seed) == ["model:broken", "optimizer:explode", "optimizer:slow"]
+    everything = planning.select(registry, {}, everything=True)
+    assert len(everything) == 2 * 3 * 2 * 4 and planning.left_out(registry, everything) == []
+    fixed = planning.select(registry, {"data": ["scratch"], "optimizer": ["slow", "gluon"]}, everything=False)
     assert len(fixed) == 8 and {c.optimizer for c in fixed} == {"slow", "gluon"}
 
 
 def test_workload_overrides_and_errors(registry):
-    large = bench.workload("large")
+    large = workloads.workload("large")
     assert (large.num_examples, large.num_inputs, large.batch_size) == (100_000, 100, 1000)
-    assert bench.workload("seed", batch_size=None, rounds=4).rounds == 4
+    assert workloads.workload("seed", batch_size=None, rounds=4).rounds == 4
     for bad in [dict(rounds=0), dict(warmup=-1), dict(target_loss=0), dict(target_acc=1.5),
                 dict(target_loss=1e-3, target_acc=0.9)]:
-        with pytest.raises(bench.HarnessError):
-            bench.workload("seed", **bad)
-    too_big = bench.workload("seed", batch_size=5000)  # checked against the task's size
-    with pytest.raises(bench.HarnessError, match="--batch-size must be between 1 and --num-examples"):
+        with pytest.raises(HarnessError):
+            workloads.workload("seed", **bad)
+    too_big = workloads.workload("seed", batch_size=5000)  # checked against the task's size
+    with pytest.raises(HarnessError, match="--batch-size must be between 1 and --num-examples"):
         too_big.settings(too_big.build_task(registry))
 
 
 def test_workloads_belong_to_tasks():
-    assert bench.workload(None).name == "seed"
-    assert bench.workload(None, "mlp").name == "digits"
-    book = bench.workload("book", "mlp")
+    assert workloads.workload(None).name == "seed"
+    assert workloads.workload(None, "mlp").name == "digits"
+    book = workloads.workload("book", "mlp")
     assert (book.task, book.dataset, book.label) == ("mlp", "synthetic", "mlp-book")
-    with pytest.raises(bench.HarnessError, match="workload 'seed' is not for task 'softmax'; valid for softmax: digits, book"):
-        bench.workload("seed", "softmax")
-    with pytest.raises(bench.HarnessError, match="workload 'book' is not for task 'linreg'"):
-        bench.workload("book")
+    with pytest.raises(HarnessError, match="workload 'seed' is not for task 'softmax'; valid for softmax: digits, book"):
+        workloads.workload("seed", "softmax")
+    with pytest.raises(HarnessError, match="workload 'book' is not for task 'linreg'"):
+        workloads.workload("book")
     # the user's accuracy target replaces the workload's loss target
-    assert bench.workload("digits", "mlp", target_acc=0.5).target_loss is None
+    assert workloads.workload("digits", "mlp", target_acc=0.5).target_loss is None
 
 
 BAD_OPTIONS = [
@@ -334,33 +336,33 @@ def test_benchmarks_suite_runs_syncs_and_lists_failures(tmp_path):
 
 def test_default_matrix_adds_each_whole_plugin_on_its_own():
     registry = load(only=["scratch", "gluon", "fast"])
-    combos = bench.select(registry, {}, everything=False)
+    combos = planning.select(registry, {}, everything=False)
     fast = Combination("fast", "fast", "fast", "fast")
     assert len(combos) == 18 and combos[-2:] == [fast, replace(fast, fused=True)]
-    with_fused = bench.select(registry, {}, everything=False, fused=True)
+    with_fused = planning.select(registry, {}, everything=False, fused=True)
     assert len(with_fused) == len(set(with_fused)) and replace(fast, fused=True) in with_fused
-    assert len(bench.select(registry, {"data": ["fast"]}, everything=False)) == 1 * 2 * 2 * 2  # role given: no extras
-    chosen = bench.select(registry, {"data": ["scratch"], "model": ["scratch", "fast"], "loss": ["scratch", "fast"],
-                                     "optimizer": ["fast"]}, everything=False, fused=True)
+    assert len(planning.select(registry, {"data": ["fast"]}, everything=False)) == 1 * 2 * 2 * 2  # role given: no extras
+    chosen = planning.select(registry, {"data": ["scratch"], "model": ["scratch", "fast"], "loss": ["scratch", "fast"],
+                                        "optimizer": ["fast"]}, everything=False, fused=True)
     assert len(chosen) == 4 + 1 and chosen[-1] == Combination("scratch", "fast", "fast", "fast", fused=True)
-    assert bench.Case(chosen[-1], "cpu", bench.WORKLOADS["seed"]).id == "seed-cpu-scratch-fast-fast-fast-fused"
+    assert planning.Case(chosen[-1], "cpu", workloads.WORKLOADS["seed"]).id == "seed-cpu-scratch-fast-fast-fast-fused"
 
 
 def test_reference_rows_and_ratios(registry):
-    load_ = bench.Workload("tiny", **TINY, num_inputs=2)
-    planned = bench.cases([Combination()], ["cpu", "gpu"], load_) + bench.reference_cases(["cpu", "gpu"], load_)
+    load_ = workloads.Workload("tiny", **TINY, num_inputs=2)
+    planned = planning.cases([Combination()], ["cpu", "gpu"], load_) + planning.reference_cases(["cpu", "gpu"], load_)
     assert [c.reference for c, _ in planned[-2:]] == ["numpy", "torch"]
     assert all(c.ctx == "cpu" for c, _ in planned[-2:])  # references run once, on the CPU
-    rows = bench.run_matrix(registry, [(c, s) for c, s in planned if not (c.reference == "torch" and not HAS_TORCH)])
+    rows = measuring.run_matrix(registry, [(c, s) for c, s in planned if not (c.reference == "torch" and not HAS_TORCH)])
     by = {r.case.reference or r.case.combo.label + "@" + r.case.ctx: r for r in rows}
     numpy_row, scratch_row = by["numpy"], by["scratch/scratch/scratch/scratch@cpu"]
     assert numpy_row.status == "ok" and numpy_row.metrics["param_error"] < 5  # trained the same task
-    got = bench.ratios(rows)
+    got = bench_table.ratios(rows)
     assert got[id(scratch_row)]["numpy"] == pytest.approx(scratch_row.median / numpy_row.median)
     assert got[id(numpy_row)]["numpy"] == 1.0
     assert by["scratch/scratch/scratch/scratch@gpu"].status == "skipped"
-    assert "vs numpy" in bench.ratio_columns(rows)
-    assert bench.reference_cases(["gpu"], load_) == []
+    assert "vs numpy" in bench_table.ratio_columns(rows)
+    assert planning.reference_cases(["gpu"], load_) == []
 
 
 def test_bench_breakdown_table_and_png(tmp_path):
@@ -380,10 +382,10 @@ def test_bench_breakdown_table_and_png(tmp_path):
 
 
 def test_interleaved_rounds_go_round_robin_and_keep_failures(registry):
-    load_ = bench.workload("seed", **TINY)
+    load_ = workloads.workload("seed", **TINY)
     combos = [Combination(), Combination(optimizer="slow"), Combination(model="broken"), Combination(optimizer="explode")]
-    planned = bench.cases(combos, ["cpu", "gpu"], load_)
-    rows = bench.run_interleaved(registry, planned)
+    planned = planning.cases(combos, ["cpu", "gpu"], load_)
+    rows = measuring.run_interleaved(registry, planned)
     assert [r.case for r in rows] == [c for c, _ in planned]  # planned order, whatever happened
     by = {(r.case.combo, r.case.ctx): r for r in rows}
     plain, slowed = by[(Combination(), "cpu")], by[(Combination(optimizer="slow"), "cpu")]

@@ -1,6 +1,7 @@
 """Process isolation and A/B: the worker protocol, the runner surviving crashes and hangs, and the
 ``harness ab`` / ``bench --processes`` commands as a user types them (small workloads; the measured
 false-positive and detection rates are in docs/statistics.md, not here)."""
+import dataclasses
 import json
 import os
 import signal
@@ -11,17 +12,17 @@ import uuid
 
 import pytest
 
-from harness import matrix as bench, runner, worker
+from harness import planning, runner, worker, workloads
 from harness.roles import Combination
 from tests.conftest import ROOT, run_cli
 
-SMALL = bench.replace(bench.WORKLOADS["seed"], num_examples=200, rounds=2, warmup=1)
+SMALL = dataclasses.replace(workloads.WORKLOADS["seed"], num_examples=200, rounds=2, warmup=1)
 SLOWDOWN = ["-p", "tests/plugins/slowdown.py", "--data", "slowdown", "--model", "slowdown", "--loss", "slowdown",
             "--optimizer", "slowdown", "--num-examples", "200", "--no-references"]
 
 
 def test_worker_protocol_in_process():
-    case = bench.Case(Combination(), "cpu", SMALL)
+    case = planning.Case(Combination(), "cpu", SMALL)
     job = {"case": worker.case_to_dict(case), "plugin_specs": [], "strict": False}
     said = []
     worker.serve(iter([json.dumps(job), '{"cmd": "round"}', '{"cmd": "round"}', '{"cmd": "finish"}']), said.append)
@@ -34,8 +35,8 @@ def test_worker_protocol_in_process():
 
 
 def test_worker_measures_one_job_after_another():
-    first = bench.Case(Combination(), "cpu", SMALL)
-    second = bench.Case(Combination(model="gluon"), "cpu", bench.replace(SMALL, num_examples=100))
+    first = planning.Case(Combination(), "cpu", SMALL)
+    second = planning.Case(Combination(model="gluon"), "cpu", dataclasses.replace(SMALL, num_examples=100))
     jobs = [json.dumps({"case": worker.case_to_dict(c), "plugin_specs": [], "strict": False}) for c in (first, second)]
     said = []
     worker.serve(iter([jobs[0], '{"cmd": "round"}', '{"cmd": "finish"}', jobs[1], '{"cmd": "round"}',
@@ -49,7 +50,7 @@ def test_worker_reports_a_bad_job_and_a_failing_case():
     said = []
     worker.serve(iter(["{}"]), said.append)
     assert said[0]["status"] == "failed" and said[0]["error"].startswith("bad job")
-    case = bench.Case(Combination(optimizer="explode"), "cpu", SMALL)
+    case = planning.Case(Combination(optimizer="explode"), "cpu", SMALL)
     job = {"case": worker.case_to_dict(case), "plugin_specs": ["tests/plugins/faulty.py"]}
     said = []
     worker.serve(iter([json.dumps(job)]), said.append)
@@ -57,11 +58,11 @@ def test_worker_reports_a_bad_job_and_a_failing_case():
 
 
 def test_runner_pools_processes_and_survives_crash_and_hang(builtin_registry):
-    zero_warmup = bench.replace(SMALL, warmup=0)
-    planned = [(bench.Case(Combination(), "cpu", SMALL), None),
-               (bench.Case(Combination(optimizer="abort"), "cpu", zero_warmup), None),
-               (bench.Case(Combination(optimizer="hang"), "cpu", zero_warmup), None),
-               (bench.Case(Combination(model="gluon"), "gpu", SMALL), "no GPU")]
+    zero_warmup = dataclasses.replace(SMALL, warmup=0)
+    planned = [(planning.Case(Combination(), "cpu", SMALL), None),
+               (planning.Case(Combination(optimizer="abort"), "cpu", zero_warmup), None),
+               (planning.Case(Combination(optimizer="hang"), "cpu", zero_warmup), None),
+               (planning.Case(Combination(model="gluon"), "gpu", SMALL), "no GPU")]
     seen = []
     [rows] = runner.run(planned, 2, [runner.Environment()], ["tests/plugins/crashing.py"], timeout=20,
                         on_row=lambda side, row: seen.append(row.status))
@@ -76,10 +77,10 @@ def test_runner_pools_processes_and_survives_crash_and_hang(builtin_registry):
 
 
 def test_runner_keeps_a_worker_per_slot_and_replaces_a_crashed_one(builtin_registry):
-    zero_warmup = bench.replace(SMALL, warmup=0)
-    planned = [(bench.Case(Combination(optimizer="abort"), "cpu", zero_warmup), None),
-               (bench.Case(Combination(), "cpu", SMALL), None),
-               (bench.Case(Combination(model="gluon"), "cpu", SMALL), None)]
+    zero_warmup = dataclasses.replace(SMALL, warmup=0)
+    planned = [(planning.Case(Combination(optimizer="abort"), "cpu", zero_warmup), None),
+               (planning.Case(Combination(), "cpu", SMALL), None),
+               (planning.Case(Combination(model="gluon"), "cpu", SMALL), None)]
     started = []
     real = runner.Worker.__init__
 

@@ -6,7 +6,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from harness import matrix as bench
+from harness import workloads
 from harness.cli import main
 from harness.errors import HarnessError
 from harness.roles import Combination
@@ -113,7 +113,7 @@ def test_bench_reports_accuracy_and_time_to_accuracy(capsys, tmp_path):
 def test_linreg_stays_the_default_everywhere(capsys):
     code, out, _ = _cli(capsys, "run", "--epochs", "1")
     assert code == 0 and out.startswith("epoch 1, loss ") and "task" not in out
-    assert bench.workload(None).task == "linreg"
+    assert workloads.workload(None).task == "linreg"
 
 
 @pytest.mark.parametrize(
@@ -183,7 +183,7 @@ def test_image_task_runs_data_parallel_on_the_parameter_server():
 
 def test_one_way_to_choose_combinations(registry):
     """bench, verify, sweep and pytest benchmarks/ all pick through Registry.choose."""
-    from harness import matrix, verification
+    from harness import planning, verification
 
     from harness.api import load_plugins
 
@@ -192,7 +192,7 @@ def test_one_way_to_choose_combinations(registry):
     assert Combination() in seed and Combination("fast", "fast", "fast", "fast") in seed
     assert Combination("fast", "fast", "fast", "fast", fused=True) in seed  # each whole plugin, fused too
     assert not any(c.data == "fast" and c.model != "fast" for c in seed)  # fast is not mixed by default
-    assert matrix.select(full, {}, False) == seed
+    assert planning.select(full, {}, False) == seed
     assert verification.default_combinations(full, "mlp") == full.choose("mlp", scope="builtin", fused=True)
     assert full.choose("linreg", scope="own") == full.own_combinations("linreg")
     narrowed = full.choose("mlp", {"optimizer": ["momentum"]}, scope="seed")

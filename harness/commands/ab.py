@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from .. import ab, matrix as bench, environment, runner, stats
+from .. import ab, environment, measuring, runner, stats, workloads
 from ..compare import parse_percent
 from ..errors import HarnessError
 from ..report import to_json, write_atomic
@@ -35,7 +35,7 @@ def add_parser(sub, common) -> None:
     p.add_argument("--all", action="store_true", help="every registered implementation for roles not given")
     p.add_argument("--fused", action="store_true", help="also the fused variant of every combination that has one")
     p.add_argument("--ctx", default="cpu", help="comma-separated contexts (default %(default)s)")
-    bench.add_workload_options(p.add_argument)
+    workloads.add_workload_options(p.add_argument)
     p.add_argument("--processes", type=int, default=PROCESSES, metavar="K",
                    help="worker processes per side, each measuring every case in turn beside its partner of the "
                    "other side; the verdict tests the K pairs (default %(default)s)")
@@ -70,7 +70,7 @@ def cmd_ab(args) -> int:
              runner.Environment("B", args.b_python, runner.parse_env(args.b_env, "--b-env"))]
     if args.rounds is None:
         args.rounds = ROUNDS_PER_PROCESS * args.processes
-    load = bench.workload_from(lambda dest: getattr(args, dest))
+    load = workloads.workload_from(lambda dest: getattr(args, dest))
     _check_writable(args.json)
     registry = registry_from_args(args)
     _, _, planned = plan_bench(registry, load, ctx=args.ctx, **{role: getattr(args, role) for role in ROLES},
@@ -87,13 +87,13 @@ def cmd_ab(args) -> int:
 
     jobs = args.processes * tested
     progress = tqdm(total=jobs, file=sys.stderr, unit="case", leave=False, disable=args.quiet or not sys.stderr.isatty())
-    done: list[dict[int, bench.Row]] = [{}, {}]
+    done: list[dict[int, measuring.Row]] = [{}, {}]
     index = {id(case): i for i, (case, _) in enumerate(planned)}
 
     def on_row(side, row):
         done[side][index[id(row.case)]] = row
 
-    start, load_before = time.perf_counter(), os.getloadavg()[0]
+    start, loadavg_before = time.perf_counter(), os.getloadavg()[0]
     interrupted = False
     try:
         runner.run(planned, args.processes, sides, args.plugin_specs, args.strict_plugins, args.timeout,
@@ -102,14 +102,14 @@ def cmd_ab(args) -> int:
         interrupted = True
     finally:
         progress.close()
-    wall, load = time.perf_counter() - start, [load_before, os.getloadavg()[0]]
+    wall, loadavg = time.perf_counter() - start, [loadavg_before, os.getloadavg()[0]]
     both = sorted(set(done[0]) & set(done[1]))
     pairs = ab.pair_up([done[0][i] for i in both], [done[1][i] for i in both], args.alpha, threshold,
                        clock=args.clock)
     machine, commit = environment.machine_info(), environment.commit_info()
     if args.json:
         settings = {"clock": args.clock, "alpha": args.alpha, "correction": "holm", "threshold": threshold, "confidence": stats.CONFIDENCE,
-                    "processes": args.processes, "rounds": load.rounds, "load_average": load, "warmup": load.warmup,
+                    "processes": args.processes, "rounds": load.rounds, "load_average": loadavg, "warmup": load.warmup,
                     "test": "Wilcoxon signed-rank over process pairs", "workload": load.as_dict(), "wall_s": wall,
                     "order": "slot by slot, each worker measuring every case; per case A B B A, B first in odd slots"}
         described = {s.name: {"python": s.python, "env": s.env} for s in sides}
@@ -124,7 +124,7 @@ def cmd_ab(args) -> int:
     for s in sides:
         print(f"{s.name}: {s.describe()}")
     print(environment.summary(machine, commit))
-    busy = _busy(load, args.clock)
+    busy = _busy(loadavg, args.clock)
     if busy:
         print(busy, file=sys.stderr)
     if interrupted:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tabulate import tabulate_formats
 
-from .. import api, matrix as bench, breakdown, compare, context, environment, history
+from .. import api, breakdown, compare, context, environment, history, planning, workloads
 from ..errors import HarnessError
 from ..report import table
 from ..roles import ROLES
@@ -30,7 +30,7 @@ def add_parser(sub, common) -> None:
                    "selected combination that has one")
     p.add_argument("--ctx", default="cpu", help="comma-separated contexts, e.g. cpu,gpu (default %(default)s); "
                    "an unusable GPU is a skipped row")
-    bench.add_workload_options(p.add_argument)
+    workloads.add_workload_options(p.add_argument)
     p.add_argument("--json", metavar="PATH", help="write pytest-benchmark-compatible JSON")
     p.add_argument("--csv", metavar="PATH", help="write one CSV line per combination")
     p.add_argument("--save", nargs="?", const="", metavar="NAME",
@@ -77,12 +77,12 @@ def _check_format(fmt: str) -> None:
 
 def cmd_bench(args) -> int:
     _check_format(args.format)
-    load = bench.workload_from(lambda dest: getattr(args, dest))
+    load = workloads.workload_from(lambda dest: getattr(args, dest))
     registry = registry_from_args(args)
     if args.workers is not None:
         return distributed.cmd_bench(args, registry, load)
     if args.overhead:
-        return _overhead(registry, load, bench.parse_ctxs(args.ctx))
+        return _overhead(registry, load, planning.parse_ctxs(args.ctx))
     for path in (args.json, args.csv, args.plot, args.breakdown):
         _check_writable(path)
     save = args.save is not None or args.autosave
@@ -95,7 +95,7 @@ def cmd_bench(args) -> int:
                        processes=args.processes, worker_timeout=args.worker_timeout,
                        breakdown=args.breakdown is not None, progress=not args.quiet, registry=registry,
                        plugins=args.plugin_specs, strict=args.strict_plugins,
-                       **{name: getattr(args, name) for name in bench.OVERRIDES})
+                       **{name: getattr(args, name) for name in workloads.OVERRIDES})
     result.write(json=args.json, csv=args.csv, plot=args.plot, breakdown_png=args.breakdown or None)
     saved = result.save(args.storage, args.save or None) if save and result.rows_ else None
     print(result.table(args.format))
@@ -105,7 +105,7 @@ def cmd_bench(args) -> int:
         print(f"saved as {saved} (harness history --storage {args.storage}; pytest-benchmark --storage {args.storage} list)")
     if result.broken_down:
         print("\nPer-phase breakdown (µs per step, median of the rounds):")
-        print(bench.breakdown_table(result.broken_down, args.format))
+        print(breakdown.breakdown_table(result.broken_down, args.format))
         print(breakdown.NOTE)
     others = result.left_out()
     if others:

@@ -182,14 +182,14 @@ def cmd_bench(args, registry, load) -> int:
     """``harness bench --workers 1,2,4``: the scaling table, JSON and CSV."""
     import time
 
-    from .. import matrix as bench, dist_bench, environment
+    from .. import bench_json, dist_bench, environment, planning
     from .bench import _check_writable
 
     counts = parse_workers(args.workers)
     if args.repeat < 1:
         raise HarnessError(f"--repeat must be a positive integer, got {args.repeat}")
     options = job_options(args, max(counts))
-    ctxs = bench.parse_ctxs(args.ctx)
+    ctxs = planning.parse_ctxs(args.ctx)
     if len(ctxs) != 1:
         raise HarnessError(f"--workers runs on one context; got --ctx {args.ctx}")
     task = load.build_task(registry)
@@ -199,7 +199,7 @@ def cmd_bench(args, registry, load) -> int:
         steps_per_epoch(task.num_examples, load.batch_size, n)
     fixed = {role: getattr(args, role) for role in ROLES}
     if any(fixed.values()) or args.all:
-        combos = [c for c in bench.select(registry, fixed, args.all, task=load.task) if not c.fused]
+        combos = [c for c in planning.select(registry, fixed, args.all, task=load.task) if not c.fused]
     else:  # each plugin's own combination: the scaling of scratch, gluon, fast
         combos = registry.own_combinations(load.task)
     for combo in combos:
@@ -218,7 +218,7 @@ def cmd_bench(args, registry, load) -> int:
     rows, interrupted = dist_bench.run_scaling(planned, options, base, args.repeat, on_row=progress)
     wall = time.perf_counter() - start
     machine, commit = environment.machine_info(), environment.commit_info()
-    for path, render in ((args.json, lambda: bench.to_json_text(rows, interrupted, machine, commit) + "\n"),
+    for path, render in ((args.json, lambda: bench_json.to_json_text(rows, interrupted, machine, commit) + "\n"),
                          (args.csv, lambda: dist_bench.to_csv(rows, machine, commit))):
         if path:
             try:
