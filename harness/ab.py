@@ -49,12 +49,15 @@ class Pair:
 
     @property
     def unstable(self) -> list[str]:
-        if self.clock == "wall":
-            flags = [(side, row.metrics.get("unstable", [])) for side, row in (("A", self.a), ("B", self.b))]
-        else:
-            flags = [(side, stats.instability(data)) for side, data in (("A", self.change.a), ("B", self.change.b))] \
-                if self.change is not None else []
-        return [f"{side}: {flag}" for side, found in flags for flag in found]
+        """Why the pairs do not pin the ratio down: its CI wider than ±10 % or short of its level.  The sides'
+        own flags (pooled rounds, processes apart) stay in the JSON: the pairs already carry that spread."""
+        if self.change is None:
+            return []
+        ci, level = self.change.ratio.ci, stats.CONFIDENCE
+        if ci.level < level - 1e-9:
+            return [f"{len(self.change.a)} pairs: ratio CI only {ci.level:.0%}"]
+        half = (ci.high - ci.low) / 2 / self.change.ratio.estimate
+        return [f"ratio CI ±{half:.0%}"] if half > 0.10 else []
 
     def regression(self, beyond: float) -> bool:
         """Slower by more than ``beyond`` (a fraction), or broken by B."""

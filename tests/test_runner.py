@@ -150,6 +150,23 @@ def test_ab_bad_input_is_one_line_exit_2(args, message):
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
 
 
+def test_ab_pairs_processes_and_flags_an_uninformative_ratio():
+    from harness import ab, measuring
+
+    case = planning.Case(Combination(), "cpu", SMALL)
+
+    def row(processes):
+        return measuring.Row(case, "ok", metrics={"process_seconds": processes, "process_cpu_seconds": processes})
+
+    a = [[0.100, 0.101 + k / 1000] for k in range(12)]
+    steady = [[(1.1 + k / 1000) * x for x in p] for k, p in enumerate(a)]  # every pair ~10 % slower in B
+    noisy = [[x * (1.5 if k % 2 else 0.8) for x in p] for k, p in enumerate(a)]
+    [slower, unclear] = ab.pair_up([row(a), row(a)], [row(steady), row(noisy)], alpha=0.05)
+    assert slower.verdict == "slower" and slower.change.ratio.estimate == pytest.approx(1.1055, abs=1e-3) and slower.unstable == []
+    assert slower.change.p == pytest.approx(2 / 2 ** 12) and slower.change.p_holm == pytest.approx(2 * 2 / 2 ** 12)
+    assert unclear.verdict == "same" and unclear.unstable and unclear.unstable[0].startswith("ratio CI ±")
+
+
 def test_ab_notes_a_busy_machine(monkeypatch):
     from harness.commands import ab
 
