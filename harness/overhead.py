@@ -1,11 +1,19 @@
 """What the harness costs: the seed's hand-written 从零实现 loop against the
 harness running the all-scratch combination, same data, same initial
-parameters, rounds interleaved so machine noise hits both alike."""
+parameters, rounds interleaved so machine noise hits both alike; and, free of
+noise, what one epoch of each asks of Python and MXNet, counted."""
 from __future__ import annotations
 
+import json
+import math
+import os
 import random
 import statistics
+import sys
+from collections import Counter
+from dataclasses import dataclass
 
+import mxnet as mx
 from mxnet import autograd, nd
 
 from . import stats
@@ -82,7 +90,75 @@ def measure_overhead(registry: Registry, task: Task, settings: Settings, ctx, ro
         for name in ("seed", "harness") if i % 2 == 0 else ("harness", "seed"):
             runners[name].epoch()
             runners[name].evaluate()
-    return summarize(runners["seed"].seconds[warmup:], runners["harness"].seconds[warmup:])
+    result = summarize(runners["seed"].seconds[warmup:], runners["harness"].seconds[warmup:])
+    steps = math.ceil(task.num_examples / settings.batch_size)
+    counts = {name: count_epoch(runner.session, task.seed) for name, runner in runners.items()}
+    return {**result, "per_step": extra_per_step(counts["seed"], counts["harness"], steps)}
+
+
+#: Profiler entries left out of :class:`Counts`: how often the engine waited depends on timing, not on the
+#: work; the C API totals are the sums of the calls by name.
+_UNCOUNTED = {"WaitForVar", "MXNet C API Calls", "MXNet C API Concurrency"}
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What one epoch asked of Python and MXNet: the same on a busy machine as on an idle one."""
+
+    python_calls: int  # Python functions entered on the calling thread (sys.setprofile "call" events)
+    api_calls: Counter  # MXNet C API calls by name (MXNet's profiler)
+    operators: Counter  # operators MXNet's engine ran, by name (MXNet's profiler)
+
+
+def count_epoch(loop, seed: int) -> Counts:
+    """Run one ``loop.run_epoch()`` counting its Python calls, MXNet C API calls and engine operators.
+
+    Every RNG is seeded with ``seed`` first, so two loops that shuffle alike make the same calls.
+    MXNet's profiler is left stopped and writes its trace, if ever, to ``os.devnull``.
+    """
+    seed_everything(seed)
+    calls = 0
+
+    def count(frame, event, arg):
+        nonlocal calls
+        calls += event == "call"
+
+    mx.nd.waitall()
+    mx.profiler.set_config(profile_imperative=True, profile_api=True, aggregate_stats=True, filename=os.devnull)
+    mx.profiler.set_state("run")
+    previous = sys.getprofile()
+    sys.setprofile(count)
+    try:
+        loop.run_epoch()
+    finally:
+        sys.setprofile(previous)
+        mx.nd.waitall()
+        mx.profiler.set_state("stop")
+    domains = json.loads(mx.profiler.dumps(reset=True, format="json")).get("Time", {})
+
+    def tally(domain: str) -> Counter:
+        return Counter({k: v["Count"] for k, v in domains.get(domain, {}).items() if k not in _UNCOUNTED})
+
+    return Counts(calls, tally("MXNET_C_API"), tally("operator"))
+
+
+def extra_per_step(seed: Counts, harness: Counts, steps: int) -> dict:
+    """Per step, what the harness asked beyond the seed's loop: Python calls, C API calls in all and by name,
+    and operators by name (empty: the same operators); ``seed_*`` are the seed's own per-step numbers."""
+
+    def diff(a: Counter, b: Counter) -> dict:
+        return {k: (b[k] - a[k]) / steps for k in sorted(a.keys() | b.keys()) if b[k] != a[k]}
+
+    return {
+        "steps": steps,
+        "python_calls": (harness.python_calls - seed.python_calls) / steps,
+        "api_calls": (sum(harness.api_calls.values()) - sum(seed.api_calls.values())) / steps,
+        "api_calls_by_name": diff(seed.api_calls, harness.api_calls),
+        "operators": diff(seed.operators, harness.operators),
+        "seed_python_calls": seed.python_calls / steps,
+        "seed_api_calls": sum(seed.api_calls.values()) / steps,
+        "seed_operators": sum(seed.operators.values()) / steps,
+    }
 
 
 TOLERANCE = 0.02  # the overhead goal: the harness within 2 % of the seed's loop
@@ -131,4 +207,19 @@ def describe(result: dict) -> str:
         f"95% CI {ci['low']:.3f}–{ci['high']:.3f} ({ci['level']:.0%}): {result['verdict']}; "
         f"{result['ratio']:.3f} by medians, {result['ratio_of_min']:.3f} by minimums, over {result['rounds']} "
         f"side-by-side rounds; target <= {1 + TOLERANCE:.2f}"
+    )
+
+
+def describe_counts(extra: dict) -> str:
+    """One line: what each step of the harness asks beyond the seed's loop, counted."""
+
+    def by_name(d: dict) -> str:
+        return "; " + ", ".join(f"{k} {v:+g}" for k, v in d.items()) if d else ""
+
+    ops = sum(extra["operators"].values())
+    return (
+        f"per step, counted: harness {extra['python_calls']:+.1f} Python calls (seed {extra['seed_python_calls']:.0f}), "
+        f"{extra['api_calls']:+g} MXNet C API calls (seed {extra['seed_api_calls']:.0f}{by_name(extra['api_calls_by_name'])}), "
+        f"{ops:+g} engine operations (seed {extra['seed_operators']:.0f}"
+        f"{by_name(extra['operators']) if extra['operators'] else '; the same ones'})"
     )

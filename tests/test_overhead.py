@@ -1,0 +1,67 @@
+"""The harness's own overhead, counted: per step, its all-scratch epoch may ask Python and MXNet only for what
+the host must do beyond the seed's hand-written loop (no timing here: counts are the same on a busy machine)."""
+import math
+
+import mxnet as mx
+import pytest
+
+from harness.overhead import SeedLoop, count_epoch, extra_per_step, linreg, seed_epoch
+from harness.roles import Combination
+from harness.tasks import LinReg
+from harness.train import Session, Settings
+
+TASK = LinReg(num_examples=100)
+SETTINGS = Settings(batch_size=10)
+STEPS = math.ceil(TASK.num_examples / SETTINGS.batch_size)
+
+#: What each harness step must ask beyond the seed's, by design: the host moves X and y to the run's context
+#: (``as_in_context``: one MXNDArrayGetContext each) and passes the optimizer the real batch length
+#: (``X.shape[0]``: one MXNDArrayGetShapeEx).
+PLACEMENT_AND_LENGTH_API = {"MXNDArrayGetContext": 2, "MXNDArrayGetShapeEx": 1}
+#: The Python calls they take: per array as_in_context, the context property, Context.__init__, Context.__eq__
+#: and check_call (2 x 5); for the length the shape property, _int64_enabled and check_call (3); the model adapter
+#: Model.__call__ (1); less the current_context() the seed's nd.array makes for its indices (-1).
+PLACEMENT_AND_LENGTH_PYTHON = 2 * 5 + 3 + 1 - 1
+
+
+def _loops(registry, net=linreg):
+    ctx = mx.cpu()
+
+    class Seed(SeedLoop):
+        def run_epoch(self):
+            seed_epoch(self.settings.batch_size, self.features, self.labels, self.w, self.b, self.settings.lr, net=net)
+
+    return Seed(TASK, SETTINGS, ctx), Session(registry, Combination(), TASK, SETTINGS, ctx)
+
+
+def _extra(registry, seed_loop, harness_loop) -> dict:
+    for loop in (seed_loop, harness_loop):
+        loop.run_epoch()  # the first epoch may set things up
+    return extra_per_step(count_epoch(seed_loop, TASK.seed), count_epoch(harness_loop, TASK.seed), STEPS)
+
+
+def test_the_harness_step_asks_only_for_placement_and_batch_length(builtin_registry):
+    extra = _extra(builtin_registry, *_loops(builtin_registry))
+    assert extra["operators"] == {}, "the harness runs engine operations the seed's loop does not"
+    # once per epoch on top (the loader asks the features' context for its indices): less than 1 per step
+    assert extra["api_calls"] < sum(PLACEMENT_AND_LENGTH_API.values()) + 1
+    for name, per_step in extra["api_calls_by_name"].items():
+        assert math.floor(per_step) <= PLACEMENT_AND_LENGTH_API.get(name, 0), (name, per_step)
+    assert extra["python_calls"] < PLACEMENT_AND_LENGTH_PYTHON + 1
+    assert extra["seed_operators"] > 0 and extra["seed_api_calls"] > 0 and extra["seed_python_calls"] > 0
+
+
+def test_counts_are_the_same_every_epoch(builtin_registry):
+    seed_loop, _ = _loops(builtin_registry)
+    seed_loop.run_epoch()
+    first, second = count_epoch(seed_loop, TASK.seed), count_epoch(seed_loop, TASK.seed)
+    assert first == second
+
+
+def test_the_counts_see_one_more_operator_per_step(builtin_registry):
+    """What the first test relies on: an extra op and call per step shows up, by name."""
+    _, harness_loop = _loops(builtin_registry)
+    seed_loop, _ = _loops(builtin_registry, net=lambda X, w, b: linreg(X, w, b) * 1)
+    extra = _extra(builtin_registry, harness_loop, seed_loop)  # the doctored loop in the harness's place
+    assert extra["operators"]["_mul_scalar"] == 1 and extra["operators"]["_backward_mul_scalar"] == 1
+    assert extra["api_calls_by_name"]["MXImperativeInvokeEx"] == 1
