@@ -15,13 +15,13 @@ SETTINGS = Settings(batch_size=10)
 STEPS = math.ceil(TASK.num_examples / SETTINGS.batch_size)
 
 #: What each harness step must ask beyond the seed's, by design: the host moves X and y to the run's context
-#: (``as_in_context``: one MXNDArrayGetContext each) and passes the optimizer the real batch length
+#: (harness.context.mover: one MXNDArrayGetContext each) and passes the optimizer the real batch length
 #: (``X.shape[0]``: one MXNDArrayGetShapeEx).
 PLACEMENT_AND_LENGTH_API = {"MXNDArrayGetContext": 2, "MXNDArrayGetShapeEx": 1}
-#: The Python calls they take: per array as_in_context, the context property, Context.__init__, Context.__eq__
-#: and check_call (2 x 5); for the length the shape property, _int64_enabled and check_call (3); the model adapter
-#: Model.__call__ (1); less the current_context() the seed's nd.array makes for its indices (-1).
-PLACEMENT_AND_LENGTH_PYTHON = 2 * 5 + 3 + 1 - 1
+#: The Python calls they take: the mover for X and y (2); for the length the shape property, _int64_enabled
+#: and check_call (3); the model adapter Model.__call__ (1); less the current_context() the seed's nd.array
+#: makes for its indices (-1).  Before harness.context.mover, as_in_context took 5 a batch array, not 1.
+PLACEMENT_AND_LENGTH_PYTHON = 2 + 3 + 1 - 1
 
 
 def _loops(registry, net=linreg):
