@@ -5,7 +5,7 @@ import math
 import mxnet as mx
 import pytest
 
-from harness.overhead import SeedLoop, count_epoch, extra_per_step, linreg, seed_epoch
+from harness.overhead import SeedLoop, count_epoch, extra_per_step, linreg, seed_epoch, summarize
 from harness.roles import Combination
 from harness.tasks import LinReg
 from harness.train import Session, Settings
@@ -65,3 +65,26 @@ def test_the_counts_see_one_more_operator_per_step(builtin_registry):
     extra = _extra(builtin_registry, harness_loop, seed_loop)  # the doctored loop in the harness's place
     assert extra["operators"]["_mul_scalar"] == 1 and extra["operators"]["_backward_mul_scalar"] == 1
     assert extra["api_calls_by_name"]["MXImperativeInvokeEx"] == 1
+
+
+def _drifting(rounds: int, ratio: float, wobble: float = 0.0):
+    """A machine slowing down fivefold over the run; the harness ``ratio`` times the seed in each round."""
+    seed = [1 + 4 * i / rounds for i in range(rounds)]
+    return seed, [s * ratio * (1 + wobble * (-1) ** i) for i, s in enumerate(seed)]
+
+
+def test_paired_rounds_see_through_drift_that_blinds_the_unpaired_interval():
+    result = summarize(*_drifting(40, 1.01, wobble=0.002))
+    assert result["ratio_paired"] == pytest.approx(1.01, rel=3e-3)
+    assert 1.007 < result["ratio_paired_ci"]["low"] <= result["ratio_paired_ci"]["high"] < 1.013
+    assert result["paired_verdict"] == "within 2%"
+    assert result["verdict"].startswith("undecided: the interval straddles")  # the unpaired HL: drift swamps it
+
+
+@pytest.mark.parametrize("ratio, verdict", [(1.05, "above 2%"), (0.95, "the harness is faster")])
+def test_paired_verdict_beyond_the_goal(ratio, verdict):
+    assert summarize(*_drifting(40, ratio, wobble=0.002))["paired_verdict"] == verdict
+
+
+def test_paired_verdict_asks_for_rounds_it_cannot_decide_on():
+    assert summarize(*_drifting(5, 1.0))["paired_verdict"].startswith("undecided: 94% is all these rounds give")
