@@ -79,7 +79,9 @@ class SeedLoop:
 def measure_overhead(registry: Registry, task: Task, settings: Settings, ctx, rounds: int, warmup: int) -> dict:
     """:func:`summarize` of both loops' epoch times; ``ratio`` 1.0 means no overhead.
 
-    Each round times one seed epoch and one harness epoch, alternating which goes first.
+    Each round times one seed epoch and one harness epoch, alternating which goes first.  After the
+    timed rounds one more epoch of each is counted (:func:`count_epoch`): ``per_step`` is
+    :func:`extra_per_step` of the two.
     """
     seed_everything(task.seed)
     runners = {
