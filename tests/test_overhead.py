@@ -34,16 +34,17 @@ def _loops(registry, net=linreg):
     return Seed(TASK, SETTINGS, ctx), Session(registry, Combination(), TASK, SETTINGS, ctx)
 
 
-def _extra(registry, seed_loop, harness_loop) -> dict:
+def _extra(seed_loop, harness_loop) -> dict:
     for loop in (seed_loop, harness_loop):
         loop.run_epoch()  # the first epoch may set things up
     return extra_per_step(count_epoch(seed_loop, TASK.seed), count_epoch(harness_loop, TASK.seed), STEPS)
 
 
 def test_the_harness_step_asks_only_for_placement_and_batch_length(builtin_registry):
-    extra = _extra(builtin_registry, *_loops(builtin_registry))
+    extra = _extra(*_loops(builtin_registry))
     assert extra["operators"] == {}, "the harness runs engine operations the seed's loop does not"
-    # once per epoch on top (the loader asks the features' context for its indices): less than 1 per step
+    # the few calls made once per epoch (the loader asks the features' context for its indices) add 0.1–0.3
+    # per step over these 10 steps: one more call per step would cross the bounds
     assert extra["api_calls"] < sum(PLACEMENT_AND_LENGTH_API.values()) + 1
     for name, per_step in extra["api_calls_by_name"].items():
         assert math.floor(per_step) <= PLACEMENT_AND_LENGTH_API.get(name, 0), (name, per_step)
@@ -62,7 +63,7 @@ def test_the_counts_see_one_more_operator_per_step(builtin_registry):
     """What the first test relies on: an extra op and call per step shows up, by name."""
     _, harness_loop = _loops(builtin_registry)
     seed_loop, _ = _loops(builtin_registry, net=lambda X, w, b: linreg(X, w, b) * 1)
-    extra = _extra(builtin_registry, harness_loop, seed_loop)  # the doctored loop in the harness's place
+    extra = _extra(harness_loop, seed_loop)  # the doctored loop in the harness's place
     assert extra["operators"]["_mul_scalar"] == 1 and extra["operators"]["_backward_mul_scalar"] == 1
     assert extra["api_calls_by_name"]["MXImperativeInvokeEx"] == 1
 
