@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 import mxnet as mx
 from mxnet import autograd
 
+from .context import mover
 from .errors import Diverged, HarnessError
 from .registry import Registry
 from .roles import Combination, Model
@@ -79,9 +80,9 @@ class Session:
         """
         if self.fused_step is not None:
             return self._run_fused_epoch(lap)
-        ctx, net, loss, step = self.ctx, self.net, self.loss, self.step
+        move, net, loss, step = mover(self.ctx), self.net, self.loss, self.step
         for X, y in self.data_iter(self.settings.batch_size, self.features, self.labels, self.settings.shuffle):
-            X, y = X.as_in_context(ctx), y.as_in_context(ctx)
+            X, y = move(X), move(y)
             if lap:
                 lap("data")
             with autograd.record():
@@ -96,9 +97,9 @@ class Session:
                 lap("update")
 
     def _run_fused_epoch(self, lap) -> None:
-        ctx, step = self.ctx, self.fused_step
+        move, step = mover(self.ctx), self.fused_step
         for X, y in self.data_iter(self.settings.batch_size, self.features, self.labels, self.settings.shuffle):
-            X, y = X.as_in_context(ctx), y.as_in_context(ctx)
+            X, y = move(X), move(y)
             if lap:
                 lap("data")
             step(X, y)

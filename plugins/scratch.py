@@ -6,6 +6,7 @@ from-scratch sections, with their names.  The data (3.6.1/3.9.1 获取和读取�
 and the initial parameters are the host's task; the training loop is the
 host's ``train_ch3``.
 """
+import functools
 import random
 
 from mxnet import nd
@@ -19,8 +20,9 @@ def data_iter(batch_size, features, labels, shuffle=True):
     indices = list(range(num_examples))
     if shuffle:
         random.shuffle(indices)  # 样本的读取顺序是随机的
+    ctx = features.context  # asked once: each ask is a call into MXNet
     for i in range(0, num_examples, batch_size):
-        j = nd.array(indices[i: min(i + batch_size, num_examples)], ctx=features.context)
+        j = nd.array(indices[i: min(i + batch_size, num_examples)], ctx=ctx)
         # take函数根据索引返回对应元素
         yield features.take(j), labels.take(j)
 
@@ -49,8 +51,8 @@ def sgd(params, lr, batch_size):
 
 
 def optimizer(net, lr):
-    params = net.params  # the seed's [w, b]
-    return lambda batch_size: sgd(params, lr, batch_size)
+    # step(batch_size) is sgd(net.params, lr, batch_size): the seed's [w, b]; a partial adds no Python frame
+    return functools.partial(sgd, net.params, lr)
 
 
 # ---- 3.6 softmax回归的从零开始实现 ----------------------------------------------

@@ -299,6 +299,8 @@ def test_overhead_option_prints_the_ratio():
     assert proc.returncode == 0, proc.stderr
     assert "harness overhead: seed loop" in proc.stdout and "ratio" in proc.stdout
     assert "(Hodges–Lehmann), 95% CI" in proc.stdout and "undecided: 90% is all these rounds give" in proc.stdout
+    # the counted line: what each harness step asks beyond the seed's (tests/test_overhead.py checks the numbers)
+    assert "per step, counted: harness +5" in proc.stdout and "engine operations (seed 42; the same ones)" in proc.stdout
 
 
 def test_benchmarks_suite_runs_syncs_and_lists_failures(tmp_path):

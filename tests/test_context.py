@@ -39,3 +39,22 @@ def test_gpu_selection_with_gpus():
 def test_matrix_plan_skips_gpu_with_reason():
     assert context.plan(["cpu", "gpu"], gpus=0) == [("cpu", None), ("gpu", context.unavailable_reason("gpu", 0))]
     assert context.plan(["cpu", "gpu"], gpus=1) == [("cpu", None), ("gpu", None)]
+
+
+ON = [mx.cpu(0), mx.cpu(1), mx.Context("cpu_shared", 0), mx.cpu_pinned(0)]
+
+
+@pytest.mark.parametrize("target", [mx.cpu(0), mx.cpu(1)], ids=str)
+@pytest.mark.parametrize("source", ON, ids=str)
+def test_mover_decides_as_as_in_context_does(source, target):
+    """The training loop's placement: the array itself on the run's context, else a copy there, as ``as_in_context``."""
+    a = mx.nd.arange(6, ctx=source).reshape((3, 2))
+    moved, expected = context.mover(target)(a), a.as_in_context(target)
+    assert (moved is a) == (expected is a) == (source == target)
+    assert moved.context == target and (moved.asnumpy() == a.asnumpy()).all()
+
+
+def test_one_mover_places_a_run_of_arrays():
+    move = context.mover(mx.cpu(0))  # its buffers are reused from call to call
+    arrays = [mx.nd.ones((2,), ctx=c) for c in ON * 2]
+    assert [move(a) is a for a in arrays] == [c == mx.cpu(0) for c in ON * 2]

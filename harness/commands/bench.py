@@ -132,7 +132,7 @@ def _check_writable(path: str | None) -> None:
 
 
 def _overhead(registry, load, ctxs) -> int:
-    from ..overhead import describe, measure_overhead
+    from ..overhead import describe, describe_counts, measure_overhead
 
     if ctxs != ["cpu"]:
         raise HarnessError(f"--overhead runs on cpu only (the seed's loop creates its indices there); got --ctx {','.join(ctxs)}")
@@ -142,6 +142,7 @@ def _overhead(registry, load, ctxs) -> int:
     task = load.build_task(registry)
     result = measure_overhead(registry, task, load.settings(task), context.resolve("cpu"), load.rounds, load.warmup)
     print(describe(result) + f"; workload {load.name}, {load.warmup} warm-up")
+    print(describe_counts(result["per_step"]))
     return 0
 
 
