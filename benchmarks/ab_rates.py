@@ -12,7 +12,7 @@ plugin ``tests/plugins/slowdown.py``, whose row is ``HARNESS_SLOWDOWN`` × slowe
   whole matrix (the family-wise error Holm's correction bounds); the slowdown row is a detection inside a
   full-size matrix at the same time.
 * ``power``: the slowdown row alone, B slower by 5, 10 and 20 %, alternated.  Detected when its test
-  (the signed-rank test over process pairs; Mann–Whitney on pooled rounds for runs made before it) gives ``p < alpha / m`` (``m`` = rows of the full matrix, read from an ``aa`` run or counted here) and the
+  (the test over process pairs; Mann–Whitney on pooled rounds for runs made before it) gives ``p < alpha / m`` (``m`` = rows of the full matrix, read from an ``aa`` run or counted here) and the
   ratio passes the threshold: under Holm a row with that p is flagged in the full matrix whatever the other
   rows do (its adjusted p is at most ``m · p``), so this rate is a lower bound of the full-matrix power.
 
@@ -76,7 +76,7 @@ def verdicts(doc: dict, clock: str) -> dict[str, stats.Change]:
     for row in doc["rows"]:
         a, b = row.get("a", {}).get(key), row.get("b", {}).get(key)
         if a and b and row.get("p") is not None:
-            if "signed-rank" in doc["settings"].get("test", ""):  # the test on process pairs
+            if "process pairs" in doc["settings"].get("test", ""):  # re-judged with today's test on process pairs
                 changes.append(stats.paired_change(row["name"], a, b))
             else:  # runs made before it: rounds pooled, Mann–Whitney
                 changes.append(stats.change(row["name"], [x for p in a for x in p], [x for p in b for x in p]))

@@ -4,8 +4,8 @@ and per case the ratio B/A with its confidence interval and a verdict corrected 
 The unit of the test is the process pair, not the round: rounds of one process share its luck (on this
 machine whole processes run up to 60 % apart while their own rounds agree within 2 %), so pooling rounds
 calls that luck a change.  Per case, process ``k`` of A and process ``k`` of B run side by side; each pair
-gives ``log(fastest round of B_k) - log(fastest round of A_k)``.  The statistics are :mod:`harness.stats`: Wilcoxon's exact
-signed-rank test on those differences, their Hodges–Lehmann ratio with its exact interval, Holm's step-down
+gives ``log(fastest round of B_k) - log(fastest round of A_k)``.  The statistics are :mod:`harness.stats`: the exact
+sign test on those differences, ``exp`` of their median with its distribution-free interval, Holm's step-down
 correction across the rows (family-wise error), and a row is ``slower``/``faster`` only when its adjusted p
 is below alpha *and* the ratio is beyond the threshold.
 """

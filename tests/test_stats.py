@@ -129,43 +129,49 @@ def test_clopper_pearson_known_answers():
 
 # --- paired: the process pairs of an A/B run ---------------------------------------
 
-@pytest.mark.parametrize("n", [1, 4, 9, 16])
-def test_signed_rank_matches_scipy_exact(n):
-    from scipy.stats import wilcoxon
+@pytest.mark.parametrize("n", [1, 4, 9, 24])
+def test_sign_test_matches_scipy_binomtest(n):
+    from scipy.stats import binomtest
 
-    counts = stats.signed_rank_counts(n)
-    assert sum(counts) == 2 ** n and len(counts) == n * (n + 1) // 2 + 1
     for seed in range(5):
         d = np.random.default_rng(seed).normal(0.3, 1, n)
-        assert stats.signed_rank_p(d) == pytest.approx(wilcoxon(d, method="exact").pvalue, abs=1e-12)
-    assert stats.signed_rank_p([0.0, 0.0]) == 1.0  # zeros carry no sign
-    tied = [0.1, -0.1, 0.2, 0.2, 0.3, 0.4, -0.5, 0.6, 0.7, 0.8, 0.9, 1.0]  # ties: scipy's normal approximation
-    assert stats.signed_rank_p(tied) == pytest.approx(wilcoxon(tied, method="approx").pvalue)
+        expected = binomtest(int((d > 0).sum()), n, 0.5).pvalue
+        assert stats.sign_test_p(d) == pytest.approx(expected, abs=1e-12)
+    assert stats.sign_test_p([0.0, 0.0]) == 1.0  # zeros carry no sign
+    assert stats.sign_test_p([0.0, 0.1, 0.2]) == pytest.approx(2 / 4)  # the zero is dropped: 2 of 2 positive
+
+
+def test_sign_test_gives_a_far_off_pair_one_vote():
+    clean = [0.10, 0.11, 0.09, 0.12, 0.10, 0.08, 0.11, 0.10, 0.09, 0.12, 0.10, 0.11, 0.10, 0.09]
+    with_outliers = clean + [-0.4, -0.5]  # two pairs where one process ran at two-thirds speed
+    assert stats.sign_test_p(with_outliers) == pytest.approx(2 * 137 / 2 ** 16)  # P(X <= 2), X ~ Bin(16, 1/2)
+    ratio = stats.paired_ratio_ci(with_outliers)
+    assert 1 not in ratio.ci and ratio.estimate == pytest.approx(math.exp(0.10), rel=0.01)
 
 
 def test_minimum_attainable_paired_p_and_pairs():
-    assert stats.min_signed_rank_p(6) == 2 / 64 == stats.signed_rank_p(np.arange(1, 7))
+    assert stats.min_sign_test_p(6) == 2 / 64 == stats.sign_test_p(np.arange(1, 7))
     assert stats.min_pairs(0.05) == 6 and stats.min_pairs(0.05 / 20) == 10  # 2/2^9 = 0.0039 > 0.0025
     why = stats.attainable_pairs(8, alpha=0.05, tests=20)
     assert "0.0078" in why and "at least 10 processes a side" in why
-    assert stats.attainable_pairs(16, alpha=0.05, tests=20) is None
+    assert stats.attainable_pairs(24, alpha=0.05, tests=20) is None
 
 
 def test_paired_ratio_recovers_a_known_ratio_and_agrees_with_the_test():
     rng = np.random.default_rng(3)
-    r = stats.paired_ratio_ci(np.log(1.1) + rng.normal(0, 0.02, 16))
+    r = stats.paired_ratio_ci(np.log(1.1) + rng.normal(0, 0.02, 24))
     assert 1.1 in r.ci and 1 not in r.ci and r.estimate == pytest.approx(1.1, rel=0.01) and r.ci.level >= 0.95
-    for seed in range(40):  # duality: the interval excludes 1 exactly when p <= 1 - level
-        d = np.random.default_rng(seed).normal(0.05, 0.1, 10)
+    for seed in range(60):  # duality: the interval excludes 1 exactly when p <= 1 - level
+        d = np.random.default_rng(seed).normal(0.05, 0.1, 12)
         r = stats.paired_ratio_ci(d)
-        assert (1 not in r.ci) == (stats.signed_rank_p(d) <= 1 - r.ci.level + 1e-12)
-    few = stats.paired_ratio_ci([0.1, 0.2, 0.3])  # 3 pairs cannot reach 95 %: the widest interval, 1 - 2/8
+        assert (1 not in r.ci) == (stats.sign_test_p(d) <= 1 - r.ci.level + 1e-12)
+    few = stats.paired_ratio_ci([0.1, 0.2, 0.3])  # 3 pairs cannot reach 95 %: the whole range, 1 - 2/8
     assert few.ci.level == pytest.approx(0.75) and few.ci.low == pytest.approx(math.exp(0.1))
 
 
 def test_pairs_of_processes_hold_alpha_where_pooled_rounds_do_not():
     """Rounds share their process's luck (here a process effect 3 × the round noise, as measured for short rows):
-    pooling 2 processes' rounds a side makes Mann–Whitney cry wolf; the signed-rank test over 16 pairs does not."""
+    pooling 2 processes' rounds a side makes Mann–Whitney cry wolf; the sign test over 16 pairs does not."""
     rng = np.random.default_rng(7)
     runs, pooled, paired = 300, 0, 0
     for _ in range(runs):
@@ -182,7 +188,7 @@ def test_paired_change_pairs_the_processes_fastest_rounds():
     b = [[1.3, 1.9, 1.3], [2.6, 2.2, 2.4]]
     c = stats.paired_change("x", a, b)
     assert c.a == [1.0, 2.0] and c.b == [1.3, 2.2] and c.unit == "processes"
-    assert c.ratio.estimate == pytest.approx(math.exp(np.median([math.log(1.3), math.log(1.1), (math.log(1.3) + math.log(1.1)) / 2])))
+    assert c.ratio.estimate == pytest.approx(math.exp((math.log(1.3) + math.log(1.1)) / 2))  # the median of 2 pairs
     assert c.as_dict()["a"]["processes"] == 2
     with pytest.raises(ValueError, match="pairs needed"):
         stats.paired_change("x", a, b[:1])
