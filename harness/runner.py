@@ -1,9 +1,11 @@
-"""The runner side of the runner/worker split (pyperf's shape): every case is measured in fresh worker
+"""The runner side of the runner/worker split (pyperf's shape): cases are measured in fresh worker
 processes (:mod:`harness.worker`), each with a timeout, and their rounds are pooled into one row.
 
 Cases run one at a time, slot by slot (process 1 of every case, then process 2 of every case, …), so
-load that drifts during the run lands on every row alike.  With two environments (A/B) a case's A and B
-workers start together, warm up, and then take their timed rounds alternately, A B B A A B …, one process
+load that drifts during the run lands on every row alike.  ``bench --processes`` gives every case and
+slot a process of its own (isolation); ``ab`` keeps one worker per side and slot for every case (start-up
+once per slot, so it can afford many slots: the pairs its test counts).  With two environments a case's
+A and B workers warm up together and then take their timed rounds alternately, A B B A …, one process
 active at a time: drift on the scale of a round hits both sides alike.  A worker that crashes, hangs past
 its timeout or cannot start becomes a failed row, never a crash here.
 """
