@@ -29,7 +29,6 @@ class Pair:
     a: measuring.Row
     b: measuring.Row
     change: stats.Change | None = None
-    clock: str = "wall"
 
     @property
     def case(self) -> planning.Case:
@@ -74,7 +73,7 @@ def process_times(row: measuring.Row, clock: str = "wall") -> list[list[float]]:
 def pair_up(rows_a: list[measuring.Row], rows_b: list[measuring.Row], alpha: float = ALPHA, threshold: float = THRESHOLD,
             confidence: float = stats.CONFIDENCE, clock: str = "wall") -> list[Pair]:
     """Pair the two sides' rows (same order), test every case both measured on its process pairs, Holm across them."""
-    pairs = [Pair(a, b, clock=clock) for a, b in zip(rows_a, rows_b)]
+    pairs = [Pair(a, b) for a, b in zip(rows_a, rows_b)]
     for p in pairs:
         if p.a.status == p.b.status == "ok":
             p.change = stats.paired_change(p.case.name, process_times(p.a, clock), process_times(p.b, clock), confidence)
