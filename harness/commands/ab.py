@@ -35,7 +35,13 @@ def add_parser(sub, common) -> None:
     p.add_argument("--all", action="store_true", help="every registered implementation for roles not given")
     p.add_argument("--fused", action="store_true", help="also the fused variant of every combination that has one")
     p.add_argument("--ctx", default="cpu", help="comma-separated contexts (default %(default)s)")
-    workloads.add_workload_options(p.add_argument)
+    def add(*names, **options):
+        if names[0] == "--rounds":  # ab spreads them over its pairs
+            options["help"] = (f"timed epochs per side in all, spread over the processes "
+                               f"(default {ROUNDS_PER_PROCESS} per process)")
+        return p.add_argument(*names, **options)
+
+    workloads.add_workload_options(add)
     p.add_argument("--processes", type=int, default=PROCESSES, metavar="K",
                    help="worker processes per side, each measuring every case in turn beside its partner of the "
                    "other side; the verdict tests the K pairs (default %(default)s)")
