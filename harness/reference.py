@@ -32,7 +32,6 @@ stays free of it.
 """
 from __future__ import annotations
 
-import functools
 import importlib
 import os
 import pickle
@@ -520,7 +519,6 @@ class ReferenceInfo:
         return self.skip_reason is None
 
 
-@functools.lru_cache(maxsize=None)
 def _import_error(module: str) -> str | None:
     try:
         importlib.import_module(module)

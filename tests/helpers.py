@@ -1,5 +1,13 @@
 """Small helpers shared by the tests."""
+import signal
+
 import numpy as np
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a child a test will Ctrl-C: a shell without job control starts background jobs with
+    SIGINT ignored, and a Python started that way never raises KeyboardInterrupt; a terminal user's does."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def weights(model) -> tuple[np.ndarray, float]:

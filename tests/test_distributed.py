@@ -20,6 +20,7 @@ from harness.sharding import shard_indices, steps_per_epoch
 from harness.tasks import LinReg as Task
 from harness.train import Session, Settings, train
 from tests.conftest import HARNESS, ROOT, run_cli
+from tests.helpers import interruptible
 
 
 def job_processes(tag: str) -> list[int]:
@@ -95,7 +96,7 @@ def test_dist_sync_two_workers_equal_one_process_on_the_global_batch(tag, combo,
 def start(tag, *args):
     """``harness ARGS`` in the background, in its own process group, output as text lines."""
     return subprocess.Popen([HARNESS, *args], cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=interruptible)
 
 
 def wait_for_epoch(proc) -> None:

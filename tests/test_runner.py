@@ -15,6 +15,7 @@ import pytest
 from harness import planning, runner, worker, workloads
 from harness.roles import Combination
 from tests.conftest import ROOT, run_cli
+from tests.helpers import interruptible
 
 SMALL = dataclasses.replace(workloads.WORKLOADS["seed"], num_examples=200, rounds=2, warmup=1)
 SLOWDOWN = ["-p", "tests/plugins/slowdown.py", "--data", "slowdown", "--model", "slowdown", "--loss", "slowdown",
@@ -211,7 +212,7 @@ def test_ab_ctrl_c_keeps_finished_cases_and_ends_its_workers(tmp_path):
          "scratch", "--loss", "scratch", "--optimizer", "scratch", "--optimizer", "hang", "--no-references",
          "--num-examples", "200", "--processes", "6", "--alpha", "0.2", "--a-env", marker, "--b-env", marker,
          "--a-env", f"HARNESS_HANG_FLAG={hanging}", "--b-env", f"HARNESS_HANG_FLAG={hanging}", "--json", str(path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, preexec_fn=interruptible)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not hanging.exists():
