@@ -1,12 +1,14 @@
-"""Statistics that cannot mislead: distribution-free intervals, Mann–Whitney with
-its attainable-p floor, Holm's correction across a matrix, instability flags.
+"""Statistics that cannot mislead: distribution-free intervals, Mann–Whitney and the sign test with
+their attainable-p floors, Holm's correction across a matrix, instability flags.
 
 Everything here is exact and distribution-free where it can be:
 
 * the CI of a median is a pair of order statistics (binomial coverage);
-* the CI of a ratio B/A is the Hodges–Lehmann interval on log times, read off the
+* the CI of a ratio of two separate runs (compare) is the Hodges–Lehmann interval on log times, read off the
   exact null distribution of Mann–Whitney's U, so it excludes 1 exactly when the
   two-sided exact test rejects at the same level;
+* A/B runs are judged on process pairs, one log ratio per pair: the exact sign test and the median
+  ratio with its order-statistics interval, dual to it;
 * a matrix of tests is corrected with Holm's step-down method, which bounds the
   family-wise error (the chance that *any* row is flagged when none changed):
   the question "how often does an unchanged run cry wolf" is a family-wise one.
@@ -313,7 +315,7 @@ def paired_change(name: str, a_processes, b_processes, confidence: float = CONFI
 
 def judge(changes: list[Change], alpha: float, threshold: float) -> list[Change]:
     """Holm-correct the matrix at family-wise ``alpha``; a row is ``slower``/``faster`` when its adjusted p is
-    below ``alpha`` and its Hodges–Lehmann ratio is beyond ``1 + threshold`` (or ``1 / (1 + threshold)``)."""
+    below ``alpha`` and its ratio estimate is beyond ``1 + threshold`` (or ``1 / (1 + threshold)``)."""
     for c, adj in zip(changes, holm([c.p for c in changes])):
         c.p_holm = adj
         if adj < alpha and c.ratio.estimate > 1 + threshold:
