@@ -58,20 +58,16 @@ class Case:
         w = self.workload
         task = w.build_task(registry)
         if self.reference:
-            return references()[self.reference].factory(task, w.settings(task))
+            return reference.FACTORIES[self.reference](task, w.settings(task))
         return Session(registry, self.combo, task, w.settings(task), context.resolve(self.ctx))
 
 
-def references() -> dict[str, reference.ReferenceInfo]:
-    """The reference rows by name; asked when needed, since finding out whether torch works imports it (~0.7 s)."""
-    return {info.name: info for info in reference.references()}
-
-
 def reference_cases(ctxs: list[str], load: Workload) -> list[tuple[Case, str | None]]:
-    """The reference loops for the workload's task (CPU only), each with why it is skipped here, if it is."""
+    """The reference loops for the workload's task (CPU only), each with why it is skipped here, if it is;
+    asked when planning, not at import, since finding out whether torch works imports it (~0.7 s)."""
     if "cpu" not in ctxs:
         return []
-    return [(Case(None, "cpu", load, info.name), info.skip_reason) for info in references().values()
+    return [(Case(None, "cpu", load, info.name), info.skip_reason) for info in reference.references()
             if load.task in info.tasks]
 
 

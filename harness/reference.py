@@ -527,14 +527,18 @@ def _import_error(module: str) -> str | None:
     return None
 
 
+# by name, so a reference can be built without first probing whether torch imports
+FACTORIES: dict[str, Callable] = {NumpyReference.name: NumpyReference, TorchReference.name: TorchReference}
+
+
 def references(task: str | None = None) -> list[ReferenceInfo]:
     """Every reference, each with the reason it cannot run here (None when it can); with ``task``,
     a reference that does not implement it says so as its reason."""
     torch_missing = _import_error("torch")
     if torch_missing:
         torch_missing += "; install it with: pip install 'mxnet-harness[torch]'"
-    infos = [ReferenceInfo(NumpyReference.name, NumpyReference),
-             ReferenceInfo(TorchReference.name, TorchReference, torch_missing)]
+    infos = [ReferenceInfo(name, factory, torch_missing if name == TorchReference.name else None)
+             for name, factory in FACTORIES.items()]
     if task is not None and task not in TASKS:
         unsupported = f"no {task!r} implementation (supports: {', '.join(TASKS)})"
         infos = [ReferenceInfo(i.name, i.factory, i.skip_reason or unsupported, i.tasks) for i in infos]

@@ -84,13 +84,13 @@ def _case(job: dict, lines, say, registries: dict) -> bool:
             runner.evaluate()
         say({"event": "ready"})
         for line in lines:
-            more = json.loads(line).get("cmd") == "finish"
-            if not more:
-                runner.epoch()
-                runner.evaluate()
-                say({"event": "round", "seconds": runner.seconds[-1]})
-            else:
+            cmd = json.loads(line).get("cmd")
+            if cmd != "round":
+                more = cmd == "finish"
                 break
+            runner.epoch()
+            runner.evaluate()
+            say({"event": "round", "seconds": runner.seconds[-1]})
     except Exception as exc:  # a plugin's bug, a divergence, a bad job: one answer, then the next job
         if case is None:
             say({"event": "done", "status": "failed", "error": f"bad job: {type(exc).__name__}: {exc}", "metrics": {}})
