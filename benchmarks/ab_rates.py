@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from harness import stats  # noqa: E402
+from harness.analysis import stats
 
 HARNESS = str(Path(sys.executable).with_name("harness"))
 PLUGIN = ["-p", "tests/plugins/slowdown.py"]
@@ -60,8 +60,9 @@ def run_ab(out: Path, tag: str, fraction: float, extra: list[str], only_row: boo
 
 def matrix_rows() -> int:
     """Rows ``harness ab`` tests on the default matrix plus the slowdown row (skipped references excluded)."""
-    from harness import planning, workloads
-    from harness.loader import load
+    from harness.measure import planning
+    from harness.measure import workloads
+    from harness.core.loader import load
 
     registry = load(extra=["tests/plugins/slowdown.py"])
     planned = planning.cases(planning.select(registry, {}, False), ["cpu"], workloads.WORKLOADS["seed"])

@@ -6,7 +6,7 @@ have, timed side by side in one process against the seed's whole step.
 The pieces are what ``harness bench --overhead`` counts (its ``per step, counted`` line): placing X and y on
 the run's context, the batch length for the optimizer, the adapters between roles, the loader's context
 and the breakdown's lap checks.  Each is timed with ``timeit`` on a real batch, the pieces in a fresh random
-order every repeat; the seed's step is one seed epoch (``harness.overhead.seed_epoch``, engine drained
+order every repeat; the seed's step is one seed epoch (``harness.measure.overhead.seed_epoch``, engine drained
 inside the clock) divided by its steps.  Measurements, not tests: nothing here asserts a number.
 """
 from __future__ import annotations
@@ -24,12 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import mxnet as mx  # noqa: E402
 
-from harness.context import mover  # noqa: E402
-from harness.overhead import SeedLoop, data_iter  # noqa: E402
+from harness.core.context import mover  # noqa: E402
+from harness.measure.overhead import SeedLoop, data_iter  # noqa: E402
 from harness.roles import Model  # noqa: E402
-from harness.tasks import LinReg  # noqa: E402
-from harness.timing import synced_clock  # noqa: E402
-from harness.train import Settings  # noqa: E402
+from harness.tasks.builtin import LinReg  # noqa: E402
+from harness.core.timing import synced_clock  # noqa: E402
+from harness.core.train import Settings  # noqa: E402
 
 
 def noop(*args):

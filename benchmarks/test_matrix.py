@@ -1,8 +1,10 @@
 """One timed round = one full epoch, engine synchronised inside the clock."""
 import pytest
 
-from harness import bench_json, measuring, memory
-from harness.timing import EpochRunner, synced_clock
+from harness.output import bench_json
+from harness.measure import measuring
+from harness.measure import memory
+from harness.core.timing import EpochRunner, synced_clock
 
 
 @pytest.mark.benchmark(timer=synced_clock)

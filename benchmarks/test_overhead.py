@@ -5,12 +5,12 @@ both see the same machine noise.  The ratio of medians goes into
 ``extra_info`` and the terminal summary."""
 import pytest
 
-from harness.context import resolve
-from harness.overhead import SeedLoop, summarize
+from harness.core.context import resolve
+from harness.measure.overhead import SeedLoop, summarize
 from harness.roles import Combination
 from harness.task import seed_everything
-from harness.timing import EpochRunner, synced_clock
-from harness.train import Session
+from harness.core.timing import EpochRunner, synced_clock
+from harness.core.train import Session
 
 
 @pytest.mark.benchmark(timer=synced_clock, group="overhead")

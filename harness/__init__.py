@@ -11,7 +11,7 @@ _API = ("run", "bench", "verify", "plugins", "load_plugins")
 
 def __getattr__(name):
     if name in _API:
-        from . import api
+        from harness import api
 
         return getattr(api, name)
     raise AttributeError(f"module 'harness' has no attribute {name!r}")

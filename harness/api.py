@@ -1,7 +1,7 @@
 """The Python API: what the ``harness`` command does, as functions returning result objects.
 
 The CLI is a thin layer over these (llm's ``cli.py`` over ``llm/__init__.py``): the same
-keyword options, the same validation (a :class:`harness.errors.HarnessError` with the
+keyword options, the same validation (a :class:`harness.core.errors.HarnessError` with the
 CLI's one-line message), the same numbers.  In a notebook::
 
     import harness
@@ -21,9 +21,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from .errors import Diverged, HarnessError
-from .report import role_columns, table, to_json, write_atomic
-from .roles import ROLES, Combination
+from harness.core.errors import Diverged, HarnessError
+from harness.output.render import role_columns, table, to_json, write_atomic
+from harness.core.roles import ROLES, Combination
 
 __all__ = ["load_plugins", "plugins", "tasks", "run", "verify", "bench", "Result", "Training", "Verification",
            "Benchmark", "PluginList"]
@@ -33,7 +33,7 @@ def load_plugins(plugins: Iterable = (), strict: bool | None = None, autoload: b
     """The registry, as ``-p`` and ``--strict-plugins`` would build it: the one way every entry point loads plugins.
 
     ``plugins``: modules or objects with hook implementations, module names / ``.py`` paths, or ``"no:NAME"``."""
-    from .loader import load, parse_specs
+    from harness.core.loader import load, parse_specs
 
     specs = [p for p in plugins if isinstance(p, str)]
     objects = [p for p in plugins if not isinstance(p, str)]
@@ -130,7 +130,7 @@ def tasks(plugins: Iterable = (), strict: bool | None = None) -> list[str]:
 
 @dataclass
 class Training(Result):
-    """One combination trained: ``result`` is :class:`harness.train.RunResult`; ``diverged`` when the loss stopped being finite."""
+    """One combination trained: ``result`` is :class:`harness.core.train.RunResult`; ``diverged`` when the loss stopped being finite."""
 
     result: object
     diverged: bool = False
@@ -156,7 +156,7 @@ class Training(Result):
         return self.result.as_dict()
 
     def plot(self):
-        from .report import figure
+        from harness.output.render import figure
 
         fig = figure(10, 3.6)
         loss_ax, acc_ax = fig.subplots(1, 2)
@@ -189,8 +189,8 @@ def run(data: str = "scratch", model: str = "scratch", loss: str = "scratch", op
     the task's epoch line (the book's ``epoch 1, loss ..., train acc ..., test acc ...``) as it goes.
 
     A diverging run is returned with ``diverged=True`` and the epochs so far."""
-    from . import context
-    from .train import Session, Settings, train
+    from harness.core import context
+    from harness.core.train import Session, Settings, train
 
     registry = load_plugins(plugins, strict)
     the_task = registry.make_task(task, num_examples=num_examples, num_inputs=num_inputs, dataset=dataset,
@@ -275,7 +275,7 @@ class Verification(Result):
                 + ("all combinations agree" if self.ok else "some combinations DIFFER from the reference"))
 
     def plot(self):
-        from .report import figure
+        from harness.output.render import figure
 
         fig = figure(8, max(3.0, 0.25 * len(self.rows_) + 1))
         ax = fig.subplots()
@@ -295,9 +295,9 @@ def verify(task: str = "linreg", *, data=None, model=None, loss=None, optimizer=
            dataset: str | None = None, data_dir: str | None = None, plugins: Iterable = (),
            strict: bool | None = None) -> Verification:
     """Check that combinations compute the same numbers (``harness verify``); each role takes a name or a list."""
-    from . import context
-    from .train import Settings
-    from .verification import default_combinations, verify as run_verify
+    from harness.core import context
+    from harness.core.train import Settings
+    from harness.check.verify import default_combinations, verify as run_verify
 
     registry = load_plugins(plugins, strict)
     the_task = registry.make_task(task, num_examples=num_examples, num_inputs=num_inputs, dataset=dataset,
@@ -315,7 +315,7 @@ def verify(task: str = "linreg", *, data=None, model=None, loss=None, optimizer=
 
 @dataclass
 class Benchmark(Result):
-    """A benchmark matrix's rows (:class:`harness.measuring.Row`, failed and skipped included) and how it ran."""
+    """A benchmark matrix's rows (:class:`harness.measure.measuring.Row`, failed and skipped included) and how it ran."""
 
     rows_: list
     planned: list
@@ -332,17 +332,17 @@ class Benchmark(Result):
 
     @property
     def columns(self) -> list[str]:
-        from . import bench_table
+        from harness.output import bench_table
 
         return bench_table.table_columns(self.rows_)
 
     def rows(self) -> list[dict]:
-        from . import bench_table
+        from harness.output import bench_table
 
         return bench_table.display_rows(self.rows_)
 
     def table(self, tablefmt: str = "simple") -> str:
-        from . import bench_table
+        from harness.output import bench_table
 
         super().table(tablefmt)  # validates the format
         return bench_table.render_table(self.rows_, tablefmt)
@@ -357,7 +357,7 @@ class Benchmark(Result):
 
     def to_document(self) -> dict:
         """The pytest-benchmark-compatible document ``--json`` writes."""
-        from . import bench_json
+        from harness.output import bench_json
 
         return bench_json.to_document(self.rows_, self.interrupted, self.machine, self.commit)
 
@@ -365,25 +365,25 @@ class Benchmark(Result):
         return self.to_document()
 
     def to_json(self) -> str:
-        from . import bench_json
+        from harness.output import bench_json
 
         return bench_json.to_json_text(self.rows_, self.interrupted, self.machine, self.commit)
 
     def to_csv(self) -> str:
-        from . import bench_csv
+        from harness.output import bench_csv
 
         return bench_csv.to_csv(self.rows_, self.machine, self.commit)
 
     def plot(self):
-        from .plot import render_figure
+        from harness.output.figures import render_figure
 
         return render_figure(self.rows_)
 
     def write(self, json: str | None = None, csv: str | None = None, plot: str | None = None,
               breakdown_png: str | None = None) -> None:
         """Write the outputs asked for, each atomically; an unwritable path is a one-line error."""
-        from . import breakdown
-        from .plot import render_png
+        from harness.measure import breakdown
+        from harness.output.figures import render_png
 
         outputs = [(json, lambda: self.to_json() + "\n"), (csv, self.to_csv), (plot, lambda: render_png(self.rows_)),
                    (self.broken_down and breakdown_png, lambda: breakdown.breakdown_png(self.broken_down))]
@@ -396,7 +396,7 @@ class Benchmark(Result):
 
     def save(self, storage: str = ".benchmarks", name: str | None = None):
         """Store the run in pytest-benchmark's layout (``harness history`` reads it); returns the file."""
-        from . import history
+        from harness.analysis import history
 
         return history.save(self.to_document(), storage, name)
 
@@ -419,7 +419,7 @@ class Benchmark(Result):
                 f"{load.warmup} warm-up{where}; 'vs scratch' = epoch time / all-scratch's; {self.wall_s:.1f} s")
 
     def left_out(self) -> list[str]:
-        from . import planning
+        from harness.measure import planning
 
         return planning.left_out(self.registry, self.combos, self.workload.task)
 
@@ -437,7 +437,7 @@ def _drain() -> None:
 def plan_bench(registry, workload, *, ctx: str = "cpu", data=None, model=None, loss=None, optimizer=None,
                all: bool = False, fused: bool = False, references: bool = True):
     """``(task, combos, planned)`` for a benchmark: every input checked before any work."""
-    from . import planning
+    from harness.measure import planning
 
     ctxs = planning.parse_ctxs(ctx)
     task = workload.build_task(registry)  # bad task options and missing data fail before any work
@@ -462,8 +462,10 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
     ``interrupted``.  ``progress`` shows a tqdm bar on stderr; ``on_row(row)`` is called as each row finishes.
     ``processes=K`` spreads each row's rounds over K fresh worker processes (``plugins`` then must be
     module names or paths the workers can import)."""
-    from . import environment, measuring, workloads
-    from .breakdown import run_breakdown  # the module's name is this function's parameter
+    from harness.measure import environment
+    from harness.measure import measuring
+    from harness.measure import workloads
+    from harness.measure.breakdown import run_breakdown
 
     registry = registry or load_plugins(plugins, strict)
     load = workloads.workload(workload, task, num_examples=num_examples, num_inputs=num_inputs, batch_size=batch_size,
@@ -484,7 +486,7 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
         if on_row is not None:
             on_row(row)
 
-    from .timing import Interrupt
+    from harness.core.timing import Interrupt
 
     start = time.perf_counter()
     interrupted, broken_down, wall = False, [], None
@@ -510,8 +512,8 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
 
 
 def _run_processes(planned, processes, plugins, strict, interleave, timeout, on_row) -> None:
-    """Each row's rounds in ``processes`` fresh worker processes, slot by slot across rows (:mod:`harness.runner`)."""
-    from . import runner
+    """Each row's rounds in ``processes`` fresh worker processes, slot by slot across rows (:mod:`harness.measure.runner`)."""
+    from harness.measure import runner
 
     if processes < 0:
         raise HarnessError(f"--processes must be >= 0, got {processes}")

@@ -1,6 +1,6 @@
 """The conformance kit's pytest plugin, and its public API.
 
-The checks live in :mod:`harness.conformance` (the library, as pytest-benchmark
+The checks live in :mod:`harness.check.conformance` (the library, as pytest-benchmark
 keeps its logic apart from its fixture); this module re-exports its public names
 and adds pytest glue.  Importing it is cheap (MXNet loads on first use), so
 ``addopts = -p harness.testing`` costs a test run nothing it does not use.
@@ -12,7 +12,7 @@ Plain function::
 
     def test_my_plugin():
         assert_conformant(my_plugin)                  # every component, on each task it supports
-        assert_conformant(my_plugin, task="mlp")      # only on one task (a name or a harness.task.Task)
+        assert_conformant(my_plugin, task="mlp")      # only on one task (a name or a harness.core.task.Task)
 
 As a pytest plugin (``-p harness.testing`` or ``pytest_plugins = ["harness.testing"]``
 in the root ``conftest.py``), one test per check::
@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import sys
 
-from .hookspecs import PROJECT
+from harness.core.hookspecs import PROJECT
 
-#: Public names, served from :mod:`harness.conformance` on first use.
+#: Public names, served from :mod:`harness.check.conformance` on first use.
 _LIBRARY = (
     "ANY_TASK_CHECKS",
     "ConformanceError",
@@ -50,7 +50,7 @@ __all__ = [*_LIBRARY, "registry_from_pytest"]
 
 def __getattr__(name: str):
     if name in _LIBRARY:
-        from . import conformance
+        from harness.check import conformance
 
         return getattr(conformance, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -67,7 +67,7 @@ def _has_harness_hooks(module) -> bool:
 def registry_from_pytest(config):
     """The registry as pytest's ``-p`` options ask: ``-p MODULE`` where MODULE implements
     harness hooks adds it, ``-p no:NAME`` blocks plugin NAME (``scratch``, ``gluon``, ...)."""
-    from .api import load_plugins
+    from harness.api import load_plugins
 
     specs = [spec for spec in getattr(config.option, "plugins", None) or []
              if spec.startswith("no:") or (spec in sys.modules and _has_harness_hooks(sys.modules[spec]))]
@@ -88,7 +88,7 @@ def pytest_configure(config) -> None:
 def pytest_generate_tests(metafunc) -> None:
     if "harness_case" not in metafunc.fixturenames:
         return
-    from .conformance import ConformanceError, conformance_cases
+    from harness.check.conformance import ConformanceError, conformance_cases
 
     marker = metafunc.definition.get_closest_marker("harness_plugin")
     if marker is not None:

@@ -24,6 +24,6 @@ def run_cli(*args, env=None, cwd=ROOT, timeout=300):
 @pytest.fixture(scope="session")
 def builtin_registry():
     """Only the seed's two plugins, whatever else is installed."""
-    from harness.loader import load
+    from harness.core.loader import load
 
     return load(only=["scratch", "gluon"])

@@ -16,12 +16,17 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from harness import bench_csv, bench_json, bench_table, measuring, planning, workloads
+from harness.output import bench_csv
+from harness.output import bench_json
+from harness.output import bench_table
+from harness.measure import measuring
+from harness.measure import planning
+from harness.measure import workloads
 from harness.cli import main
 from harness.errors import HarnessError
-from harness.loader import load
+from harness.core.loader import load
 from harness.roles import Combination
-from harness.timing import measure
+from harness.core.timing import measure
 from tests.conftest import ROOT, run_cli
 from tests.plugins import slow
 

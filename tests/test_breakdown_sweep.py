@@ -5,13 +5,13 @@ import math
 import mxnet as mx
 import pytest
 
-from harness import breakdown as bd
-from harness import sweep
+from harness.measure import breakdown as bd
+from harness.measure import sweep
 from harness.errors import HarnessError
-from harness.loader import load
+from harness.core.loader import load
 from harness.roles import Combination
-from harness.tasks import LinReg
-from harness.train import Session, Settings
+from harness.tasks.builtin import LinReg
+from harness.core.train import Session, Settings
 
 from .conftest import run_cli
 from .plugins import phased

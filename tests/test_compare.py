@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from harness import compare
+from harness.analysis import compare
 from harness.cli import main
 from harness.errors import HarnessError
 from tests.conftest import run_cli
@@ -146,7 +146,7 @@ def test_compare_warns_when_no_row_can_reach_alpha(tmp_path, capsys):
 
 
 def test_comparison_owns_the_regression_rule():
-    from harness.compare import Comparison
+    from harness.analysis.compare import Comparison
 
     def c(verdict, ratio, p_holm):
         return Comparison("x", 1.0, ratio, ratio, p_holm, verdict, p_holm=p_holm)

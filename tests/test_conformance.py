@@ -112,7 +112,7 @@ def test_a_registered_task_gets_a_contract_check():
 
 
 def test_partners_cover_every_built_in_of_the_other_roles():
-    from harness.loader import load
+    from harness.core.loader import load
     from harness.testing import builtin_plugin_names
 
     registry = load(only=builtin_plugin_names())
@@ -166,7 +166,7 @@ def test_task_option_checks_one_task():
 
 
 def test_a_task_object_is_used_as_given():
-    from harness.tasks import LinReg
+    from harness.tasks.builtin import LinReg
 
     assert check_plugin("tests.plugins.only_loss", partners="each", task="linreg").ok
     small = check_plugin("tests.plugins.only_loss", partners="each", task=LinReg(num_examples=40))
@@ -228,7 +228,7 @@ def test_importing_the_pytest_plugin_is_cheap_and_keeps_every_public_name():
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
-    import harness.conformance as library
+    import harness.check.conformance as library
     import harness.testing as plugin
 
     assert plugin.check_plugin is library.check_plugin and plugin.ConformanceError is library.ConformanceError

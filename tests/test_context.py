@@ -2,7 +2,7 @@
 import mxnet as mx
 import pytest
 
-from harness import context
+from harness.core import context
 from harness.errors import HarnessError
 
 

@@ -9,11 +9,11 @@ from mxnet import autograd, gluon, nd
 
 from harness.errors import Diverged, HarnessError, PluginError
 from harness.hookspecs import hookimpl
-from harness.loader import load
+from harness.core.loader import load
 from harness.roles import ROLES, Combination, Model
-from harness.tasks import LinReg
-from harness.train import Session, Settings, train
-from harness.verification import TOLERANCE, verify
+from harness.tasks.builtin import LinReg
+from harness.core.train import Session, Settings, train
+from harness.check.verify import TOLERANCE, verify
 
 SEED_COMBOS = [Combination(*c) for c in itertools.product(["scratch", "gluon"], repeat=4)]
 

@@ -1,4 +1,4 @@
-"""harness.datasets: digits, Fashion-MNIST through MXNet's reader on idx files written here, synthetic images,
+"""harness.tasks.datasets: digits, Fashion-MNIST through MXNet's reader on idx files written here, synthetic images,
 the memory guard and the dispatcher."""
 import gzip
 import hashlib
@@ -10,7 +10,7 @@ import mxnet.gluon.utils as mx_utils
 import numpy as np
 import pytest
 
-from harness import datasets
+from harness.tasks import datasets
 from harness.errors import HarnessError
 
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",

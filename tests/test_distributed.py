@@ -14,11 +14,11 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from harness.distributed import Job, launch
+from harness.distributed.launch import Job, launch
 from harness.roles import Combination
-from harness.sharding import shard_indices, steps_per_epoch
-from harness.tasks import LinReg as Task
-from harness.train import Session, Settings, train
+from harness.distributed.sharding import shard_indices, steps_per_epoch
+from harness.tasks.builtin import LinReg as Task
+from harness.core.train import Session, Settings, train
 from tests.conftest import HARNESS, ROOT, run_cli
 from tests.helpers import interruptible
 
@@ -64,7 +64,7 @@ def test_shards_make_the_global_batch():
 
 
 def one_process(combo: Combination, task: Task, batch: int, epochs: int) -> np.ndarray:
-    from harness.loader import load
+    from harness.core.loader import load
 
     session = Session(load(only=["scratch", "gluon"]), combo, task, Settings(epochs, batch, 0.03, shuffle=False), mx.cpu())
     params = train(session).params
@@ -228,18 +228,18 @@ def test_bench_workers_prints_the_scaling_table(tag, tmp_path):
 
 
 def test_nodes_started_by_rank_as_srun_would(tag, tmp_path):
-    """``python -m harness.dist_node`` on ranks 0..3 of an emulated ``srun -n 4``: scheduler, server, 2 workers."""
+    """``python -m harness.distributed.node`` on ranks 0..3 of an emulated ``srun -n 4``: scheduler, server, 2 workers."""
     import json
     import sys
 
-    from harness.distributed import free_port
+    from harness.distributed.launch import free_port
 
     spec = {"combination": Combination().as_dict(), "task": Task(num_examples=100).as_dict(),
             "settings": Settings(1, 10).as_dict(), "kvstore": "dist_sync", "placement": "harness"}
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(spec))
     port = free_port("127.0.0.1")
-    procs = [subprocess.Popen([sys.executable, "-m", "harness.dist_node", "--scheduler", f"127.0.0.1:{port}",
+    procs = [subprocess.Popen([sys.executable, "-m", "harness.distributed.node", "--scheduler", f"127.0.0.1:{port}",
                                "--servers", "1", str(path)], cwd=ROOT, text=True, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, start_new_session=True,
                               env={**os.environ, "SLURM_PROCID": str(rank), "SLURM_NTASKS": "4",

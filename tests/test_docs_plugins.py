@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from harness import hookspecs, loader as plugins
+from harness import hookspecs
+from harness.core import loader as plugins
 from harness.testing import check_plugin
 
 from .conftest import ROOT

@@ -10,11 +10,11 @@ from mxnet import autograd, nd
 import plugins.fast as fast
 import plugins.gluon as gluon_plugin
 import plugins.scratch as scratch
-from harness.loader import load
+from harness.core.loader import load
 from harness.roles import ROLES, Combination, Model
-from harness.tasks import LinReg
-from harness.train import Session, Settings, train
-from harness.verification import verify
+from harness.tasks.builtin import LinReg
+from harness.core.train import Session, Settings, train
+from harness.check.verify import verify
 
 IMPLS = ["scratch", "gluon", "fast"]
 FAST_COMBOS = [Combination(*c) for c in itertools.product(IMPLS, repeat=4) if "fast" in c]

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from harness.errors import HarnessError
-from harness.loader import PluginWarning, load
+from harness.core.loader import PluginWarning, load
 from harness.roles import Combination
-from harness.tasks import LinReg
+from harness.tasks.builtin import LinReg
 from harness.testing import check_plugin
-from harness.train import Session, Settings, train
-from harness.verification import max_abs_diff
+from harness.core.train import Session, Settings, train
+from harness.check.verify import max_abs_diff
 
 from .conftest import run_cli
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import history
+from harness.analysis import history
 from harness.cli import main
 from harness.errors import HarnessError
 from tests.conftest import ROOT, run_cli

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from harness.commands.newplugin import render
+from harness.cli.newplugin import render
 from harness.testing import check_plugin, conformance_cases
 
 from .conftest import run_cli

@@ -5,22 +5,22 @@ import math
 import mxnet as mx
 import pytest
 
-from harness.overhead import SeedLoop, count_epoch, extra_per_step, linreg, seed_epoch, summarize
+from harness.measure.overhead import SeedLoop, count_epoch, extra_per_step, linreg, seed_epoch, summarize
 from harness.roles import Combination
-from harness.tasks import LinReg
-from harness.train import Session, Settings
+from harness.tasks.builtin import LinReg
+from harness.core.train import Session, Settings
 
 TASK = LinReg(num_examples=100)
 SETTINGS = Settings(batch_size=10)
 STEPS = math.ceil(TASK.num_examples / SETTINGS.batch_size)
 
 #: What each harness step must ask beyond the seed's, by design: the host moves X and y to the run's context
-#: (harness.context.mover: one MXNDArrayGetContext each) and passes the optimizer the real batch length
+#: (harness.core.context.mover: one MXNDArrayGetContext each) and passes the optimizer the real batch length
 #: (``X.shape[0]``: one MXNDArrayGetShapeEx).
 PLACEMENT_AND_LENGTH_API = {"MXNDArrayGetContext": 2, "MXNDArrayGetShapeEx": 1}
 #: The Python calls they take: the mover for X and y (2); for the length the shape property, _int64_enabled
 #: and check_call (3); the model adapter Model.__call__ (1); less the current_context() the seed's nd.array
-#: makes for its indices (-1).  Before harness.context.mover, as_in_context took 5 a batch array, not 1.
+#: makes for its indices (-1).  Before harness.core.context.mover, as_in_context took 5 a batch array, not 1.
 PLACEMENT_AND_LENGTH_PYTHON = 2 + 3 + 1 - 1
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from harness.errors import HarnessError, PluginError
 from harness.hookspecs import hookimpl
-from harness.loader import PluginWarning, load
+from harness.core.loader import PluginWarning, load
 from harness.roles import Combination
 
 from .conftest import ROOT, run_cli
@@ -187,7 +187,7 @@ def test_plugins_json_and_hook_filter():
     assert "ImportError" in skipped["reason"]
     tasks = by_name["tasks"]
     assert (tasks["distribution"], tasks["source"], tasks["module"], tasks["hooks"]) == (
-        "mxnet-harness", "built-in", "harness.tasks", ["register_tasks"])
+        "mxnet-harness", "built-in", "harness.tasks.builtin", ["register_tasks"])
     assert tasks["provides"] == {"task": ["linreg", "softmax", "mlp"]}
     assert out["tasks"] == {"linreg": "tasks", "softmax": "tasks", "mlp": "tasks"}
     assert out["supports"]["loss"]["half_squared"] == ["linreg"]  # written for today's API: the seed's maths
@@ -302,8 +302,8 @@ def test_installed_example_is_listed_and_mixes_with_scratch_and_gluon():
 
 def test_verify_defaults_to_built_ins_and_compares_a_named_third_party_component_with_its_twin():
     _example_installed()
-    from harness.loader import load
-    from harness.verification import default_combinations
+    from harness.core.loader import load
+    from harness.check.verify import default_combinations
 
     registry = load()
     assert {"momentum", "adam"} <= set(registry.names("optimizer"))
@@ -546,7 +546,7 @@ def test_components_written_for_todays_api_keep_their_meaning():
     """No ``tasks=``: models and losses are linreg's, data loaders and optimizers train any task, a new one too."""
     import mxnet as mx
 
-    from harness.train import Session, Settings, train
+    from harness.core.train import Session, Settings, train
     from tests.plugins import task_twoclass
 
     reg = load(only=["scratch", "gluon", "momentum"], extra=["tests.plugins.only_loss", "tests.plugins.dup_sgd_a",
@@ -561,7 +561,7 @@ def test_components_written_for_todays_api_keep_their_meaning():
         assert result.epochs[-1]["test_acc"] >= 0.9, (combo.label, result.epochs[-1])
 
 
-# The split: loading (harness.loader) sits above the registry (harness.registry), never the reverse.
+# The split: loading (harness.core.loader) sits above the registry (harness.core.registry), never the reverse.
 
 def _harness_imports(deferred: bool = True) -> dict[str, set[str]]:
     """Each module of harness/ and the harness modules it imports: anywhere in its code, or
@@ -605,23 +605,24 @@ def _reachable(graph, start):
 def test_the_registry_does_not_depend_on_plugin_loading_and_harness_imports_have_no_cycles():
     """Cycles through imports deferred into functions are left alone: they cannot break loading."""
     graph = _harness_imports()
-    assert {"harness.registry", "harness.tasks"} <= graph["harness.loader"]
-    assert "harness.loader" not in _reachable(graph, "harness.registry")  # not even inside a function
+    assert {"harness.core.registry", "harness.tasks.builtin"} <= graph["harness.core.loader"]
+    assert "harness.core.loader" not in _reachable(graph, "harness.core.registry")  # not even inside a function
     assert not {"pluggy", "importlib.metadata"} & _absolute_imports("registry")  # discovery is not its job
     at_import = _harness_imports(deferred=False)
-    assert "harness.tasks" not in at_import["harness.loader"]  # imported by load()
+    assert "harness.tasks.builtin" not in at_import["harness.core.loader"]  # imported by load()
     cycles = sorted(m for m in at_import if m in _reachable(at_import, m))
     assert not cycles, f"modules on an import cycle: {cycles}"
 
 
 def _absolute_imports(module: str) -> set[str]:
-    tree = ast.parse((ROOT / "harness" / f"{module}.py").read_text())
+    tree = ast.parse((ROOT / "harness" / "core" / f"{module}.py").read_text())
     return {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names} | {
         n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
 
 
 def test_plugins_re_exports_the_registry():
-    from harness import loader as plugins, registry
+    from harness.core import loader as plugins
+    from harness.core import registry
 
     for name in ("Registry", "Component", "FusedStep", "TaskEntry", "Skipped", "DEFAULT_TASK", "DEFAULT_TASKS"):
         assert getattr(plugins, name) is getattr(registry, name)

@@ -8,12 +8,12 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from harness import reference
+from harness.tasks import reference
 from harness.errors import HarnessError
-from harness.loader import load
+from harness.core.loader import load
 from harness.roles import Combination
-from harness.tasks import LinReg
-from harness.train import Session, Settings, train
+from harness.tasks.builtin import LinReg
+from harness.core.train import Session, Settings, train
 
 from .conftest import run_cli
 

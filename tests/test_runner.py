@@ -12,7 +12,10 @@ import uuid
 
 import pytest
 
-from harness import planning, runner, worker, workloads
+from harness.measure import planning
+from harness.measure import runner
+from harness.measure import worker
+from harness.measure import workloads
 from harness.roles import Combination
 from tests.conftest import ROOT, run_cli
 from tests.helpers import interruptible
@@ -152,7 +155,8 @@ def test_ab_bad_input_is_one_line_exit_2(args, message):
 
 
 def test_ab_pairs_processes_and_flags_an_uninformative_ratio():
-    from harness import ab, measuring
+    from harness.analysis import ab
+    from harness.measure import measuring
 
     case = planning.Case(Combination(), "cpu", SMALL)
 
@@ -169,7 +173,7 @@ def test_ab_pairs_processes_and_flags_an_uninformative_ratio():
 
 
 def test_ab_notes_a_busy_machine(monkeypatch):
-    from harness.commands import ab
+    from harness.cli.args import ab
 
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     assert "load average 1.5 -> 4.2 on 2 cores" in ab._busy([1.5, 4.2], "wall")

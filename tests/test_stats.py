@@ -1,11 +1,11 @@
-"""``harness.stats`` on synthetic samples with known answers."""
+"""``harness.analysis.stats`` on synthetic samples with known answers."""
 import math
 
 import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu
 
-from harness import stats
+from harness.analysis import stats
 
 
 def test_median_ci_is_the_textbook_order_statistics():

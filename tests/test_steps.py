@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from harness import steps
+from harness.analysis import changepoints as steps
 
 
 def series(levels, cv=0.02, rounds=5, seed=0):

@@ -6,11 +6,11 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from harness import workloads
+from harness.measure import workloads
 from harness.cli import main
 from harness.errors import HarnessError
 from harness.roles import Combination
-from harness.train import Session, Settings, train
+from harness.core.train import Session, Settings, train
 
 from .conftest import run_cli
 
@@ -19,7 +19,7 @@ BOOK_LINE = re.compile(r"^epoch (\d+), loss (\d+\.\d{4}), train acc (\d\.\d{3}),
 
 @pytest.fixture(scope="module")
 def registry():
-    from harness.loader import load
+    from harness.core.loader import load
 
     return load(only=["scratch", "gluon"])
 
@@ -70,7 +70,7 @@ def test_every_scratch_gluon_mix_computes_the_same_maths(capsys, task):
 
 def test_verify_tells_apart_different_maths(registry):
     """Scratch softmax regression with and without the bias update must not agree."""
-    from harness.verification import max_abs_diff
+    from harness.check.verify import max_abs_diff
 
     task = registry.make_task("softmax")
     settings = Settings.for_task(task, epochs=1, shuffle=False)
@@ -183,7 +183,8 @@ def test_image_task_runs_data_parallel_on_the_parameter_server():
 
 def test_one_way_to_choose_combinations(registry):
     """bench, verify, sweep and pytest benchmarks/ all pick through Registry.choose."""
-    from harness import planning, verification
+    from harness.measure import planning
+    from harness.check import verify as verification
 
     from harness.api import load_plugins
 

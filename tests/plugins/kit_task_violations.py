@@ -2,7 +2,7 @@
 from dataclasses import dataclass
 
 from harness.hookspecs import hookimpl
-from harness.tasks import LinReg
+from harness.tasks.builtin import LinReg
 from plugins.scratch import model, squared_loss
 
 _CACHE = {}

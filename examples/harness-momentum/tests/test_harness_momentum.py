@@ -14,7 +14,7 @@ from mxnet import nd
 import harness_momentum
 from harness.roles import Model
 from harness.testing import check_plugin
-from harness.train import Settings
+from harness.core.train import Settings
 
 harness_plugin = harness_momentum  # what harness_case checks
 harness_options = {"tasks": ["linreg"]}

@@ -1,0 +1,1 @@
+"""Judging numbers: intervals, tests, A/B verdicts, step detection, history."""

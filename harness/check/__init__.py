@@ -1,0 +1,1 @@
+"""Verification of combinations against the reference, and the conformance kit."""

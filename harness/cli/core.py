@@ -1,0 +1,163 @@
+"""``harness plugins``, ``harness run`` and ``harness verify``."""
+from __future__ import annotations
+
+import sys
+
+from harness import api
+from harness.core.errors import HarnessError
+from harness.output.render import table, to_json
+from harness.core.roles import ROLES
+from harness.cli.args import add_role_options, add_task_options, registry_from_args, settings_from_args, task_from_args, task_options
+from harness.cli import distributed
+from harness.cli import newplugin
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("plugins", parents=[common], help="list plugins and what each provides")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--hook", metavar="NAME", help="only plugins implementing hook NAME")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("tasks", parents=[common], help="list tasks and which components support each")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_tasks)
+
+    p = sub.add_parser("run", parents=[common], help="train one combination and print its losses")
+    add_role_options(p, multiple=False)
+    p.add_argument(
+        "--fused",
+        action="store_true",
+        help="run model, loss and optimizer as the fused step a plugin registered for them (see harness plugins)",
+    )
+    p.add_argument("--ctx", default="cpu", help="cpu, gpu or gpu:N (default %(default)s)")
+    add_task_options(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    distributed.add_options(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "verify",
+        parents=[common],
+        help="check combinations compute the same numbers (default: the built-in plugins')",
+        description="Train combinations without shuffling from the same parameters and compare each with the "
+        "reference (all scratch, or the first combination). By default only the built-in plugins' "
+        "implementations take part: third-party ones may be different maths on purpose. Name them with "
+        "--optimizer NAME etc. (repeatable; roles not named use the built-ins) or use --all. Every combination "
+        "with a fused step is verified fused too.",
+    )
+    for role in ROLES:
+        p.add_argument(f"--{role}", action="append", metavar="NAME", help=f"{role} implementation(s) to verify (default: built-ins)")
+    p.add_argument("--all", action="store_true", help="every installed implementation of roles not named")
+    p.add_argument(
+        "--against-seed",
+        action="store_true",
+        help="compare every combination with the all-scratch run, third-party components too "
+        "(default: a third-party component is compared with itself on scratch partners)",
+    )
+    p.add_argument("--ctx", default="cpu", help="cpu, gpu or gpu:N (default %(default)s)")
+    add_task_options(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_verify)
+
+    newplugin.add_parser(sub, common)
+
+
+def cmd_plugins(args) -> int:
+    listing = api.plugins(args.plugin_specs, args.strict_plugins)
+    registry = listing.registry
+    infos = list(registry.plugins.values())
+    skipped = registry.skipped
+    if args.hook:
+        known = sorted(n for n in dir(registry.pm.hook) if not n.startswith("_"))
+        hook = args.hook if args.hook in known else f"register_{args.hook}"  # the table's short names work too
+        if hook not in known:
+            raise HarnessError(f"unknown hook {args.hook!r}; hooks: {', '.join(known)}")
+        infos = [i for i in infos if hook in i.hooks]
+    if args.json:
+        doc = listing.to_dict()
+        doc["plugins"] = [i.as_dict() for i in infos]  # --hook narrows the list
+        print(to_json(doc))
+        return 0
+    rows = [listing.row(info) for info in infos]
+    columns = [c for c in listing.columns if c != api.FUSED_COLUMN or any(r[c] for r in rows)]  # fused only if any
+    print(table(rows, columns))
+    print("components by task: harness tasks")
+    for clash, owners in sorted(registry.conflicts.items()):
+        print(f"not selectable: {clash[0]} {clash[1]!r} is registered by " + " and ".join(owners))
+    for skip in skipped:
+        print(f"skipped {skip.name} ({skip.source}): {skip.reason}")
+    return 0
+
+
+def cmd_tasks(args) -> int:
+    registry = registry_from_args(args)
+    rows = []
+    for name in registry.task_names():
+        entry = registry.tasks[name]
+        row = {"task": name, "plugin": entry.plugin, "options": ", ".join(entry.options())}
+        try:
+            task = registry.make_task(name)
+        except HarnessError as exc:  # e.g. a data set that is not there: still list the task
+            row["description"] = f"cannot build with defaults: {exc}"
+        else:
+            d = task.defaults
+            row.update({"kind": task.kind, "description": task.description,
+                        "defaults": f"epochs {d.epochs}, batch {d.batch_size}, lr {d.lr:g}",
+                        "target": task.target.describe(), "verify tolerance": task.tolerance})
+        row.update({role: registry.names(role, name) for role in ROLES})
+        row["fused"] = [s.label for s in registry.fused_steps(name)]
+        rows.append(row)
+    if args.json:
+        print(to_json({"tasks": rows}))
+        return 0
+    shown = [{**r, **{k: ", ".join(r[k]) for k in (*ROLES, "fused")}} for r in rows]
+    print(table(shown, ["task", "plugin", "kind", "defaults", "target", *ROLES, "fused"]))
+    print()
+    for r in rows:
+        print(f"{r['task']}: {r.get('description', '')}; options: {r['options'] or 'none'}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    if args.workers is not None:
+        registry = registry_from_args(args)
+        task = task_from_args(registry, args)
+        return distributed.cmd_run(args, registry, task, settings_from_args(args, task))
+    run = api.run(*(getattr(args, role) for role in ROLES), fused=args.fused, task=args.task, ctx=args.ctx,
+                  epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, plugins=args.plugin_specs,
+                  strict=args.strict_plugins, echo=not args.json, **task_options(args))
+    result, combo, task = run.result, run.result.combination, run.result.task
+    if args.json:
+        print(run.to_json())
+    if run.diverged:
+        print(f"harness: error: {combo.label} diverged at epoch {result.diverged_at} (loss not finite); try a smaller --lr",
+              file=sys.stderr)
+        return 1
+    if args.json:
+        return 0
+    fused = " as one fused step" if combo.fused else ""
+    where = f"; task {task.name}" + (f" on {task.dataset}" if getattr(task, "dataset", None) else "") if task.name != "linreg" else ""
+    print(f"combination: {', '.join(f'{r}={getattr(combo, r)}' for r in ROLES)}{fused} on {result.ctx}{where}")
+    for name, true in (task.truth() or {}).items():
+        learned = result.params[name]
+        if isinstance(true, list):
+            print(f"{name} learned {_fmt(learned)}  true {_fmt(true)}")
+        else:
+            print(f"{name} learned {learned:.6f}  true {true:.6f}")
+    return 0
+
+
+def _fmt(values) -> str:
+    return "[" + ", ".join(f"{v:.6f}" for v in values) + "]"
+
+
+def cmd_verify(args) -> int:
+    result = api.verify(args.task, **{role: getattr(args, role) for role in ROLES}, all=args.all,
+                        against_seed=args.against_seed, ctx=args.ctx, epochs=args.epochs, batch_size=args.batch_size,
+                        lr=args.lr, plugins=args.plugin_specs, strict=args.strict_plugins, **task_options(args))
+    if args.json:
+        print(result.to_json())
+    else:
+        print(result.table())
+        print("\n" + result.describe())
+    return 0 if result.ok else 1

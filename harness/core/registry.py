@@ -1,0 +1,373 @@
+"""The registry: what the loaded plugins registered, and choosing from it.
+
+Plugins hand components to the host through the ``register`` callables this
+module builds (:func:`registrar`): one per role hook, one for fused steps, one
+for tasks.  The :class:`Registry` files each registration by role, name and the
+tasks it supports, makes a name two plugins claim unselectable, and answers
+every question the commands ask: which names exist (for a task), which factory
+to call, which combinations to run.  Finding and importing plugins, the
+environment's policy and tracing are :mod:`harness.core.loader`' job; it decides
+what a duplicate costs (:class:`Policy`) and hands it in.
+"""
+from __future__ import annotations
+
+import inspect
+import itertools
+from dataclasses import dataclass, replace
+from typing import Callable, Iterable, Mapping, Protocol
+
+from harness.core.errors import HarnessError, PluginError
+from harness.core.roles import FUSED_ROLES, ROLE_HOOKS, ROLES, Combination
+
+FUSED_HOOK = "register_fused_steps"
+TASK_HOOK = "register_tasks"
+#: Every registration hook, in the order the host calls them (tasks first: the tasks exist before their components).
+HOOKS = (TASK_HOOK, *ROLE_HOOKS.values(), FUSED_HOOK)
+DEFAULT_TASK = "linreg"
+#: Tasks a component is for when it does not say: models and losses compute the seed's maths,
+#: data loaders and optimizers only see batches and parameters ("*": every task).
+DEFAULT_TASKS = {"data": ("*",), "model": ("linreg",), "loss": ("linreg",), "optimizer": ("*",), "fused": ("linreg",)}
+HOOK_ROLES = {hook: role for role, hook in ROLE_HOOKS.items()}
+#: each role's plural, for messages that list components
+PLURALS = {"data": "data loaders", "model": "models", "loss": "losses", "optimizer": "optimizers"}
+
+
+class PluginRecord(Protocol):
+    """What the registry reads of a loaded plugin (:class:`harness.core.loader.PluginInfo`)."""
+
+    source: str
+    provides: dict[str, list[str]]
+
+
+@dataclass
+class Component:
+    """One name of one role, from one plugin: a factory per task it supports (``"*"``: every task)."""
+
+    role: str
+    name: str
+    factories: dict[str, Callable]
+    plugin: str
+
+    @property
+    def tasks(self) -> list[str]:
+        return sorted(self.factories)
+
+    def supports(self, task: str) -> bool:
+        return task in self.factories or "*" in self.factories
+
+    def for_task(self, task: str = DEFAULT_TASK) -> Callable:
+        return self.factories.get(task) or self.factories["*"]
+
+    @property
+    def factory(self) -> Callable:
+        """The factory for the seed's task (or for every task)."""
+        return self.for_task(DEFAULT_TASK)
+
+    def describe_tasks(self) -> str:
+        return "any task" if "*" in self.factories else ", ".join(self.tasks)
+
+
+@dataclass
+class FusedStep(Component):
+    """A fused step; ``name`` is its "model/loss/optimizer" label, ``key`` the three names."""
+
+    key: tuple[str, str, str] = ("", "", "")
+
+    @property
+    def label(self) -> str:
+        return "/".join(self.key)
+
+
+@dataclass
+class TaskEntry:
+    name: str
+    factory: Callable  # make_task(**options) -> harness.core.task.Task
+    plugin: str
+
+    def options(self) -> list[str]:
+        """The keyword options ``make_task`` accepts."""
+        params = inspect.signature(self.factory).parameters.values()
+        return [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+@dataclass
+class Skipped:
+    """A plugin that was not loaded, and why."""
+
+    name: str
+    reason: str
+    source: str = ""
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "source": self.source, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the loader decides for registrations.
+
+    ``strict``: a name two plugins register is an error rather than unselectable.
+    ``duplicate(message)``: told of such a name when not strict (the loader warns).
+    ``trace(line)``: told of every registration, when tracing.
+    """
+
+    strict: bool = False
+    duplicate: Callable[[str], None] | None = None
+    trace: Callable[[str], None] | None = None
+
+
+#: The seed note's two implementations: ``harness bench``'s default matrix (``--all`` adds the rest).
+SEED_PLUGINS = ("scratch", "gluon")
+
+
+class Registry:
+    """Every loaded plugin and the implementations it registered, keyed by role and name."""
+
+    def __init__(self, pm, infos: Mapping[str, PluginRecord], skipped: list[Skipped]):
+        #: the ``pluggy.PluginManager`` the plugins were loaded into (its hooks)
+        self.pm = pm
+        self.plugins = infos
+        self.skipped = skipped
+        self.components: dict[str, dict[str, Component]] = {role: {} for role in ROLES}
+        #: fused steps by the (model, loss, optimizer) they replace
+        self.fused: dict[tuple[str, str, str], FusedStep] = {}
+        self.tasks: dict[str, TaskEntry] = {}
+        #: (role, name) or ("fused", "model/loss/optimizer") registered by more than one plugin
+        #: -> those plugins; never selectable
+        self.conflicts: dict[tuple[str, str], list[str]] = {}
+
+    def names(self, role: str, task: str | None = None) -> list[str]:
+        """Selectable names for ``role``; with ``task``, those that support it."""
+        return sorted(n for n, c in self.components[role].items() if task is None or c.supports(task))
+
+    def builtin_names(self, role: str, task: str | None = None) -> list[str]:
+        """Names for ``role`` registered by the host's own plugins (``scratch``, ``gluon``)."""
+        return [n for n in self.names(role, task) if self.plugins[self.components[role][n].plugin].source == "built-in"]
+
+    def task_names(self) -> list[str]:
+        return sorted(self.tasks)
+
+    def make_task(self, name: str = DEFAULT_TASK, **options):
+        """The task ``name`` built with the options it takes; ``None`` options are left to its defaults.
+
+        An option the task does not take is an error, unless it is ``None``."""
+        entry = self.tasks.get(name)
+        if entry is None:
+            clash = self.conflicts.get(("task", name))
+            if clash:
+                owners = " and ".join(repr(p) for p in clash)
+                raise HarnessError(f"ambiguous task {name!r}: registered by plugins {owners}; block one with -p no:NAME")
+            raise HarnessError(f"unknown task {name!r}; available: {', '.join(self.task_names()) or 'none'}")
+        given = {k: v for k, v in options.items() if v is not None}
+        takes = entry.options()
+        extra = sorted(set(given) - set(takes))
+        if extra:
+            flags = ", ".join("--" + k.replace("_", "-") for k in extra)
+            valid = ", ".join("--" + k.replace("_", "-") for k in takes) or "none"
+            raise HarnessError(f"task {name!r} does not take {flags}; its options: {valid}")
+        return entry.factory(**given)
+
+    def check_supports(self, combo: Combination, task: str) -> None:
+        """Every component of ``combo`` supports ``task``, else one error naming the tasks it supports."""
+        for role in ROLES:
+            self.get(role, getattr(combo, role), task)
+
+    def get(self, role: str, name: str, task: str | None = None) -> Component:
+        found = self.components[role].get(name)
+        if found is not None:
+            if task is not None and not found.supports(task):
+                others = ", ".join(self.names(role, task)) or "none"
+                raise HarnessError(
+                    f"{role} {name!r} does not support task {task!r}; it supports: {found.describe_tasks()}; "
+                    f"{PLURALS[role]} for {task}: {others}"
+                )
+            return found
+        clash = self.conflicts.get((role, name))
+        if clash:
+            owners = " and ".join(repr(p) for p in clash)
+            raise HarnessError(
+                f"ambiguous {role} {name!r}: registered by plugins {owners}; block one with -p no:NAME"
+            )
+        available = ", ".join(self.names(role)) or "none"
+        info = self.plugins.get(name)
+        if info is not None:
+            offers = ", ".join(r for r in ROLES if info.provides.get(r)) or "no roles"
+            raise HarnessError(
+                f"plugin {name!r} provides no {role} (it provides: {offers}); available {PLURALS[role]}: {available}"
+            )
+        raise HarnessError(f"unknown {role} {name!r}; available: {available}")
+
+    def resolve(self, combo: Combination, task: str = DEFAULT_TASK) -> dict[str, Callable]:
+        """The factory for each role of ``combo`` on ``task``; unknown names fail listing the valid ones,
+        and so do a component that does not support the task and a fused combination without a fused step."""
+        factories = {role: self.get(role, getattr(combo, role), task).for_task(task) for role in ROLES}
+        if combo.fused:
+            self.fused_step(combo, task)
+        return factories
+
+    def fused_step(self, combo: Combination, task: str = DEFAULT_TASK) -> Callable:
+        """``make_step(net, lr)`` registered for ``combo``'s model, loss and optimizer."""
+        found = self.fused.get(combo.fused_key)
+        if found is not None:
+            if not found.supports(task):
+                raise HarnessError(f"fused step {found.label!r} does not support task {task!r}; it supports: {found.describe_tasks()}")
+            return found.for_task(task)
+        label = "/".join(combo.fused_key)
+        clash = self.conflicts.get(("fused", label))
+        if clash:
+            owners = " and ".join(repr(p) for p in clash)
+            raise HarnessError(f"ambiguous fused step {label!r}: registered by plugins {owners}; block one with -p no:NAME")
+        named = ", ".join(f"{role} {name!r}" for role, name in zip(FUSED_ROLES, combo.fused_key))
+        available = ", ".join(step.label for step in self.fused_steps()) or "none"
+        raise HarnessError(f"no fused step for {named}; fused steps exist for: {available}")
+
+    def fused_steps(self, task: str | None = None) -> list[FusedStep]:
+        """Every selectable fused step, by (model, loss, optimizer); with ``task``, those for it."""
+        return [self.fused[key] for key in sorted(self.fused) if task is None or self.fused[key].supports(task)]
+
+    def choose(self, task: str = DEFAULT_TASK, fixed: dict | None = None, *, scope: str = "seed",
+               fused: bool = False) -> list[Combination]:
+        """The one way every command picks combinations for ``task``.
+
+        ``fixed[role]`` (names) narrows a role; the roles not fixed take, by ``scope``:
+        ``"seed"`` the seed plugins' (scratch, gluon) and, when no role is fixed, each other plugin
+        that provides every role on its own, with its fused variant (``harness bench``);
+        ``"builtin"`` every built-in plugin's (``harness verify``); ``"own"`` nothing mixed: each
+        plugin's whole combination (``harness sweep``), unless a role is fixed; ``"all"`` every
+        registered one (``--all``, ``pytest benchmarks/``).  ``fused`` adds the fused variant of
+        every chosen combination that has one.
+        """
+        fixed = {role: list(names) for role, names in (fixed or {}).items() if names}
+        if scope == "own" and not fixed:
+            combos = self.own_combinations(task)
+        else:
+            def default(role):
+                if scope == "all":
+                    return None
+                if scope == "builtin":
+                    return self.builtin_names(role, task)
+                return [n for n in self.names(role, task) if self.components[role][n].plugin in SEED_PLUGINS] or None
+
+            combos = self.combinations(task, **{role: fixed.get(role) or default(role) for role in ROLES})
+            if scope == "seed" and not fixed:
+                wholes = [c for c in self.own_combinations(task) if c not in combos]
+                combos += wholes if fused else wholes + self.fused_variants(wholes, task)
+        if fused:
+            combos += self.fused_variants(combos, task)
+        return combos
+
+    def own_combinations(self, task: str | None = None) -> list[Combination]:
+        """For each name that every role registers (a plugin that provides them all), that name in every role."""
+        names = [n for n in self.names(ROLES[0], task) if all(n in self.names(role, task) for role in ROLES)]
+        return [Combination(*(n for _ in ROLES)) for n in names]
+
+    def fused_variants(self, combos: Iterable[Combination], task: str | None = None) -> list[Combination]:
+        """``combo`` with ``fused=True`` for each of ``combos`` that has a fused step (for ``task``), in order."""
+        steps = {s.key for s in self.fused_steps(task)}
+        return [replace(c, fused=True) for c in combos if not c.fused and c.fused_key in steps]
+
+    def combinations(self, task: str | None = None, **fixed: Iterable[str] | None) -> list[Combination]:
+        """Every combination of registered implementations (that support ``task``); ``fixed[role]`` narrows a role."""
+        choices = []
+        for role in ROLES:
+            wanted = fixed.get(role)
+            if wanted:
+                names = list(dict.fromkeys(wanted))
+                for n in names:
+                    self.get(role, n, task)
+            else:
+                names = self.names(role, task)
+            choices.append(names)
+        return [Combination(*c) for c in itertools.product(*choices)]
+
+    def forget(self, plugin: str) -> None:
+        """Drop everything ``plugin`` registered (it was skipped part-way through its hooks)."""
+        for table in [*self.components.values(), self.fused, self.tasks]:
+            for key in [k for k, entry in table.items() if entry.plugin == plugin]:
+                del table[key]
+
+
+def registrar(registry: Registry, hookname: str, plugin: str, policy: Policy) -> Callable:
+    """The ``register`` callable ``plugin``'s implementation of ``hookname`` receives.
+
+    Bad arguments raise :class:`PluginError` naming the plugin (the loader skips it)."""
+    if hookname == TASK_HOOK:
+
+        def register_task(name: str, make_task: Callable) -> None:
+            if not isinstance(name, str) or not name:
+                raise PluginError(f"plugin {plugin!r} registered a task with an invalid name {name!r}")
+            if not callable(make_task):
+                raise PluginError(f"plugin {plugin!r} registered task {name!r} with a non-callable")
+            _claim(registry, registry.tasks, "task", name, name, TaskEntry(name, make_task, plugin), policy)
+
+        return register_task
+    if hookname == FUSED_HOOK:
+
+        def register_fused(model: str, loss: str, optimizer: str, make_step: Callable, tasks=None) -> None:
+            key = (model, loss, optimizer)
+            if not all(isinstance(n, str) and n for n in key):
+                raise PluginError(f"plugin {plugin!r} registered a fused step with invalid names {key!r}")
+            label = "/".join(key)
+            if not callable(make_step):
+                raise PluginError(f"plugin {plugin!r} registered fused step {label!r} with a non-callable")
+            factories = dict.fromkeys(_task_list(plugin, "fused", label, tasks), make_step)
+            step = FusedStep("fused", label, factories, plugin, key=key)
+            _claim(registry, registry.fused, "fused", key, label, step, policy)
+
+        return register_fused
+    role = HOOK_ROLES[hookname]
+
+    def register(name: str, factory: Callable, tasks=None) -> None:
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"plugin {plugin!r} registered a {role} with an invalid name {name!r}")
+        if not callable(factory):
+            raise PluginError(f"plugin {plugin!r} registered {role} {name!r} with a non-callable")
+        factories = dict.fromkeys(_task_list(plugin, role, name, tasks), factory)
+        _claim(registry, registry.components[role], role, name, name, Component(role, name, factories, plugin), policy)
+
+    return register
+
+
+def _task_list(plugin: str, role: str, name: str, tasks) -> tuple[str, ...]:
+    if tasks is None:
+        return DEFAULT_TASKS[role]
+    if isinstance(tasks, str):
+        tasks = (tasks,)
+    tasks = tuple(tasks)
+    if not tasks or not all(isinstance(t, str) and t for t in tasks):
+        raise PluginError(f"plugin {plugin!r} registered {role} {name!r} with invalid tasks {tasks!r}; "
+                          "give task names, or ['*'] for every task")
+    return tasks
+
+
+def _claim(registry: Registry, table: dict, kind: str, key, label: str, entry, policy: Policy) -> None:
+    """File ``entry`` under ``key``; a key two plugins register becomes selectable by neither.
+
+    The same plugin may register a name again for other tasks: the factories are merged."""
+    if policy.trace is not None:
+        policy.trace(f"  {entry.plugin} registered {kind} {label!r}"
+                     + (f" for {entry.describe_tasks()}" if isinstance(entry, Component) else ""))
+    provided = registry.plugins[entry.plugin].provides.setdefault(kind, [])
+    if label not in provided:
+        provided.append(label)
+    clash = registry.conflicts.get((kind, label))
+    existing = table.get(key)
+    if existing is not None and clash is None and existing.plugin == entry.plugin:
+        if not isinstance(entry, Component):
+            raise PluginError(f"plugin {entry.plugin!r} registered {kind} {label!r} twice")
+        overlap = sorted(set(existing.factories) & set(entry.factories))
+        if overlap:
+            raise PluginError(f"plugin {entry.plugin!r} registered {kind} {label!r} twice for {', '.join('any task' if t == '*' else t for t in overlap)}")
+        existing.factories.update(entry.factories)
+        return
+    existing = table.pop(key, None)
+    if existing is None and clash is None:
+        table[key] = entry
+        return
+    owners = clash or [existing.plugin]
+    owners.append(entry.plugin)
+    registry.conflicts[(kind, label)] = owners
+    msg = f"duplicate {kind} {label!r} registered by plugins " + " and ".join(map(repr, owners))
+    if policy.strict or policy.duplicate is None:
+        raise PluginError(msg)
+    policy.duplicate(msg + "; neither is selectable")

@@ -1,0 +1,105 @@
+"""The four roles, the combination of one implementation per role, and the
+adapter that lets any model meet any optimizer.
+
+Contracts (see :mod:`harness.core.hookspecs` for the factory signatures):
+
+* a batch is ``(X, y)`` with ``X`` of shape ``(b, *features.shape[1:])``, ``y`` of shape ``(b,)``;
+* a model is wrapped in :class:`Model`, which offers both views an optimizer may
+  want: raw arrays with gradients (``params``, the seed's ``[w, b]``, in the task's
+  order) and Gluon Parameters (``collect_params()``, what ``gluon.Trainer`` takes);
+* a loss returns one term per example; ``backward`` sums them;
+* an optimizer step gets the number of examples the gradients were summed over.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from mxnet import gluon
+
+ROLES = ("data", "model", "loss", "optimizer")
+
+#: The hook that registers each role, by role.
+ROLE_HOOKS = {
+    "data": "register_data",
+    "model": "register_models",
+    "loss": "register_losses",
+    "optimizer": "register_optimizers",
+}
+
+#: The roles a fused step replaces, in the order ``register`` takes their names.
+FUSED_ROLES = ("model", "loss", "optimizer")
+
+
+@dataclass(frozen=True, order=True)
+class Combination:
+    """One implementation name per role; ``fused`` runs model, loss and optimizer as the
+    fused step a plugin registered for them (``register_fused_steps``)."""
+
+    data: str = "scratch"
+    model: str = "scratch"
+    loss: str = "scratch"
+    optimizer: str = "scratch"
+    fused: bool = False
+
+    def as_dict(self) -> dict:
+        # "fused" only when set: the unfused JSON stays what it always was
+        roles = {role: getattr(self, role) for role in ROLES}
+        return {**roles, "fused": True} if self.fused else roles
+
+    @property
+    def label(self) -> str:
+        return "/".join(getattr(self, role) for role in ROLES) + ("+fused" if self.fused else "")
+
+    @property
+    def fused_key(self) -> tuple[str, str, str]:
+        """The (model, loss, optimizer) a fused step replaces."""
+        return self.model, self.loss, self.optimizer
+
+
+class Model:
+    """A model as every other role sees it, whichever plugin built it."""
+
+    def __init__(self, built):
+        if isinstance(built, gluon.Block):
+            self.block = built
+            self.net = None
+            self._gluon_params = list(built.collect_params().values())
+            # p.data().grad is p.grad(): scratch optimizers can update these in place
+            self.params = [p.data() for p in self._gluon_params]
+        else:
+            net, params = built
+            self.block = None
+            self.net = net
+            self._gluon_params = None
+            self.params = list(params)
+        for p in self.params:
+            if p.grad is None:
+                raise TypeError("model parameter has no gradient buffer; call attach_grad()")
+
+    def __call__(self, X):
+        if self.block is not None:
+            return self.block(X)
+        return self.net(X, *self.params)
+
+    def collect_params(self) -> list:
+        """Gluon Parameters for these weights, for optimizers such as ``gluon.Trainer``.
+
+        A Parameter cannot adopt an existing array, so for a raw-array model the
+        Parameters take over the buffers and the model computes on ``p.data()``
+        from then on.  Attaching a new gradient later would detach the Trainer.
+        """
+        if self._gluon_params is None:
+            owned = []
+            for i, arr in enumerate(self.params):
+                p = gluon.Parameter(f"harness_param{i}", shape=arr.shape, dtype=arr.dtype)
+                p.initialize(ctx=arr.context)
+                p.set_data(arr)
+                owned.append(p)
+            self._gluon_params = owned
+            self.params = [p.data() for p in owned]
+        return self._gluon_params
+
+    def arrays(self) -> list[np.ndarray]:
+        """The parameters as NumPy, in the model's order and layout (see :meth:`harness.core.task.Task.canonical`)."""
+        return [p.asnumpy() for p in self.params]

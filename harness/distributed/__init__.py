@@ -1,0 +1,1 @@
+"""Parameter-server jobs: launch and supervise, worker, node, exchange, shards, scaling rows."""

@@ -1,0 +1,1 @@
+"""The results and their views: terminal table, CSV, pytest-benchmark JSON, HTML report, figures."""

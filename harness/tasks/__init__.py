@@ -1,0 +1,1 @@
+"""The built-in tasks, their data sets, workloads and reference loops."""
