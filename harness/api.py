@@ -1,7 +1,7 @@
 """The Python API: what the ``harness`` command does, as functions returning result objects.
 
 The CLI is a thin layer over these (llm's ``cli.py`` over ``llm/__init__.py``): the same
-keyword options, the same validation (a :class:`harness.core.errors.HarnessError` with the
+keyword options, the same validation (a :class:`harness.errors.HarnessError` with the
 CLI's one-line message), the same numbers.  In a notebook::
 
     import harness

@@ -12,7 +12,7 @@ Plain function::
 
     def test_my_plugin():
         assert_conformant(my_plugin)                  # every component, on each task it supports
-        assert_conformant(my_plugin, task="mlp")      # only on one task (a name or a harness.core.task.Task)
+        assert_conformant(my_plugin, task="mlp")      # only on one task (a name or a harness.task.Task)
 
 As a pytest plugin (``-p harness.testing`` or ``pytest_plugins = ["harness.testing"]``
 in the root ``conftest.py``), one test per check::

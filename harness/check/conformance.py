@@ -448,7 +448,7 @@ def _check_task(what: str, make_task, name: str, tasks: _Tasks) -> None:
     except Exception as exc:
         _fail(what, f"make_task() with no options raised {type(exc).__name__}: {exc}")
     if not isinstance(task, Task):
-        _fail(what, f"make_task() returned {type(task).__name__}; expected a harness.core.task.Task")
+        _fail(what, f"make_task() returned {type(task).__name__}; expected a harness.task.Task")
     if task.name != name:
         _fail(what, f"make_task() built a task named {task.name!r}; expected {name!r}, the name it is registered under")
     if task.kind not in ("regression", "classification"):
@@ -624,7 +624,7 @@ def _task_list(task, tasks) -> dict[str, Task | None] | None:
         elif isinstance(t, str) and t:
             out.setdefault(t, None)
         else:
-            raise HarnessError(f"task must be a task name or a harness.core.task.Task, got {t!r}")
+            raise HarnessError(f"task must be a task name or a harness.task.Task, got {t!r}")
     if not out:
         raise HarnessError("tasks is empty; give task names, e.g. tasks=['linreg', 'softmax']")
     return out
@@ -655,7 +655,7 @@ def conformance_cases(
     path or an installed entry-point name), one :class:`Case` each.
 
     ``roles`` narrows which of its components are checked.  ``task``/``tasks`` (task names
-    or :class:`harness.core.task.Task` objects) narrow the tasks: each component is checked on
+    or :class:`harness.task.Task` objects) narrow the tasks: each component is checked on
     those of them it supports; by default every task it names, and ``linreg`` and
     ``softmax`` for a component registered for any task.  A ``Task`` object is used as
     given (e.g. ``LinReg(num_examples=500)``); a name is built with its defaults.

@@ -152,7 +152,7 @@ def render(name: str, roles: list[str]) -> dict[str, str]:
         imports.insert(0, "import numpy as np")
     blocks = [_ROLE_CODE[r].strip() for r in roles]
     blocks += [f'@hookimpl\ndef {ROLE_HOOKS[r]}(register):\n    register("{name}", {_FACTORY[r]})' for r in roles]
-    code = f'"""{dist}: {roles_text} for mxnet-harness."""\n' + "\n".join(imports) + "\n\nfrom harness.core.hookspecs import hookimpl\n\n\n"
+    code = f'"""{dist}: {roles_text} for mxnet-harness."""\n' + "\n".join(imports) + "\n\nfrom harness.hookspecs import hookimpl\n\n\n"
     code += "\n\n\n".join(blocks) + "\n"
     fields = {"name": name, "module": module, "dist": dist, "roles_text": roles_text}
     run_args = " ".join(f"--{r} {name}" for r in roles)

@@ -13,7 +13,7 @@ a time so each registration is attributed to its plugin, keys the factories by
 name, and makes a name registered by two plugins unselectable (an error with
 ``--strict-plugins``); it never calls a hook inside the training loop.  A hook
 that raises gets its plugin skipped with a warning.  The factory contracts live
-in :mod:`harness.core.roles`; ``docs/writing-plugins.md`` explains them with examples,
+in :mod:`harness.roles`; ``docs/writing-plugins.md`` explains them with examples,
 and :mod:`harness.testing` checks a plugin against them.
 """
 from __future__ import annotations
@@ -65,7 +65,7 @@ def register_models(register: Register) -> None:
     for the image tasks) and ``params`` are the arrays, gradients attached, in
     the task's order (a 2-D weight may be held transposed, as Gluon's ``Dense``
     does).
-    The host wraps the result in :class:`harness.core.roles.Model`, which every
+    The host wraps the result in :class:`harness.roles.Model`, which every
     optimizer sees, so a raw-array model works with ``gluon.Trainer`` and a
     Gluon block with an optimizer that updates raw arrays.
     """
@@ -90,7 +90,7 @@ def register_optimizers(register: Register) -> None:
     """Register optimizers.
 
     Call ``register(name, make_optimizer)`` for each optimizer, where
-    ``make_optimizer(model, lr)`` receives a :class:`harness.core.roles.Model`
+    ``make_optimizer(model, lr)`` receives a :class:`harness.roles.Model`
     (use ``model.params`` for raw arrays with ``.grad``, or
     ``model.collect_params()`` for Gluon Parameters) and the learning rate,
     and returns ``step(batch_size)``, which updates the parameters in place
@@ -106,7 +106,7 @@ def register_fused_steps(register: RegisterFused) -> None:
 
     Call ``register(model, loss, optimizer, make_step)`` with the names of the
     three components the step replaces, where ``make_step(net, lr)`` receives
-    the :class:`harness.core.roles.Model` built by that model's factory and the
+    the :class:`harness.roles.Model` built by that model's factory and the
     learning rate, and returns ``step(X, y)``: one whole training step on a
     batch of ``b = X.shape[0]`` examples (forward, gradient, in-place update of
     ``net.params``), with exactly the mathematics of recording the loss,
@@ -126,10 +126,10 @@ def register_tasks(register: Register) -> None:
     Call ``register(name, make_task)`` for each task, where ``make_task(**options)``
     takes keyword options the user may give (any of ``seed``, ``num_examples``,
     ``num_inputs``, ``dataset``, ``data_dir``; declare only those the task
-    understands) and returns a :class:`harness.core.task.Task`: its data (training and
+    understands) and returns a :class:`harness.task.Task`: its data (training and
     test splits), initial parameters (names, shapes, drawn from ``seed``),
     default hyper-parameters, metrics and time-to-quality target.  Bad options
-    raise :class:`harness.core.errors.HarnessError` with a one-line message.  Register
+    raise :class:`harness.errors.HarnessError` with a one-line message.  Register
     models and losses for the task with ``tasks=[name]``; every data loader and
     optimizer that declares no tasks works with it unchanged.
     """

@@ -246,7 +246,7 @@ def load(
         if not info.hooks:
             pm.unregister(plugin)
             unmarked = _unmarked_hooks(plugin)
-            hint = f" ({', '.join(unmarked)} lack @harness.core.hookspecs.hookimpl)" if unmarked else ""
+            hint = f" ({', '.join(unmarked)} lack @harness.hookspecs.hookimpl)" if unmarked else ""
             fail(info, f"implements no harness hooks{hint}")
             return
         infos[name] = info

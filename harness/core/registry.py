@@ -81,7 +81,7 @@ class FusedStep(Component):
 @dataclass
 class TaskEntry:
     name: str
-    factory: Callable  # make_task(**options) -> harness.core.task.Task
+    factory: Callable  # make_task(**options) -> harness.task.Task
     plugin: str
 
     def options(self) -> list[str]:

@@ -1,7 +1,7 @@
 """The four roles, the combination of one implementation per role, and the
 adapter that lets any model meet any optimizer.
 
-Contracts (see :mod:`harness.core.hookspecs` for the factory signatures):
+Contracts (see :mod:`harness.hookspecs` for the factory signatures):
 
 * a batch is ``(X, y)`` with ``X`` of shape ``(b, *features.shape[1:])``, ``y`` of shape ``(b,)``;
 * a model is wrapped in :class:`Model`, which offers both views an optimizer may
@@ -101,5 +101,5 @@ class Model:
         return self._gluon_params
 
     def arrays(self) -> list[np.ndarray]:
-        """The parameters as NumPy, in the model's order and layout (see :meth:`harness.core.task.Task.canonical`)."""
+        """The parameters as NumPy, in the model's order and layout (see :meth:`harness.task.Task.canonical`)."""
         return [p.asnumpy() for p in self.params]

@@ -55,7 +55,7 @@ class EpochRunner:
         return loss
 
     def time_to_target(self, target) -> tuple[float | None, int | None]:
-        """Training seconds and epochs until the ``target`` (a :class:`harness.core.task.Target`, or a loss to
+        """Training seconds and epochs until the ``target`` (a :class:`harness.task.Target`, or a loss to
         drop below) is first reached; ``(None, None)`` if never."""
         records = self.records if len(self.records) == len(self.losses) else [{"loss": x} for x in self.losses]
         for i, record in enumerate(records):

@@ -115,7 +115,7 @@ class Session:
         return self.metrics()["loss"]
 
     def arrays(self) -> list:
-        """The parameters as NumPy in the task's layout (:meth:`harness.core.task.Task.canonical`)."""
+        """The parameters as NumPy in the task's layout (:meth:`harness.task.Task.canonical`)."""
         return self.task.canonical(self.net.arrays())
 
 
