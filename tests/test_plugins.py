@@ -624,6 +624,6 @@ def test_plugins_re_exports_the_registry():
     from harness.core import loader as plugins
     from harness.core import registry
 
-    for name in ("Registry", "Component", "FusedStep", "TaskEntry", "Skipped", "DEFAULT_TASK", "DEFAULT_TASKS"):
+    for name in ("Registry", "Component", "FusedStep", "TaskEntry", "Skipped", "ANY_TASK_ROLES"):
         assert getattr(plugins, name) is getattr(registry, name)
     assert set(plugins.__all__) <= set(dir(plugins))

@@ -27,7 +27,8 @@ class InProcessTorch:
     name = "torch-in-process"
 
     def __init__(self, task, settings):
-        self.loop = reference.TorchLoop(task.name, reference._host_data(task, "torch"), settings.batch_size,
+        self.loop = reference.TorchLoop(task.reference_loops.torch_scores, task.output,
+                                        reference._host_data(task, "torch"), settings.batch_size,
                                         settings.lr, settings.shuffle, task.seed, reference.GATHER_ONCE_BYTES)
         self.steps_per_epoch = -(-task.num_examples // settings.batch_size)
         self.run_epoch, self.metrics, self.arrays = self.loop.run_epoch, self.loop.metrics, self.loop.arrays
@@ -218,22 +219,30 @@ def test_a_dead_worker_is_an_error_naming_its_exit_code():
 
 class _OtherTask(LinReg):
     name = "other"
+    reference_loops = None
 
 
-def test_an_unsupported_task_is_refused_with_the_supported_ones():
-    message = "the numpy reference has no implementation of task 'other'; it supports: linreg, softmax, mlp"
+class _NumpyOnly(LinReg):
+    name = "numpy-only"
+    reference_loops = replace(LinReg.reference_loops, torch_scores=None)
+
+
+def test_a_task_without_loops_is_refused_with_what_it_lacks(registry):
+    message = ("the numpy reference cannot train task 'other': task 'other' declares no numpy loop "
+               "(Task.reference_loops.numpy_scores, numpy_step)")
     with pytest.raises(HarnessError) as exc:
         reference.NumpyReference(_OtherTask(), Settings())
     assert str(exc.value) == message
-    with pytest.raises(HarnessError, match="the torch reference has no implementation of task 'other'"):
+    with pytest.raises(HarnessError, match="the torch reference cannot train task 'other'"):
         reference.TorchReference(_OtherTask(), Settings())
-    for info in reference.references("other"):
+    for info in reference.references(_OtherTask()):
         assert not info.available
-        assert "no 'other' implementation (supports: linreg, softmax, mlp)" in info.skip_reason or \
-            "torch is not importable" in info.skip_reason
-    for task in reference.TASKS:
-        assert [i.tasks for i in reference.references(task)] == [reference.TASKS] * 2
-        assert reference.references(task)[0].available
+        assert info.skip_reason.startswith(f"task 'other' declares no {info.name} loop")
+    numpy_row, torch_row = reference.references(_NumpyOnly())
+    assert numpy_row.available
+    assert torch_row.skip_reason == "task 'numpy-only' declares no torch loop (Task.reference_loops.torch_scores)"
+    for name in registry.task_names():  # every built-in task brings both loops
+        assert reference.references(registry.make_task(name))[0].available
 
 
 def test_references_list_numpy_and_explain_a_missing_torch(monkeypatch):
