@@ -279,3 +279,35 @@ def test_bench_image_task_has_both_reference_rows_with_torch_threads(tmp_path):
         assert rows[name]["test_acc"] is not None and rows[name]["steps_per_epoch"] == 45
     assert "numpy (reference)" in proc.stdout and "torch (reference)" in proc.stdout
     assert "vs numpy" in proc.stdout and "vs torch" in proc.stdout
+
+
+# --- a plugin's task brings its own loops: the one-logit tutorial task ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def logreg(tmp_path_factory):
+    """The binary tutorial's registry and task, and its all-scratch-data MXNet run without shuffling."""
+    from harness.core.loader import import_plugin
+
+    from .conftest import ROOT
+
+    doc = (ROOT / "docs" / "writing-plugins.md").read_text()
+    path = tmp_path_factory.mktemp("logreg") / "harness_logreg.py"
+    path.write_text(doc.split("<!-- tutorial-binary -->\n```python\n")[1].split("```")[0])
+    registry = load(only=["scratch"], extra=[import_plugin(str(path))])
+    task = registry.make_task("logreg")
+    settings = Settings.for_task(task, epochs=3, shuffle=False)
+    combo = Combination(model="logreg", loss="logistic")
+    return task, settings, train(Session(registry, combo, task, settings, mx.cpu()))
+
+
+@pytest.mark.parametrize("ref_cls", REFERENCES, ids=IDS)
+def test_a_binary_plugin_task_trains_its_own_loops_like_mxnet(logreg, ref_cls):
+    task, settings, run = logreg
+    ref, losses, records = _train(ref_cls, task, settings)
+    np.testing.assert_allclose(losses, [e["loss"] for e in run.epochs], rtol=0, atol=1e-5)
+    for mine, theirs in zip(ref.arrays(), run.arrays):
+        np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-5)
+    assert [(r["train_acc"], r["test_acc"]) for r in records] == [(e["train_acc"], e["test_acc"]) for e in run.epochs]
+    # not vacuous: it learned (log 2 is the loss of a zero logit), and the weights moved far beyond the tolerance
+    assert records[-1]["test_acc"] > 0.9 and losses[-1] < losses[0] < 0.1 * np.log(2)
+    assert np.max(np.abs(ref.arrays()[0] - task.initial_params(mx.cpu())[0].asnumpy())) > 0.1
