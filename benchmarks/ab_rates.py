@@ -65,8 +65,9 @@ def matrix_rows() -> int:
     from harness.core.loader import load
 
     registry = load(extra=["tests/plugins/slowdown.py"])
-    planned = planning.cases(planning.select(registry, {}, False), ["cpu"], workloads.WORKLOADS["seed"])
-    planned += planning.reference_cases(["cpu"], workloads.WORKLOADS["seed"])
+    seed = workloads.workload("seed")
+    planned = planning.cases(planning.select(registry, {}, False), ["cpu"], seed)
+    planned += planning.reference_cases(["cpu"], seed)
     return sum(not skip for _, skip in planned)
 
 

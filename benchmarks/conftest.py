@@ -35,9 +35,9 @@ def _config_error(exc: HarnessError):
     raise pytest.UsageError(str(exc)) from None
 
 
-def workload_of(config) -> workloads.Workload:
+def workload_of(config, registry=None) -> workloads.Workload:
     try:
-        return workloads.workload_from(config.getoption, timing_prefix="harness-")
+        return workloads.workload_from(config.getoption, timing_prefix="harness-", registry=registry)
     except HarnessError as exc:
         _config_error(exc)
 
@@ -58,14 +58,15 @@ def pytest_generate_tests(metafunc):
         ctxs = planning.parse_ctxs(config.getoption("--harness-ctx"))
     except HarnessError as exc:
         _config_error(exc)
-    load = workload_of(config)
     registry = registry_of(config)
+    load = workload_of(config, registry)
     try:
-        load.settings(load.build_task(registry))  # an unknown task or bad option: a usage error, before collection
+        task = load.build_task(registry)  # an unknown task or bad option: a usage error, before collection
+        load.settings(task)
     except HarnessError as exc:
         _config_error(exc)
     combos = registry.choose(load.task, scope="all", fused=True)  # the same matrix as harness bench --all
-    planned = planning.cases(combos, ctxs, load) + planning.reference_cases(ctxs, load)
+    planned = planning.cases(combos, ctxs, load) + planning.reference_cases(ctxs, load, task)
     params = [
         pytest.param(case, id=case.id, marks=[pytest.mark.skip(reason=skip)] if skip else [])
         for case, skip in planned

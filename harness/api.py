@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from harness.core.errors import Diverged, HarnessError
+from harness.tasks import DEFAULT_TASK
 from harness.output.render import role_columns, table, to_json, write_atomic
 from harness.core.roles import ROLES, Combination
 
@@ -175,17 +176,14 @@ class Training(Result):
         return fig
 
 
-def _combination(data, model, loss, optimizer, fused) -> Combination:
-    return Combination(data, model, loss, optimizer, fused=fused)
-
-
-def run(data: str = "scratch", model: str = "scratch", loss: str = "scratch", optimizer: str = "scratch", *,
-        fused: bool = False, task: str = "linreg", ctx: str = "cpu", epochs: int | None = None,
+def run(data: str | None = None, model: str | None = None, loss: str | None = None, optimizer: str | None = None, *,
+        fused: bool = False, task: str = DEFAULT_TASK, ctx: str = "cpu", epochs: int | None = None,
         batch_size: int | None = None, lr: float | None = None, num_examples: int | None = None,
         num_inputs: int | None = None, seed: int = 0, dataset: str | None = None, data_dir: str | None = None,
         plugins: Iterable = (), strict: bool | None = None, on_epoch: Callable[[dict], None] | None = None,
         echo: bool = False) -> Training:
-    """Train one combination (``harness run``); ``on_epoch(record)`` after each epoch; ``echo`` prints
+    """Train one combination (``harness run``): a role not named takes the task's default component
+    (``Task.components``), else scratch; ``on_epoch(record)`` after each epoch; ``echo`` prints
     the task's epoch line (the book's ``epoch 1, loss ..., train acc ..., test acc ...``) as it goes.
 
     A diverging run is returned with ``diverged=True`` and the epochs so far."""
@@ -196,7 +194,7 @@ def run(data: str = "scratch", model: str = "scratch", loss: str = "scratch", op
     the_task = registry.make_task(task, num_examples=num_examples, num_inputs=num_inputs, dataset=dataset,
                                   data_dir=data_dir, seed=seed)
     settings = Settings.for_task(the_task, epochs=epochs, batch_size=batch_size, lr=lr)
-    combo = _combination(data, model, loss, optimizer, fused)
+    combo = Combination.for_task(the_task, fused, data=data, model=model, loss=loss, optimizer=optimizer)
     registry.resolve(combo, the_task.name)  # unknown names, unsupported task, no fused step: before any work
     session = Session(registry, combo, the_task, settings, context.resolve(ctx))
 
@@ -267,7 +265,7 @@ class Verification(Result):
 
     def describe(self) -> str:
         dataset = getattr(self.task, "dataset", None)
-        where = "" if self.task.name == "linreg" else f", task {self.task.name}" + (f" ({dataset})" if dataset else "")
+        where = "" if self.task.name == DEFAULT_TASK else f", task {self.task.name}" + (f" ({dataset})" if dataset else "")
         refs = self.references
         return (f"reference{'s' if len(refs) > 1 else ''}: {', '.join(c.label for c in refs)}; shuffling off, "
                 f"same initial parameters, {self.settings.epochs} epochs on {self.ctx}{where}; tolerance "
@@ -289,7 +287,7 @@ class Verification(Result):
         return fig
 
 
-def verify(task: str = "linreg", *, data=None, model=None, loss=None, optimizer=None, all: bool = False,
+def verify(task: str = DEFAULT_TASK, *, data=None, model=None, loss=None, optimizer=None, all: bool = False,
            against_seed: bool = False, ctx: str = "cpu", epochs: int | None = None, batch_size: int | None = None,
            lr: float | None = None, num_examples: int | None = None, num_inputs: int | None = None, seed: int = 0,
            dataset: str | None = None, data_dir: str | None = None, plugins: Iterable = (),
@@ -407,7 +405,7 @@ class Benchmark(Result):
         counted += f" + {refs} references)" if refs else ")"
         load, task = self.workload, self.task
         settings = load.settings(task)
-        if load.task == "linreg":
+        if load.task == DEFAULT_TASK:
             what = f"workload {load.name} (N={task.num_examples}, D={task.num_inputs}, batch {settings.batch_size})"
         else:
             data = f"{task.dataset}: " if getattr(task, "dataset", None) else ""
@@ -416,7 +414,21 @@ class Benchmark(Result):
         where = (" in this process" if not self.processes else
                  f" per row, spread over {self.processes} fresh processes (each with its own warm-up)")
         return (f"{counted}; {self.failed} failed, {self.skipped} skipped; {what}, {load.rounds} rounds after "
-                f"{load.warmup} warm-up{where}; 'vs scratch' = epoch time / all-scratch's; {self.wall_s:.1f} s")
+                f"{load.warmup} warm-up{where}; {self.baseline_note()}; {self.wall_s:.1f} s")
+
+    def baseline_note(self) -> str:
+        """What 'vs scratch' means, or why it is blank: no all-scratch row ran (with the reason)."""
+        seed, task = Combination(), self.workload.task
+        if any(r.status == "ok" and r.case.combo == seed for r in self.rows_):
+            return "'vs scratch' = epoch time / all-scratch's"
+        lacking = [role for role in ROLES if getattr(seed, role) not in self.registry.names(role, task)]
+        if lacking:
+            why = f"{seed.data} provides no {', '.join(lacking)} for task {task}"
+        elif seed not in self.combos:
+            why = "the all-scratch combination is not in this matrix"
+        else:
+            why = "the all-scratch row did not finish"
+        return f"'vs scratch' is blank: {why}"
 
     def left_out(self) -> list[str]:
         from harness.measure import planning
@@ -446,7 +458,7 @@ def plan_bench(registry, workload, *, ctx: str = "cpu", data=None, model=None, l
     combos = planning.select(registry, fixed, all, fused, workload.task)
     planned = planning.cases(combos, ctxs, workload)
     if references:
-        planned += planning.reference_cases(ctxs, workload)
+        planned += planning.reference_cases(ctxs, workload, task)
     return task, combos, planned
 
 
@@ -468,7 +480,7 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
     from harness.measure.breakdown import run_breakdown
 
     registry = registry or load_plugins(plugins, strict)
-    load = workloads.workload(workload, task, num_examples=num_examples, num_inputs=num_inputs, batch_size=batch_size,
+    load = workloads.workload(workload, task, registry, num_examples=num_examples, num_inputs=num_inputs, batch_size=batch_size,
                               lr=lr, seed=seed, target_loss=target_loss, target_acc=target_acc, dataset=dataset,
                               data_dir=data_dir, rounds=rounds, warmup=warmup)
     the_task, combos, planned = plan_bench(registry, load, ctx=ctx, data=data, model=model, loss=loss,

@@ -352,7 +352,7 @@ def test_default_matrix_adds_each_whole_plugin_on_its_own():
     chosen = planning.select(registry, {"data": ["scratch"], "model": ["scratch", "fast"], "loss": ["scratch", "fast"],
                                         "optimizer": ["fast"]}, everything=False, fused=True)
     assert len(chosen) == 4 + 1 and chosen[-1] == Combination("scratch", "fast", "fast", "fast", fused=True)
-    assert planning.Case(chosen[-1], "cpu", workloads.WORKLOADS["seed"]).id == "seed-cpu-scratch-fast-fast-fast-fused"
+    assert planning.Case(chosen[-1], "cpu", workloads.workload("seed")).id == "seed-cpu-scratch-fast-fast-fast-fused"
 
 
 def test_reference_rows_and_ratios(registry):

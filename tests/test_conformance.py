@@ -303,3 +303,94 @@ def test_an_unchanged_optimizer_plugin_trains_the_mlp():
     out = json.loads(proc.stdout)
     assert out["combination"]["optimizer"] == "momentum" and out["task"]["name"] == "mlp"
     assert out["epochs"][-1]["test_acc"] > 0.8  # chance is 0.1
+
+
+# --- a plugin task with one logit: the binary tutorial, and what the kit says about breaking its contract -----------
+
+BINARY_CODE = DOC.split("<!-- tutorial-binary -->\n```python\n")[1].split("```")[0]
+
+BINARY_VIOLATIONS = '''
+
+def two_scores(w, b):  # scores per class, on a task whose output contract is one logit
+    w.attach_grad()
+    b.attach_grad()
+    return (lambda X, w, b: nd.dot(X, nd.concat(w, -w, dim=1)) + b), [w, b]
+
+
+def crashing():
+    return lambda y_hat, y: nd.broadcast_add(y_hat, nd.ones((3, 3)))  # MXNet refuses the shapes
+
+
+@dataclass(frozen=True)
+class OddKind(LogReg):
+    name = "oddkind"
+    kind = "regression"  # but output = BINARY
+
+
+@dataclass(frozen=True)
+class NoLoss(LogReg):
+    name = "noloss"
+    components = {"loss": "nope"}
+
+
+@hookimpl
+def register_tasks(register):
+    for cls in (LogReg, OddKind, NoLoss):
+        register(cls.name, cls)
+
+
+@hookimpl
+def register_models(register):
+    register("logreg", logreg, tasks=["logreg"])
+    register("two_scores", two_scores, tasks=["logreg"])
+
+
+@hookimpl
+def register_losses(register):
+    register("logistic", gloss.SigmoidBinaryCrossEntropyLoss, tasks=["logreg"])
+    register("crashing", crashing, tasks=["logreg"])
+    register("xent_on_a_logit", gloss.SoftmaxCrossEntropyLoss, tasks=["logreg"])
+'''
+
+
+@pytest.fixture(scope="module")
+def logreg_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("logreg") / "harness_logreg.py"
+    path.write_text(BINARY_CODE)
+    return path
+
+
+def test_the_binary_tutorial_passes_the_kit(logreg_path):
+    report = check_plugin(str(logreg_path), partners="each")
+    assert report.ok, str(report)
+    assert {str(c) for c in report.cases if c.kind == "contract"} == {
+        "task:logreg:contract", "logreg:model:logreg:contract", "logreg:loss:logistic:contract"}
+    assert sum(c.kind == "converges" for c in report.cases) >= 2
+
+
+def test_roles_task_checks_only_the_task(logreg_path):
+    report = check_plugin(str(logreg_path), roles=["task"])
+    assert [str(c) for c in report.cases] == ["loads", "task:logreg:contract"] and report.ok, str(report)
+    with pytest.raises(HarnessError, match="unknown role tsak; valid: data, model, loss, optimizer, task"):
+        check_plugin(str(logreg_path), roles=["tsak"])
+
+
+def test_binary_contract_violations_are_one_clear_line_each(tmp_path):
+    path = tmp_path / "logreg_violations.py"
+    path.write_text(BINARY_CODE + BINARY_VIOLATIONS)
+    report = check_plugin(str(path), names=["two_scores", "crashing", "xent_on_a_logit", "oddkind", "noloss"],
+                          partners="each")
+    assert _failure(report, "logreg:model:two_scores:contract") == (
+        "model 'two_scores' on logreg: net(X) with X of shape (5, 2) returned shape (5, 2); expected (5, 1), "
+        "one logit per row (before the sigmoid): the task's output contract is binary")
+    crash = _failure(report, "logreg:loss:crashing:contract")
+    assert crash.startswith("loss 'crashing' on logreg: loss(y_hat (5, 1), y (5,)) raised MXNetError: ")
+    assert _failure(report, "logreg:loss:xent_on_a_logit:contract").startswith(
+        "loss 'xent_on_a_logit' on logreg: values are not the logistic loss of one logit per example")
+    assert _failure(report, "task:oddkind:contract") == (
+        "task 'oddkind': output 'binary' does not fit kind 'regression'; expected one of 'regression' "
+        "(output contracts: regression, binary, classes)")
+    assert _failure(report, "task:noloss:contract").startswith("task 'noloss': default loss 'nope': unknown loss 'nope'")
+    assert len(report.failures) == 5
+    for _, message in report.failures:  # one line, never MXNet's stack trace
+        assert "\n" not in message and "Stack trace" not in message and len(message) < 400

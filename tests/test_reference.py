@@ -27,7 +27,8 @@ class InProcessTorch:
     name = "torch-in-process"
 
     def __init__(self, task, settings):
-        self.loop = reference.TorchLoop(task.name, reference._host_data(task, "torch"), settings.batch_size,
+        self.loop = reference.TorchLoop(task.reference_loops.torch_scores, task.output,
+                                        reference._host_data(task, "torch"), settings.batch_size,
                                         settings.lr, settings.shuffle, task.seed, reference.GATHER_ONCE_BYTES)
         self.steps_per_epoch = -(-task.num_examples // settings.batch_size)
         self.run_epoch, self.metrics, self.arrays = self.loop.run_epoch, self.loop.metrics, self.loop.arrays
@@ -218,22 +219,30 @@ def test_a_dead_worker_is_an_error_naming_its_exit_code():
 
 class _OtherTask(LinReg):
     name = "other"
+    reference_loops = None
 
 
-def test_an_unsupported_task_is_refused_with_the_supported_ones():
-    message = "the numpy reference has no implementation of task 'other'; it supports: linreg, softmax, mlp"
+class _NumpyOnly(LinReg):
+    name = "numpy-only"
+    reference_loops = replace(LinReg.reference_loops, torch_scores=None)
+
+
+def test_a_task_without_loops_is_refused_with_what_it_lacks(registry):
+    message = ("the numpy reference cannot train task 'other': task 'other' declares no numpy loop "
+               "(Task.reference_loops.numpy_scores, numpy_step)")
     with pytest.raises(HarnessError) as exc:
         reference.NumpyReference(_OtherTask(), Settings())
     assert str(exc.value) == message
-    with pytest.raises(HarnessError, match="the torch reference has no implementation of task 'other'"):
+    with pytest.raises(HarnessError, match="the torch reference cannot train task 'other'"):
         reference.TorchReference(_OtherTask(), Settings())
-    for info in reference.references("other"):
+    for info in reference.references(_OtherTask()):
         assert not info.available
-        assert "no 'other' implementation (supports: linreg, softmax, mlp)" in info.skip_reason or \
-            "torch is not importable" in info.skip_reason
-    for task in reference.TASKS:
-        assert [i.tasks for i in reference.references(task)] == [reference.TASKS] * 2
-        assert reference.references(task)[0].available
+        assert info.skip_reason.startswith(f"task 'other' declares no {info.name} loop")
+    numpy_row, torch_row = reference.references(_NumpyOnly())
+    assert numpy_row.available
+    assert torch_row.skip_reason == "task 'numpy-only' declares no torch loop (Task.reference_loops.torch_scores)"
+    for name in registry.task_names():  # every built-in task brings both loops
+        assert reference.references(registry.make_task(name))[0].available
 
 
 def test_references_list_numpy_and_explain_a_missing_torch(monkeypatch):
@@ -270,3 +279,35 @@ def test_bench_image_task_has_both_reference_rows_with_torch_threads(tmp_path):
         assert rows[name]["test_acc"] is not None and rows[name]["steps_per_epoch"] == 45
     assert "numpy (reference)" in proc.stdout and "torch (reference)" in proc.stdout
     assert "vs numpy" in proc.stdout and "vs torch" in proc.stdout
+
+
+# --- a plugin's task brings its own loops: the one-logit tutorial task ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def logreg(tmp_path_factory):
+    """The binary tutorial's registry and task, and its all-scratch-data MXNet run without shuffling."""
+    from harness.core.loader import import_plugin
+
+    from .conftest import ROOT
+
+    doc = (ROOT / "docs" / "writing-plugins.md").read_text()
+    path = tmp_path_factory.mktemp("logreg") / "harness_logreg.py"
+    path.write_text(doc.split("<!-- tutorial-binary -->\n```python\n")[1].split("```")[0])
+    registry = load(only=["scratch"], extra=[import_plugin(str(path))])
+    task = registry.make_task("logreg")
+    settings = Settings.for_task(task, epochs=3, shuffle=False)
+    combo = Combination(model="logreg", loss="logistic")
+    return task, settings, train(Session(registry, combo, task, settings, mx.cpu()))
+
+
+@pytest.mark.parametrize("ref_cls", REFERENCES, ids=IDS)
+def test_a_binary_plugin_task_trains_its_own_loops_like_mxnet(logreg, ref_cls):
+    task, settings, run = logreg
+    ref, losses, records = _train(ref_cls, task, settings)
+    np.testing.assert_allclose(losses, [e["loss"] for e in run.epochs], rtol=0, atol=1e-5)
+    for mine, theirs in zip(ref.arrays(), run.arrays):
+        np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-5)
+    assert [(r["train_acc"], r["test_acc"]) for r in records] == [(e["train_acc"], e["test_acc"]) for e in run.epochs]
+    # not vacuous: it learned (log 2 is the loss of a zero logit), and the weights moved far beyond the tolerance
+    assert records[-1]["test_acc"] > 0.9 and losses[-1] < losses[0] < 0.1 * np.log(2)
+    assert np.max(np.abs(ref.arrays()[0] - task.initial_params(mx.cpu())[0].asnumpy())) > 0.1

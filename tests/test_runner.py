@@ -20,7 +20,7 @@ from harness.roles import Combination
 from tests.conftest import ROOT, run_cli
 from tests.helpers import interruptible
 
-SMALL = dataclasses.replace(workloads.WORKLOADS["seed"], num_examples=200, rounds=2, warmup=1)
+SMALL = dataclasses.replace(workloads.workload("seed"), num_examples=200, rounds=2, warmup=1)
 SLOWDOWN = ["-p", "tests/plugins/slowdown.py", "--data", "slowdown", "--model", "slowdown", "--loss", "slowdown",
             "--optimizer", "slowdown", "--num-examples", "200", "--no-references"]
 

@@ -159,8 +159,14 @@ def test_tasks_command_lists_components_per_task(capsys):
     assert {"momentum", "scratch", "gluon"} <= set(rows["mlp"]["optimizer"])  # any-task components: every task
     assert rows["softmax"]["target"] == "test_acc >= 0.9" and rows["linreg"]["target"] == "loss < 0.0001"
     assert rows["mlp"]["defaults"] == "epochs 10, batch 32, lr 0.5"
+    assert rows["mlp"]["params"] == [{"name": "W1", "shape": [64, 256]}, {"name": "b1", "shape": [256]},
+                                     {"name": "W2", "shape": [256, 10]}, {"name": "b2", "shape": [10]}]
+    assert (rows["linreg"]["output"], rows["softmax"]["output"]) == ("regression", "classes")
+    assert rows["linreg"]["workloads"] == ["seed", "large"] and rows["mlp"]["workloads"] == ["digits", "book", "fashion-mnist"]
+    assert rows["softmax"]["references"] == ["numpy", "torch"]
     code, out, _ = _cli(capsys, "tasks")
     assert code == 0 and "multilayer perceptron" in out
+    assert "  output regression; params w (2, 1), b (1,); workloads seed, large; reference loops numpy, torch" in out
 
 
 def test_task_contract_errors_in_the_api(registry):
@@ -199,3 +205,54 @@ def test_one_way_to_choose_combinations(registry):
     narrowed = full.choose("mlp", {"optimizer": ["momentum"]}, scope="seed")
     assert {c.optimizer for c in narrowed} == {"momentum"} and len(narrowed) == 8
     assert set(full.choose("softmax", scope="all")) >= set(full.choose("softmax", scope="builtin"))
+
+
+# --- plugin tasks are first-class: the binary tutorial from docs/writing-plugins.md ---------------------------------
+
+def _binary_tutorial(tmp_path):
+    from .conftest import ROOT
+
+    doc = (ROOT / "docs" / "writing-plugins.md").read_text()
+    (tmp_path / "harness_logreg.py").write_text(doc.split("<!-- tutorial-binary -->\n```python\n")[1].split("```")[0])
+
+
+def test_a_plugin_task_names_its_components_and_shows_its_parameters(tmp_path):
+    _binary_tutorial(tmp_path)
+    run = run_cli("-p", "harness_logreg", "run", "--task", "logreg", "--json", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(run.stdout)
+    assert doc["combination"] == {"data": "scratch", "model": "logreg", "loss": "logistic", "optimizer": "scratch"}
+    assert doc["epochs"][-1]["test_acc"] >= 0.9 and doc["epochs"][-1]["loss"] < doc["epochs"][0]["loss"]
+    tasks = run_cli("-p", "harness_logreg", "tasks", cwd=tmp_path)
+    assert ("  output binary; params w (2, 1), b (1,); workloads small, large; reference loops numpy, torch; "
+            "default components: model logreg, loss logistic") in tasks.stdout
+
+
+def test_bench_on_a_plugin_task_says_why_rows_are_missing(tmp_path):
+    """The two-cluster test task declares no reference loops: bench lists those rows as skipped with the reason,
+    and 'vs scratch' is blank because scratch has no model or loss for it, which the footer says."""
+    out = tmp_path / "run.json"
+    proc = run_cli("-p", "tests.plugins.task_twoclass", "bench", "--task", "twoclass", "--data", "scratch",
+                   "--optimizer", "scratch", "--rounds", "1", "--warmup", "0", "-q", "--json", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SKIPPED: task 'twoclass' declares no numpy loop (Task.reference_loops.numpy_scores, numpy_step)" in proc.stdout
+    assert "SKIPPED: task 'twoclass' declares no torch loop" in proc.stdout
+    assert "'vs scratch' is blank: scratch provides no model, loss for task twoclass" in proc.stdout
+    assert "'vs scratch' = epoch time" not in proc.stdout
+    names = [b["extra_info"]["workload"]["name"] for b in json.loads(out.read_text())["benchmarks"]]
+    assert names == ["default"]  # a task without workloads of its own: its defaults
+
+
+def test_bench_runs_a_plugin_tasks_own_workload_and_reference_loops(tmp_path):
+    _binary_tutorial(tmp_path)
+    out = tmp_path / "run.json"
+    proc = run_cli("-p", "harness_logreg", "bench", "--task", "logreg", "--workload", "large", "--num-examples", "2000",
+                   "--data", "scratch", "--optimizer", "scratch", "--rounds", "1", "--warmup", "0", "-q",
+                   "--json", str(out), cwd=tmp_path, env={"HARNESS_TORCH_THREADS": "1"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {b["extra_info"]["combination"].get("reference"): b["extra_info"] for b in json.loads(out.read_text())["benchmarks"]}
+    assert {None, "numpy"} <= set(rows) and rows[None]["workload"]["batch_size"] == 1000
+    torch_ran = "torch" in rows
+    assert torch_ran or "SKIPPED: torch is not importable" in proc.stdout
+    for name in ("numpy", "torch")[:1 + torch_ran]:  # the plugin's own maths, imported by name in the worker too
+        assert rows[name]["test_acc"] > 0.9 and rows[name]["steps_per_epoch"] == 2

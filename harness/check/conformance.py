@@ -29,10 +29,11 @@ import numpy as np
 from mxnet import autograd, nd
 
 from harness.core.errors import Diverged, HarnessError
-from harness.core.loader import BUILTIN_DISTRIBUTION, DEFAULT_TASK, ENTRY_POINT_GROUP, Registry, import_plugin, load
+from harness.core.loader import BUILTIN_DISTRIBUTION, ENTRY_POINT_GROUP, Registry, import_plugin, load
 from harness.core.roles import ROLES, Combination, Model
-from harness.core.task import Target, Task
+from harness.core.task import BINARY, CLASSES, OUTPUTS, REGRESSION, Target, Task, TaskWorkload
 from harness.core.train import Session, Settings, train
+from harness.tasks import DEFAULT_TASK, softmax
 
 __all__ = [
     "ANY_TASK_CHECKS",
@@ -48,7 +49,9 @@ __all__ = [
 
 #: The tasks a component registered for every task (``tasks=["*"]``, the default of data
 #: loaders and optimizers) is checked on: the seed's regression and one image task.
-ANY_TASK_CHECKS = ("linreg", "softmax")
+ANY_TASK_CHECKS = (DEFAULT_TASK, softmax.NAME)
+#: What ``roles=`` accepts: the component roles, and "task" for the tasks a plugin registers.
+KIT_ROLES = (*ROLES, "task")
 
 # Small and odd-sized so a short last batch and a wrong axis both show.
 _SMALL_ROWS = 23
@@ -140,7 +143,7 @@ class Case:
         except ConformanceError:
             raise
         except Exception as exc:  # a component crashing inside a check is a failure, not a kit error
-            raise ConformanceError(f"{self}: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}") from exc
+            raise ConformanceError(f"{self}: {_short(exc)}") from exc
 
 
 def _fail(what: str, problem: str) -> None:
@@ -149,6 +152,23 @@ def _fail(what: str, problem: str) -> None:
 
 def _arrays(x) -> np.ndarray:
     return x.asnumpy() if hasattr(x, "asnumpy") else np.asarray(x)
+
+
+def _short(exc: Exception) -> str:
+    """An exception in one line: MXNet's errors carry a C++ stack trace after their first line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip() and not line.strip().startswith("Stack")]
+    text = lines[0] if lines else ""
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
+def _call(what: str, call: str, fn, *args):
+    """``fn(*args)``; an exception becomes one :class:`ConformanceError` line naming ``call``."""
+    try:
+        return fn(*args)
+    except ConformanceError:
+        raise
+    except Exception as exc:
+        _fail(what, f"{call} raised {_short(exc)}")
 
 
 # ---- the tasks a check runs on ---------------------------------------------------
@@ -199,20 +219,28 @@ def _classes(task: Task, labels: nd.NDArray | None = None) -> int:
 
 
 def _output_width(task: Task, labels=None) -> int:
-    return _classes(task, labels) if task.kind == "classification" else 1
+    return _classes(task, labels) if task.output == CLASSES else 1
+
+
+def _logistic(y_hat, y):
+    """``-log sigmoid(y_hat)`` for ``y = 1``, ``-log(1 - sigmoid(y_hat))`` for ``y = 0``, without overflow."""
+    y = y.reshape(y_hat.shape)
+    return nd.relu(y_hat) - y_hat * y + nd.log(1 + nd.exp(-nd.abs(y_hat)))
 
 
 def _reference_loss(task: Task) -> Callable:
-    """The per-example loss of the task's kind, written here so the optimizer check needs no loss plugin."""
-    if task.kind == "classification":
+    """The per-example loss of the task's output contract, written here so the optimizer check needs no loss plugin."""
+    if task.output == CLASSES:
         return lambda y_hat, y: -nd.pick(nd.log_softmax(y_hat), y)
+    if task.output == BINARY:
+        return _logistic
     return lambda y_hat, y: (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
 
 
 def _is_affine_regression(task: Task) -> bool:
     """Linear regression: a ``(D, 1)`` weight and a ``(1,)`` bias, ``y_hat = X·w + b``."""
     shapes = tuple(tuple(s) for s in task.param_shapes)
-    return task.kind == "regression" and len(shapes) == 2 and len(shapes[0]) == 2 and shapes[0][1] == 1 and shapes[1] == (1,)
+    return task.output == REGRESSION and len(shapes) == 2 and len(shapes[0]) == 2 and shapes[0][1] == 1 and shapes[1] == (1,)
 
 
 # ---- contracts, one per role -------------------------------------------------------
@@ -294,16 +322,17 @@ def _check_model(what: str, factory, task: Task, tasks: _Tasks) -> None:
     X = features[:_SMALL_BATCH]
     b, width = X.shape[0], _output_width(task, labels)
     with autograd.record():
-        y_hat = model(X)
+        y_hat = _call(what, f"net(X) with X of shape {X.shape}", model, X)
     if y_hat.shape != (b, width):
-        kind = " scores, one per class (before the softmax)" if task.kind == "classification" else ""
+        kind = {CLASSES: " scores, one per class (before the softmax)",
+                BINARY: ", one logit per row (before the sigmoid): the task's output contract is binary"}.get(task.output, "")
         _fail(what, f"net(X) with X of shape {X.shape} returned shape {y_hat.shape}; expected ({b}, {width}){kind}")
     out = y_hat.asnumpy()
     if _is_affine_regression(task):
         w, bias = task.canonical(model.arrays())
         if not np.allclose(out, X.asnumpy().reshape(b, -1) @ w + bias.reshape(1, 1), rtol=1e-4, atol=1e-5):
             _fail(what, "net(X) is not X·w + b with its own parameters")
-    if task.kind == "classification" and width > 1 and np.all(out >= 0) and np.allclose(out.sum(axis=1), 1, atol=1e-4):
+    if task.output == CLASSES and width > 1 and np.all(out >= 0) and np.allclose(out.sum(axis=1), 1, atol=1e-4):
         _fail(what, "net(X) returns probabilities (each row sums to 1); return the scores before the softmax: "
                     "the loss applies it")
     weights = nd.array(np.random.RandomState(5).normal(size=(b, width)), ctx=ctx)
@@ -331,7 +360,13 @@ def _log_softmax(scores: np.ndarray) -> np.ndarray:
 def _loss_inputs(task: Task, tasks: _Tasks):
     """Random ``y_hat`` and valid labels ``y`` for the task's kind, and the expected terms and gradient."""
     rng, b = np.random.RandomState(3), _SMALL_BATCH
-    if task.kind == "classification":
+    if task.output == BINARY:
+        _, labels = tasks.small(task)
+        z, y = rng.normal(scale=2.0, size=(b, 1)), rng.randint(2, size=b)
+        col = y.reshape(b, 1)
+        want = (np.maximum(z, 0) - z * col + np.log1p(np.exp(-np.abs(z)))).ravel()
+        return z, y.astype(labels.dtype), want, 1 / (1 + np.exp(-z)) - col, labels.dtype
+    if task.output == CLASSES:
         _, labels = tasks.small(task)
         k = _classes(task, labels)
         scores = rng.normal(scale=2.0, size=(b, k))  # scores: negative ones too, as a model gives them
@@ -355,7 +390,7 @@ def _check_loss(what: str, make_loss, task: Task, tasks: _Tasks) -> None:
     y = nd.array(labels, ctx=ctx, dtype=label_dtype)
     y_hat.attach_grad()
     with autograd.record():
-        l = loss(y_hat, y)
+        l = _call(what, f"loss(y_hat {y_hat.shape}, y {y.shape})", loss, y_hat, y)
     if l.shape not in ((b,), (b, 1)):
         hint = ""
         if l.shape == (b, b):
@@ -364,7 +399,12 @@ def _check_loss(what: str, make_loss, task: Task, tasks: _Tasks) -> None:
             hint = "; do not sum or average: backward sums the terms"
         _fail(what, f"loss(y_hat {y_hat.shape}, y {y.shape}) returned shape {l.shape}; expected ({b},) or ({b}, 1){hint}")
     got = l.asnumpy().reshape(b)
-    if task.kind == "classification":
+    if task.output == BINARY:
+        if not np.allclose(got, want, rtol=1e-4, atol=1e-5):
+            _fail(what, "values are not the logistic loss of one logit per example, -log sigmoid(y_hat) for y = 1 "
+                        "and -log(1 - sigmoid(y_hat)) for y = 0 (gloss.SigmoidBinaryCrossEntropyLoss())")
+        grad_text = "sigmoid(y_hat) - y"
+    elif task.output == CLASSES:
         if not np.allclose(got, want, rtol=1e-4, atol=1e-5):
             picked = scores[np.arange(b), labels.astype(int)]
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -374,7 +414,7 @@ def _check_loss(what: str, make_loss, task: Task, tasks: _Tasks) -> None:
                             "softmax; the model returns scores, so apply the softmax in the loss (e.g. nd.log_softmax)")
             _fail(what, "values are not the cross-entropy -log softmax(y_hat)[y] per example")
         grad_text = "softmax(y_hat) - onehot(y)"
-    elif task.kind == "regression":
+    elif task.output == REGRESSION:
         if not np.allclose(got, want, rtol=1e-5, atol=1e-6):
             _fail(what, "values are not (y_hat - y)**2 / 2 per example")
         grad_text = "y_hat - y"
@@ -453,6 +493,11 @@ def _check_task(what: str, make_task, name: str, tasks: _Tasks) -> None:
         _fail(what, f"make_task() built a task named {task.name!r}; expected {name!r}, the name it is registered under")
     if task.kind not in ("regression", "classification"):
         _fail(what, f"kind {task.kind!r}; expected 'regression' or 'classification'")
+    fits = {"regression": (REGRESSION,), "classification": (BINARY, CLASSES)}[task.kind]
+    if task.output not in fits:
+        _fail(what, f"output {task.output!r} does not fit kind {task.kind!r}; expected one of "
+                    f"{', '.join(map(repr, fits))} (output contracts: {', '.join(OUTPUTS)})")
+    _check_declarations(what, task, tasks.registry)
     d = task.defaults
     if not (d.epochs >= 1 and 1 <= d.batch_size <= task.num_examples and d.lr > 0):
         _fail(what, f"defaults {d} must have epochs >= 1, 1 <= batch_size <= num_examples ({task.num_examples}) and lr > 0")
@@ -472,6 +517,8 @@ def _check_task(what: str, make_task, name: str, tasks: _Tasks) -> None:
         y = split.labels.asnumpy()
         if not (np.array_equal(y, np.round(y)) and y.min() >= 0):
             _fail(what, "labels must be class indices 0, 1, ...")
+        if task.output == BINARY and not set(np.unique(y)) <= {0, 1}:
+            _fail(what, f"a binary task's labels must be 0 or 1; got {sorted(set(np.unique(y).tolist()))[:5]}")
     if len(task.param_names) != len(task.param_shapes):
         _fail(what, f"param_names {task.param_names} and param_shapes {task.param_shapes} differ in length")
     first = task.initial_params(ctx)
@@ -489,11 +536,33 @@ def _check_task(what: str, make_task, name: str, tasks: _Tasks) -> None:
     if models and losses:
         model = Model(tasks.registry.get("model", models[0], name).for_task(name)(*task.initial_params(ctx)))
         loss = tasks.registry.get("loss", losses[0], name).for_task(name)()
-        metrics = task.metrics(model, loss, split)
+        metrics = _call(what, f"metrics() with the {models[0]!r} model and the {losses[0]!r} loss",
+                        task.metrics, model, loss, split)
         if task.target.metric not in metrics:
             _fail(what, f"target metric {task.target.metric!r} is not among its metrics {sorted(metrics)}")
         if "loss" not in metrics:
             _fail(what, f"metrics() must include 'loss'; got {sorted(metrics)}")
+
+
+def _check_declarations(what: str, task: Task, registry: Registry) -> None:
+    """What a task declares beyond its data: default components that exist and support it, workloads that are
+    :class:`TaskWorkload` objects with distinct names."""
+    components = dict(task.components or {})
+    unknown = sorted(set(components) - set(ROLES))
+    if unknown:
+        _fail(what, f"components names unknown role {', '.join(unknown)}; roles: {', '.join(ROLES)}")
+    for role, cname in components.items():
+        try:
+            registry.get(role, cname, task.name)
+        except HarnessError as exc:
+            _fail(what, f"default {role} {cname!r}: {exc}")
+    workloads = list(task.workloads)
+    bad = [w for w in workloads if not isinstance(w, TaskWorkload)]
+    if bad or not workloads:
+        _fail(what, f"workloads must be a non-empty tuple of harness.task.TaskWorkload; got {bad[:1] or workloads!r}")
+    names = [w.name for w in workloads]
+    if len(set(names)) != len(names):
+        _fail(what, f"workload names must be distinct; got {', '.join(names)}")
 
 
 def _contract(role: str, name: str, task_name: str, tasks: _Tasks) -> Callable[[], None]:
@@ -626,7 +695,7 @@ def _task_list(task, tasks) -> dict[str, Task | None] | None:
         else:
             raise HarnessError(f"task must be a task name or a harness.task.Task, got {t!r}")
     if not out:
-        raise HarnessError("tasks is empty; give task names, e.g. tasks=['linreg', 'softmax']")
+        raise HarnessError(f"tasks is empty; give task names, e.g. tasks={list(ANY_TASK_CHECKS)}")
     return out
 
 
@@ -668,9 +737,9 @@ def conformance_cases(
     """
     if partners not in ("all", "each"):
         raise HarnessError(f"partners must be 'all' or 'each', got {partners!r}")
-    unknown = sorted(set(roles or ()) - set(ROLES))
+    unknown = sorted(set(roles or ()) - set(KIT_ROLES))
     if unknown:
-        raise HarnessError(f"unknown role {', '.join(unknown)}; valid: {', '.join(ROLES)}")
+        raise HarnessError(f"unknown role {', '.join(unknown)}; valid: {', '.join(KIT_ROLES)}")
     selected = _task_list(task, tasks)
     if isinstance(names, str):
         names = [names]
@@ -710,7 +779,7 @@ def conformance_cases(
             if step.plugin == pname and (wanted is None or step.label in wanted):
                 fused += [(t, step.key) for t in _tasks_of(step.factories, selected)]
     own_tasks = [t for t in info.provides.get("task", [])
-                 if roles is None and (selected is None or t in selected) and (wanted is None or t in wanted)]
+                 if (roles is None or "task" in roles) and (selected is None or t in selected) and (wanted is None or t in wanted)]
 
     def loads() -> None:
         if not provided and not fused and not own_tasks:

@@ -14,6 +14,7 @@ import mxnet as mx
 import numpy as np
 
 from harness.core.errors import Diverged
+from harness.tasks import DEFAULT_TASK
 from harness.core.registry import Registry
 from harness.core.roles import ROLES, Combination
 from harness.core.task import Task
@@ -31,7 +32,7 @@ def max_abs_diff(result, reference) -> float:
     return float(np.max(np.abs(flat(result) - flat(reference))))
 
 
-def default_combinations(registry: Registry, task: str = "linreg", every: bool = False,
+def default_combinations(registry: Registry, task: str = DEFAULT_TASK, every: bool = False,
                          **named: list[str] | None) -> list[Combination]:
     """Combinations to verify on ``task``: ``named[role]`` where given, else the built-in
     implementations of that role that support the task (every installed one with
@@ -39,7 +40,7 @@ def default_combinations(registry: Registry, task: str = "linreg", every: bool =
     return registry.choose(task, named, scope="all" if every else "builtin", fused=True)
 
 
-def twin(registry: Registry, combo: Combination, task: str = "linreg") -> Combination:
+def twin(registry: Registry, combo: Combination, task: str = DEFAULT_TASK) -> Combination:
     """``combo`` with every built-in component replaced by the reference one (scratch, or the
     first built-in when scratch is blocked), unfused: what a third-party component or a
     fused step is compared with when it is not meant to be the seed's maths."""

@@ -81,9 +81,9 @@ def cmd_ab(args) -> int:
              runner.Environment("B", args.b_python, runner.parse_env(args.b_env, "--b-env"))]
     if args.rounds is None:
         args.rounds = ROUNDS_PER_PROCESS * args.processes
-    load = workloads.workload_from(lambda dest: getattr(args, dest))
-    _check_writable(args.json)
     registry = registry_from_args(args)
+    load = workloads.workload_from(lambda dest: getattr(args, dest), registry=registry)
+    _check_writable(args.json)
     _, _, planned = plan_bench(registry, load, ctx=args.ctx, **{role: getattr(args, role) for role in ROLES},
                                all=args.all, fused=args.fused, references=not args.no_references)
     runner.split_rounds(load.rounds, args.processes)

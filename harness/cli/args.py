@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import argparse
 
-from harness.core.loader import DEFAULT_TASK, Registry
+from harness.core.loader import Registry
 from harness.core.roles import ROLES
-from harness.tasks.builtin import LinReg
 from harness.core.train import Settings
+from harness.measure.workloads import task_help
+from harness.tasks import DEFAULT_TASK
+from harness.tasks.builtin import TASKS
 
 
 def registry_from_args(args: argparse.Namespace) -> Registry:
@@ -19,7 +21,7 @@ def registry_from_args(args: argparse.Namespace) -> Registry:
 def add_task_choice(parser: argparse.ArgumentParser) -> None:
     """``--task`` and the data options of the image tasks."""
     parser.add_argument("--task", default=DEFAULT_TASK, metavar="NAME",
-                        help="what to train: linreg (the seed), softmax, mlp, or a plugin's (harness tasks; default %(default)s)")
+                        help=f"what to train: {task_help()}, or a plugin's (harness tasks; default %(default)s)")
     parser.add_argument("--dataset", metavar="NAME",
                         help="image tasks: digits (bundled, the default), fashion-mnist (files) or synthetic (the book's scale)")
     parser.add_argument("--data-dir", metavar="DIR",
@@ -27,14 +29,14 @@ def add_task_choice(parser: argparse.ArgumentParser) -> None:
 
 
 def add_task_options(parser: argparse.ArgumentParser) -> None:
-    """The task and its hyper-parameters; unset values take the task's defaults (the seed's for linreg)."""
+    """The task and its hyper-parameters; unset values take the task's defaults (the seed's for the default task)."""
     add_task_choice(parser)
-    d, t = Settings(), LinReg()
-    parser.add_argument("--epochs", type=int, help=f"training epochs (default: the task's; linreg {d.epochs})")
-    parser.add_argument("--batch-size", type=int, help=f"examples per step (default: the task's; linreg {d.batch_size})")
-    parser.add_argument("--lr", type=float, help=f"learning rate (default: the task's; linreg {d.lr})")
-    parser.add_argument("--num-examples", type=int, help=f"N (linreg, default {t.num_examples}; synthetic images, default 60000)")
-    parser.add_argument("--num-inputs", type=int, help=f"D (linreg, default {t.num_inputs})")
+    d, t = Settings(), next(cls for cls in TASKS if cls.name == DEFAULT_TASK)()
+    parser.add_argument("--epochs", type=int, help=f"training epochs (default: the task's; {t.name} {d.epochs})")
+    parser.add_argument("--batch-size", type=int, help=f"examples per step (default: the task's; {t.name} {d.batch_size})")
+    parser.add_argument("--lr", type=float, help=f"learning rate (default: the task's; {t.name} {d.lr})")
+    parser.add_argument("--num-examples", type=int, help=f"N ({t.name}, default {t.num_examples}; synthetic images, default 60000)")
+    parser.add_argument("--num-inputs", type=int, help=f"D ({t.name}, default {t.num_inputs})")
     parser.add_argument("--seed", type=int, default=t.seed, help="data, initial parameters and shuffling (default %(default)s)")
 
 
@@ -57,4 +59,4 @@ def add_role_options(parser: argparse.ArgumentParser, multiple: bool) -> None:
         if multiple:
             parser.add_argument(f"--{role}", action="append", metavar="NAME", help=f"{role} implementation; repeat to select several")
         else:
-            parser.add_argument(f"--{role}", default="scratch", metavar="NAME", help=f"{role} implementation (default %(default)s)")
+            parser.add_argument(f"--{role}", metavar="NAME", help=f"{role} implementation (default: the task's, else scratch)")

@@ -16,6 +16,7 @@ from harness.analysis import history
 from harness.measure import planning
 from harness.measure import workloads
 from harness.core.errors import HarnessError
+from harness.tasks import DEFAULT_TASK
 from harness.output.render import table
 from harness.core.roles import ROLES
 from harness.cli.args import add_role_options, registry_from_args
@@ -85,8 +86,8 @@ def _check_format(fmt: str) -> None:
 
 def cmd_bench(args) -> int:
     _check_format(args.format)
-    load = workloads.workload_from(lambda dest: getattr(args, dest))
     registry = registry_from_args(args)
+    load = workloads.workload_from(lambda dest: getattr(args, dest), registry=registry)
     if args.workers is not None:
         return distributed.cmd_bench(args, registry, load)
     if args.overhead:
@@ -145,7 +146,7 @@ def _overhead(registry, load, ctxs) -> int:
     if ctxs != ["cpu"]:
         raise HarnessError(f"--overhead runs on cpu only (the seed's loop creates its indices there); got --ctx {','.join(ctxs)}")
     # the seed's loop is all-scratch by definition: role choices would not apply
-    if load.task != "linreg":
+    if load.task != DEFAULT_TASK:
         raise HarnessError(f"--overhead compares the seed's linear-regression loop; it needs --task linreg, got {load.task}")
     task = load.build_task(registry)
     result = measure_overhead(registry, task, load.settings(task), context.resolve("cpu"), load.rounds, load.warmup)

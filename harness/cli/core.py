@@ -5,6 +5,7 @@ import sys
 
 from harness import api
 from harness.core.errors import HarnessError
+from harness.tasks import DEFAULT_TASK, reference
 from harness.output.render import table, to_json
 from harness.core.roles import ROLES
 from harness.cli.args import add_role_options, add_task_options, registry_from_args, settings_from_args, task_from_args, task_options
@@ -101,9 +102,12 @@ def cmd_tasks(args) -> int:
             row["description"] = f"cannot build with defaults: {exc}"
         else:
             d = task.defaults
-            row.update({"kind": task.kind, "description": task.description,
+            row.update({"kind": task.kind, "output": task.output, "description": task.description,
                         "defaults": f"epochs {d.epochs}, batch {d.batch_size}, lr {d.lr:g}",
-                        "target": task.target.describe(), "verify tolerance": task.tolerance})
+                        "target": task.target.describe(), "verify tolerance": task.tolerance,
+                        "params": [{"name": n, "shape": list(s)} for n, s in zip(task.param_names, task.param_shapes)],
+                        "components": dict(task.components or {}), "workloads": [w.name for w in task.workloads],
+                        "references": [n for n in reference.NEEDS if reference.missing_loops(n, task) is None]})
         row.update({role: registry.names(role, name) for role in ROLES})
         row["fused"] = [s.label for s in registry.fused_steps(name)]
         rows.append(row)
@@ -115,6 +119,13 @@ def cmd_tasks(args) -> int:
     print()
     for r in rows:
         print(f"{r['task']}: {r.get('description', '')}; options: {r['options'] or 'none'}")
+        if "params" in r:
+            params = ", ".join(f"{p['name']} ({', '.join(map(str, p['shape']))}{',' if len(p['shape']) == 1 else ''})"
+                               for p in r["params"])
+            chosen = ", ".join(f"{role} {name}" for role, name in r["components"].items())
+            print(f"  output {r['output']}; params {params}; workloads {', '.join(r['workloads'])}; "
+                  f"reference loops {', '.join(r['references']) or 'none'}"
+                  + (f"; default components: {chosen}" if chosen else ""))
     return 0
 
 
@@ -136,7 +147,7 @@ def cmd_run(args) -> int:
     if args.json:
         return 0
     fused = " as one fused step" if combo.fused else ""
-    where = f"; task {task.name}" + (f" on {task.dataset}" if getattr(task, "dataset", None) else "") if task.name != "linreg" else ""
+    where = f"; task {task.name}" + (f" on {task.dataset}" if getattr(task, "dataset", None) else "") if task.name != DEFAULT_TASK else ""
     print(f"combination: {', '.join(f'{r}={getattr(combo, r)}' for r in ROLES)}{fused} on {result.ctx}{where}")
     for name, true in (task.truth() or {}).items():
         learned = result.params[name]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from harness.distributed.exchange import KVSTORES, PLACEMENTS, check_placement, takes_kvstore
 from harness.core.errors import HarnessError
+from harness.tasks import DEFAULT_TASK
 from harness.core.loader import parse_specs
 from harness.output.render import to_json, write_atomic
 from harness.core.roles import ROLES, Combination
@@ -71,7 +72,7 @@ def job_options(args, workers: int) -> dict:
     return options
 
 
-def check_combination(registry, combo: Combination, placement: str, task: str = "linreg") -> None:
+def check_combination(registry, combo: Combination, placement: str, task: str = DEFAULT_TASK) -> None:
     """Fail before any process starts when a combination cannot run distributed with ``placement``."""
     factories = registry.resolve(combo, task)
     if combo.fused:
@@ -95,7 +96,7 @@ def cmd_run(args, registry, task, settings) -> int:
 
     from harness.core import context
 
-    combo = Combination(**{role: getattr(args, role) for role in ROLES}, fused=args.fused)
+    combo = Combination.for_task(task, args.fused, **{role: getattr(args, role) for role in ROLES})
     check_combination(registry, combo, args.placement, task.name)
     context.resolve(args.ctx)  # an unusable context fails here, not in every worker
     options = job_options(args, args.workers)

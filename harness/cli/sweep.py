@@ -5,6 +5,7 @@ import sys
 
 from harness.core import context
 from harness.core.errors import HarnessError
+from harness.tasks import DEFAULT_TASK
 from harness.output.render import role_columns, table, to_json, write_atomic
 from harness.core.roles import ROLES, Combination
 from harness.measure.sweep import points, measure_point, render_png, summarize
@@ -49,9 +50,9 @@ def _combos(registry, args) -> list[Combination]:
 
 
 def cmd_sweep(args) -> int:
-    sized = args.task == "linreg" or args.dataset == "synthetic"
+    sized = args.task == DEFAULT_TASK or args.dataset == "synthetic"
     ns = _ints("--num-examples")(args.num_examples or "1000,4000,16000") if sized or args.num_examples else [None]
-    ds = _ints("--num-inputs")(args.num_inputs or "2") if args.task == "linreg" or args.num_inputs else [None]
+    ds = _ints("--num-inputs")(args.num_inputs or "2") if args.task == DEFAULT_TASK or args.num_inputs else [None]
     bs = _ints("--batch-size")(args.batch_size)
     if args.rounds <= 0 or args.warmup < 0:
         raise HarnessError(f"--rounds must be >= 1 and --warmup >= 0, got {args.rounds} and {args.warmup}")

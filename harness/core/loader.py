@@ -27,16 +27,20 @@ import pluggy
 from harness import __version__
 from harness.core import hookspecs
 from harness.core.errors import HarnessError, PluginError
-from harness.core.registry import DEFAULT_TASK, DEFAULT_TASKS, FUSED_HOOK, HOOKS, TASK_HOOK, Component, FusedStep, Policy, Registry, Skipped, TaskEntry, registrar
+from harness.core.registry import (ANY_TASK_ROLES, FUSED_HOOK, HOOKS, TASK_HOOK, Component, FusedStep, Policy, Registry,
+                                   Skipped, TaskEntry, registrar)
 
 __all__ = [
-    "BUILTIN_DISTRIBUTION", "DEFAULT_TASK", "DEFAULT_TASKS", "ENTRY_POINT_GROUP", "FUSED_HOOK", "TASK_HOOK",
+    "ANY_TASK_ROLES", "BUILTIN_DISTRIBUTION", "ENTRY_POINT_GROUP", "FUSED_HOOK", "TASK_HOOK",
     "Component", "FusedStep", "PluginInfo", "PluginWarning", "Registry", "Skipped", "TaskEntry",
     "import_plugin", "load", "parse_specs",
 ]
 
 ENTRY_POINT_GROUP = "harness"
 BUILTIN_DISTRIBUTION = "mxnet-harness"
+#: The host's own tasks, loaded by module name (the plugin host imports nothing above it); the module
+#: names the default task (``DEFAULT_TASK``).
+BUILTIN_TASKS = "harness.tasks.builtin"
 
 
 class PluginWarning(UserWarning):
@@ -209,7 +213,9 @@ def load(
     if trace:
         _add_tracing(pm)
     infos: dict[str, PluginInfo] = {}
-    registry = Registry(pm, infos, [])
+    # the host's own tasks (the seed's data is the host's): always there, like pytest's built-in plugins
+    builtin_tasks = importlib.import_module(BUILTIN_TASKS)
+    registry = Registry(pm, infos, [], default_task=builtin_tasks.DEFAULT_TASK)
 
     def fail(info: PluginInfo, reason: str) -> None:
         if strict:
@@ -250,9 +256,6 @@ def load(
             fail(info, f"implements no harness hooks{hint}")
             return
         infos[name] = info
-
-    # the host's own tasks (the seed's data is the host's): always there, like pytest's built-in plugins
-    from harness.tasks import builtin as builtin_tasks
 
     add(lambda: builtin_tasks, PluginInfo("tasks", "built-in", builtin_tasks.__name__, BUILTIN_DISTRIBUTION, __version__))
 

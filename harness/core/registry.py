@@ -23,10 +23,10 @@ FUSED_HOOK = "register_fused_steps"
 TASK_HOOK = "register_tasks"
 #: Every registration hook, in the order the host calls them (tasks first: the tasks exist before their components).
 HOOKS = (TASK_HOOK, *ROLE_HOOKS.values(), FUSED_HOOK)
-DEFAULT_TASK = "linreg"
-#: Tasks a component is for when it does not say: models and losses compute the seed's maths,
-#: data loaders and optimizers only see batches and parameters ("*": every task).
-DEFAULT_TASKS = {"data": ("*",), "model": ("linreg",), "loss": ("linreg",), "optimizer": ("*",), "fused": ("linreg",)}
+#: Roles whose components are for every task ("*") when they do not say: a data loader only sees batches, an
+#: optimizer only parameters.  A model, loss or fused step that does not say computes the seed's maths: it is for
+#: the registry's default task, which the host's tasks name (:data:`harness.tasks.DEFAULT_TASK`; core names no task).
+ANY_TASK_ROLES = ("data", "optimizer")
 HOOK_ROLES = {hook: role for role, hook in ROLE_HOOKS.items()}
 #: each role's plural, for messages that list components
 PLURALS = {"data": "data loaders", "model": "models", "loss": "losses", "optimizer": "optimizers"}
@@ -47,6 +47,7 @@ class Component:
     name: str
     factories: dict[str, Callable]
     plugin: str
+    default_task: str = ""  # the registry's: what ``factory`` and ``for_task()`` mean
 
     @property
     def tasks(self) -> list[str]:
@@ -55,13 +56,13 @@ class Component:
     def supports(self, task: str) -> bool:
         return task in self.factories or "*" in self.factories
 
-    def for_task(self, task: str = DEFAULT_TASK) -> Callable:
-        return self.factories.get(task) or self.factories["*"]
+    def for_task(self, task: str | None = None) -> Callable:
+        return self.factories.get(task or self.default_task) or self.factories["*"]
 
     @property
     def factory(self) -> Callable:
         """The factory for the seed's task (or for every task)."""
-        return self.for_task(DEFAULT_TASK)
+        return self.for_task()
 
     def describe_tasks(self) -> str:
         return "any task" if "*" in self.factories else ", ".join(self.tasks)
@@ -123,9 +124,11 @@ SEED_PLUGINS = ("scratch", "gluon")
 class Registry:
     """Every loaded plugin and the implementations it registered, keyed by role and name."""
 
-    def __init__(self, pm, infos: Mapping[str, PluginRecord], skipped: list[Skipped]):
+    def __init__(self, pm, infos: Mapping[str, PluginRecord], skipped: list[Skipped], default_task: str = ""):
         #: the ``pluggy.PluginManager`` the plugins were loaded into (its hooks)
         self.pm = pm
+        #: the task of every command that names none, and of a model or loss registered without ``tasks=``
+        self.default_task = default_task
         self.plugins = infos
         self.skipped = skipped
         self.components: dict[str, dict[str, Component]] = {role: {} for role in ROLES}
@@ -147,10 +150,12 @@ class Registry:
     def task_names(self) -> list[str]:
         return sorted(self.tasks)
 
-    def make_task(self, name: str = DEFAULT_TASK, **options):
-        """The task ``name`` built with the options it takes; ``None`` options are left to its defaults.
+    def make_task(self, name: str | None = None, **options):
+        """The task ``name`` (default: the default task) built with the options it takes; ``None`` options are
+        left to its defaults.
 
         An option the task does not take is an error, unless it is ``None``."""
+        name = name or self.default_task
         entry = self.tasks.get(name)
         if entry is None:
             clash = self.conflicts.get(("task", name))
@@ -197,16 +202,18 @@ class Registry:
             )
         raise HarnessError(f"unknown {role} {name!r}; available: {available}")
 
-    def resolve(self, combo: Combination, task: str = DEFAULT_TASK) -> dict[str, Callable]:
+    def resolve(self, combo: Combination, task: str | None = None) -> dict[str, Callable]:
         """The factory for each role of ``combo`` on ``task``; unknown names fail listing the valid ones,
         and so do a component that does not support the task and a fused combination without a fused step."""
+        task = task or self.default_task
         factories = {role: self.get(role, getattr(combo, role), task).for_task(task) for role in ROLES}
         if combo.fused:
             self.fused_step(combo, task)
         return factories
 
-    def fused_step(self, combo: Combination, task: str = DEFAULT_TASK) -> Callable:
+    def fused_step(self, combo: Combination, task: str | None = None) -> Callable:
         """``make_step(net, lr)`` registered for ``combo``'s model, loss and optimizer."""
+        task = task or self.default_task
         found = self.fused.get(combo.fused_key)
         if found is not None:
             if not found.supports(task):
@@ -225,7 +232,7 @@ class Registry:
         """Every selectable fused step, by (model, loss, optimizer); with ``task``, those for it."""
         return [self.fused[key] for key in sorted(self.fused) if task is None or self.fused[key].supports(task)]
 
-    def choose(self, task: str = DEFAULT_TASK, fixed: dict | None = None, *, scope: str = "seed",
+    def choose(self, task: str | None = None, fixed: dict | None = None, *, scope: str = "seed",
                fused: bool = False) -> list[Combination]:
         """The one way every command picks combinations for ``task``.
 
@@ -237,6 +244,7 @@ class Registry:
         registered one (``--all``, ``pytest benchmarks/``).  ``fused`` adds the fused variant of
         every chosen combination that has one.
         """
+        task = task or self.default_task
         fixed = {role: list(names) for role, names in (fixed or {}).items() if names}
         if scope == "own" and not fixed:
             combos = self.own_combinations(task)
@@ -310,8 +318,8 @@ def registrar(registry: Registry, hookname: str, plugin: str, policy: Policy) ->
             label = "/".join(key)
             if not callable(make_step):
                 raise PluginError(f"plugin {plugin!r} registered fused step {label!r} with a non-callable")
-            factories = dict.fromkeys(_task_list(plugin, "fused", label, tasks), make_step)
-            step = FusedStep("fused", label, factories, plugin, key=key)
+            factories = dict.fromkeys(_task_list(registry, plugin, "fused", label, tasks), make_step)
+            step = FusedStep("fused", label, factories, plugin, registry.default_task, key=key)
             _claim(registry, registry.fused, "fused", key, label, step, policy)
 
         return register_fused
@@ -322,15 +330,16 @@ def registrar(registry: Registry, hookname: str, plugin: str, policy: Policy) ->
             raise PluginError(f"plugin {plugin!r} registered a {role} with an invalid name {name!r}")
         if not callable(factory):
             raise PluginError(f"plugin {plugin!r} registered {role} {name!r} with a non-callable")
-        factories = dict.fromkeys(_task_list(plugin, role, name, tasks), factory)
-        _claim(registry, registry.components[role], role, name, name, Component(role, name, factories, plugin), policy)
+        factories = dict.fromkeys(_task_list(registry, plugin, role, name, tasks), factory)
+        component = Component(role, name, factories, plugin, registry.default_task)
+        _claim(registry, registry.components[role], role, name, name, component, policy)
 
     return register
 
 
-def _task_list(plugin: str, role: str, name: str, tasks) -> tuple[str, ...]:
+def _task_list(registry: Registry, plugin: str, role: str, name: str, tasks) -> tuple[str, ...]:
     if tasks is None:
-        return DEFAULT_TASKS[role]
+        return ("*",) if role in ANY_TASK_ROLES else (registry.default_task,)
     if isinstance(tasks, str):
         tasks = (tasks,)
     tasks = tuple(tasks)

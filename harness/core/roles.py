@@ -42,6 +42,12 @@ class Combination:
     optimizer: str = "scratch"
     fused: bool = False
 
+    @classmethod
+    def for_task(cls, task, fused: bool = False, **given: str | None) -> "Combination":
+        """The roles given, else the task's default components (``Task.components``), else the seed's scratch."""
+        declared = getattr(task, "components", None) or {}
+        return cls(**{role: given.get(role) or declared.get(role) or getattr(cls, role) for role in ROLES}, fused=fused)
+
     def as_dict(self) -> dict:
         # "fused" only when set: the unfused JSON stays what it always was
         roles = {role: getattr(self, role) for role in ROLES}

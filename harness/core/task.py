@@ -3,22 +3,31 @@
 A task owns its data (a training and a test split, put on the run's context),
 its initial parameters (named, ordered, drawn once from the seed so every model
 starts from the same values), its default hyper-parameters, its quality
-metrics and its time-to-quality target.  Models and losses are written for a
-task; data loaders and optimizers only see batches and parameters, so they
-work for any task.  Built-in tasks live in :mod:`harness.tasks.builtin`; a plugin adds
-one with the ``register_tasks`` hook.
+metrics and its time-to-quality target, its output contract (what a model
+returns), and optionally its default components, its workloads and its
+reference loops outside MXNet.  Models and losses are written for a task; data
+loaders and optimizers only see batches and parameters, so they work for any
+task.  The built-in tasks live in :mod:`harness.tasks` (one module each); a
+plugin adds one with the ``register_tasks`` hook.
+
+This module imports no MXNet (the arrays' methods do the work): the PyTorch
+reference worker unpickles a task's reference loops, and with them this module,
+in a process that must stay free of MXNet.
 """
 from __future__ import annotations
 
 import math
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
-import mxnet as mx
 import numpy as np
-from mxnet import nd
 
 from harness.core.errors import HarnessError
+
+if TYPE_CHECKING:
+    import mxnet as mx
+    from mxnet import nd
 
 #: Largest seed NumPy's ``RandomState`` takes (we also add 1 for the initial parameters).
 MAX_SEED = 2**32 - 2
@@ -51,6 +60,57 @@ class Target:
         return f"{self.metric} {'>=' if self.higher else '<'} {self.value:g}"
 
 
+#: The output contracts: what ``net(X)`` returns for a batch of ``b`` rows, and the loss it is written for.
+REGRESSION = "regression"  # (b, 1) real values; squared loss (y_hat - y)**2 / 2
+BINARY = "binary"  # (b, 1) one logit, labels 0/1; logistic loss -log sigmoid(±y_hat)
+CLASSES = "classes"  # (b, k) one score per class before the softmax; softmax cross-entropy
+OUTPUTS = (REGRESSION, BINARY, CLASSES)
+
+
+@dataclass(frozen=True)
+class TaskWorkload:
+    """A named size of a task for ``harness bench``/``ab`` (``--workload NAME``); ``None`` takes the task's value.
+
+    ``num_examples``/``num_inputs``/``dataset`` build the task (only the options it takes), ``batch_size``/``lr``
+    train it, ``target_loss``/``target_acc`` replace its target, ``rounds`` timed epochs follow ``warmup`` ones."""
+
+    name: str
+    num_examples: int | None = None
+    num_inputs: int | None = None
+    dataset: str | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    target_loss: float | None = None
+    target_acc: float | None = None
+    rounds: int = 10
+    warmup: int = 1
+    description: str = ""  # for --workload's help, e.g. "synthetic 60,000 × 1×28×28, batch 256"
+
+
+#: What a task without workloads of its own is benchmarked at: its own data and defaults.
+DEFAULT_WORKLOADS = (TaskWorkload("default", rounds=5, warmup=1),)
+
+
+@dataclass(frozen=True)
+class ReferenceLoops:
+    """A task's maths outside MXNet, for the reference rows of ``harness bench``; a loop left ``None`` has no row.
+
+    Module-level functions on float32 arrays (pickled by name into the PyTorch worker), the parameters in the
+    task's order, ``X`` flattened to ``(b, inputs)``:
+
+    * ``numpy_scores(params, X)``: the model's output, as the task's output contract shapes it;
+    * ``numpy_step(params, X, y, scale)``: one SGD step with the analytic gradient, in place, ``scale = lr / b``
+      (``y`` is ``(b, 1)`` for one output, class indices ``(b,)`` for scores per class);
+    * ``torch_scores(params, X)``: the output with PyTorch tensors; autograd and the contract's loss do the rest.
+
+    The loss, the accuracies and the update around these come from the output contract, in :mod:`harness.tasks.reference`.
+    """
+
+    numpy_scores: Callable | None = None
+    numpy_step: Callable | None = None
+    torch_scores: Callable | None = None
+
+
 @dataclass
 class Split:
     """A task's data on one context: the training split, and the test split when the task has one."""
@@ -80,6 +140,13 @@ class Task:
     description: str = ""
     defaults: Defaults
     target: Target
+    #: components by role that ``run``/``verify`` use when the user names none, e.g. ``{"model": "mine"}``
+    #: (roles not named here: the host's default, the seed's scratch)
+    components: dict = {}
+    #: the workloads ``harness bench --workload NAME`` offers, the first the default
+    workloads: tuple = DEFAULT_WORKLOADS
+    #: the maths outside MXNet for the reference rows (``None``: none)
+    reference_loops: ReferenceLoops | None = None
     #: what a verify run compares with, and the largest difference it accepts
     tolerance: float = 1e-5
     #: epochs ``harness verify`` trains when not told (None: the task's default epochs); rounding
@@ -87,6 +154,12 @@ class Task:
     #: with training, so a task may verify over fewer epochs than it trains
     verify_epochs: int | None = None
     seed: int = 0
+
+    @property
+    def output(self) -> str:
+        """The output contract (:data:`OUTPUTS`): a regression task's is :data:`REGRESSION`, a classification
+        task's :data:`CLASSES`; a binary classifier with one logit sets ``output = BINARY``."""
+        return CLASSES if self.kind == "classification" else REGRESSION
 
     # --- data and parameters ---------------------------------------------------
     @property
@@ -115,8 +188,12 @@ class Task:
 
     # --- quality ------------------------------------------------------------------
     def metrics(self, net, loss, split: Split) -> dict:
-        """``{"loss": mean training loss, ...}`` after an epoch; classification adds accuracies."""
-        return {"loss": _mean_loss(net, loss, split.features, split.labels)}
+        """``{"loss": mean training loss}`` after an epoch; classification adds ``train_acc`` and ``test_acc``."""
+        out = {"loss": _mean_loss(net, loss, split.features, split.labels)}
+        if self.kind == "classification":
+            out["train_acc"] = accuracy(net, split.features, split.labels)
+            out["test_acc"] = accuracy(net, split.test_features, split.test_labels)
+        return out
 
     def canonical(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         """Parameters as NumPy in :attr:`param_shapes` (a transposed 2-D weight turned back)."""
@@ -146,6 +223,15 @@ class Task:
         return "epoch %d, loss %f (%.3fs)" % (epoch, metrics["loss"], seconds)
 
 
+def declared(make_task: Callable) -> type[Task] | None:
+    """The :class:`Task` class a registered ``make_task`` builds, when that shows without building one: the
+    class itself, or a classmethod of it (``None`` for any other function)."""
+    for candidate in (make_task, getattr(make_task, "__self__", None)):
+        if isinstance(candidate, type) and issubclass(candidate, Task):
+            return candidate
+    return None
+
+
 def _mean_loss(net, loss, features, labels, chunk: int = 8192) -> float:
     """Mean of the per-example loss over a split, in chunks so large splits need little memory."""
     total = 0.0
@@ -155,16 +241,23 @@ def _mean_loss(net, loss, features, labels, chunk: int = 8192) -> float:
 
 
 def accuracy(net, features, labels, chunk: int = 8192) -> float:
-    """The book's ``evaluate_accuracy``: share of rows whose highest score is the label."""
+    """The book's ``evaluate_accuracy``: share of rows whose highest score is the label; with one output
+    per row (a binary classifier's logit) the prediction is 1 where it is positive."""
     right = 0.0
     for i in range(0, features.shape[0], chunk):
         y_hat = net(features[i:i + chunk])
-        right += float((y_hat.argmax(axis=1) == labels[i:i + chunk].astype("float32")).sum().asscalar())
+        if y_hat.ndim == 1 or y_hat.shape[1] == 1:
+            predicted = y_hat.reshape((-1,)) > 0
+        else:
+            predicted = y_hat.argmax(axis=1)
+        right += float((predicted == labels[i:i + chunk].astype("float32")).sum().asscalar())
     return right / features.shape[0]
 
 
 def seed_everything(seed: int) -> None:
     """Seed every RNG a plugin may draw from: Python's (seed ``data_iter``), NumPy's (Gluon ``DataLoader``), MXNet's."""
+    import mxnet as mx
+
     random.seed(seed)
     np.random.seed(seed)
     mx.random.seed(seed)

@@ -63,8 +63,8 @@ def build(spec: dict):
         task = workload.build_task(registry)
         settings = workload.settings(task)
     else:
-        options = dict(spec["task"])  # {"name": ..., option: value, ...}; no name: the seed's linreg
-        task = registry.make_task(options.pop("name", "linreg"), **options)
+        options = dict(spec["task"])  # {"name": ..., option: value, ...}; no name: the default task (the seed's)
+        task = registry.make_task(options.pop("name", None), **options)
         settings = Settings(**spec["settings"])
     return task, settings, registry, Combination(**spec["combination"])
 

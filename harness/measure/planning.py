@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from harness.core import context
 from harness.tasks import reference
 from harness.core.errors import HarnessError
+from harness.tasks import DEFAULT_TASK
 from harness.core.registry import Registry
 from harness.output.render import role_columns
 from harness.core.roles import ROLES, Combination
+from harness.core.task import Task
 from harness.core.train import Session
 from harness.measure.workloads import Workload
 
@@ -63,22 +65,23 @@ class Case:
         return Session(registry, self.combo, task, w.settings(task), context.resolve(self.ctx))
 
 
-def reference_cases(ctxs: list[str], load: Workload) -> list[tuple[Case, str | None]]:
-    """The reference loops for the workload's task (CPU only), each with why it is skipped here, if it is;
-    asked when planning, not at import, since finding out whether torch works imports it (~0.7 s)."""
+def reference_cases(ctxs: list[str], load: Workload, task: Task | None = None) -> list[tuple[Case, str | None]]:
+    """The reference loops (CPU only), each with why it is skipped here, if it is (``task``, the workload's
+    built task, may declare no loop for one); asked when planning, not at import, since finding out whether
+    torch works imports it (~0.7 s)."""
     if "cpu" not in ctxs:
         return []
-    return [(Case(None, "cpu", load, info.name), info.skip_reason) for info in reference.references()
-            if load.task in info.tasks]
+    return [(Case(None, "cpu", load, info.name), info.skip_reason) for info in reference.references(task)]
 
 
-def select(registry: Registry, fixed: dict, everything: bool, fused: bool = False, task: str = "linreg") -> list[Combination]:
+def select(registry: Registry, fixed: dict, everything: bool, fused: bool = False,
+           task: str = DEFAULT_TASK) -> list[Combination]:
     """``harness bench``'s combinations: :meth:`harness.core.registry.Registry.choose` with the seed plugins
     by default, every registered implementation (and every fused variant) with ``everything``."""
     return registry.choose(task, fixed, scope="all" if everything else "seed", fused=fused or everything)
 
 
-def left_out(registry: Registry, combos: list[Combination], task: str = "linreg") -> list[str]:
+def left_out(registry: Registry, combos: list[Combination], task: str = DEFAULT_TASK) -> list[str]:
     """Registered ``role:name`` pairs for ``task`` that appear in no combination of ``combos``."""
     used = {(role, getattr(c, role)) for c in combos for role in ROLES}
     return [f"{role}:{name}" for role in ROLES for name in registry.names(role, task) if (role, name) not in used]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.core.errors import HarnessError
+from harness.tasks import DEFAULT_TASK
 from harness.core.roles import Combination
 from harness.core.timing import measure
 from harness.core.train import Session, Settings
@@ -34,7 +35,7 @@ def points(combos, ns, ds, bs) -> list[Point]:
 
 
 def measure_point(registry, point: Point, ctx, rounds: int, warmup: int, lr: float | None, seed: int,
-                  task_name: str = "linreg", **task_options) -> dict:
+                  task_name: str = DEFAULT_TASK, **task_options) -> dict:
     """Median epoch seconds, µs per step and per sample at one grid point (a failure becomes ``error``)."""
     row = {"combo": point.combo, "N": point.num_examples, "D": point.num_inputs, "B": point.batch_size}
     try:

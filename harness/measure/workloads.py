@@ -1,15 +1,16 @@
-"""Workloads: a task at a size with its hyper-parameters and measuring length, the built-in ones per task,
-and the command-line options that pick and override them (for ``harness bench``, ``harness ab`` and
-``pytest benchmarks/`` alike).
+"""Workloads: a task at a size with its hyper-parameters and measuring length, those each task declares
+(``Task.workloads``), and the command-line options that pick and override them (for ``harness bench``,
+``harness ab`` and ``pytest benchmarks/`` alike).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 from harness.core.errors import HarnessError
 from harness.core.registry import Registry
-from harness.core.task import Target, Task
+from harness.core.task import DEFAULT_WORKLOADS, Target, Task, TaskWorkload, declared
 from harness.core.train import Settings
+from harness.tasks import DEFAULT_TASK
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Workload:
     rounds: int = 10
     warmup: int = 1
     seed: int = 0
-    task: str = "linreg"
+    task: str = DEFAULT_TASK
     dataset: str | None = None
     data_dir: str | None = None
     target_acc: float | None = None
@@ -59,46 +60,54 @@ class Workload:
     @property
     def label(self) -> str:
         """The workload's name, prefixed by its task unless that is the seed's."""
-        return self.name if self.task == "linreg" else f"{self.task}-{self.name}"
+        return self.name if self.task == DEFAULT_TASK else f"{self.task}-{self.name}"
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-#: Rounds chosen so each default matrix (16 combinations) stays near a minute on 2 cores.
-WORKLOADS = {
-    "seed": Workload("seed", num_examples=1000, num_inputs=2, batch_size=10, target_loss=1e-4, rounds=10, warmup=1),
-    "large": Workload("large", num_examples=100_000, num_inputs=100, batch_size=1000, target_loss=1e-4, rounds=5,
-                      warmup=1),
-    # the image tasks: the bundled digits, the book's scale on synthetic images, Fashion-MNIST from files
-    "digits": Workload("digits", dataset="digits", rounds=10, warmup=1),
-    "book": Workload("book", dataset="synthetic", rounds=3, warmup=1),
-    "fashion-mnist": Workload("fashion-mnist", dataset="fashion-mnist", rounds=3, warmup=1),
-    # a plugin's task: its own data and defaults
-    "default": Workload("default", rounds=5, warmup=1),
-}
-#: The built-in tasks' workloads; every other task has "default".
-TASK_WORKLOADS = {"linreg": ("seed", "large"), "softmax": ("digits", "book", "fashion-mnist"),
-                  "mlp": ("digits", "book", "fashion-mnist")}
+def _builtins() -> Registry:
+    from harness.core.loader import load
+
+    return load(autoload=False)  # the host's own tasks only
 
 
-def workloads_for(task: str) -> list[str]:
-    return list(TASK_WORKLOADS.get(task, ("default",)))
+def declared_workloads(registry: Registry, task: str) -> tuple[TaskWorkload, ...]:
+    """What ``task`` declares (``Task.workloads``), read from its class, else from the task built at its defaults."""
+    entry = registry.tasks.get(task)
+    cls = declared(entry.factory) if entry is not None else None
+    found = cls.workloads if cls is not None else registry.make_task(task).workloads
+    return tuple(found) or DEFAULT_WORKLOADS
 
 
-def workload(name: str | None, task: str | None = None, **overrides) -> Workload:
-    """A built-in workload (default: the task's first) for ``task`` with ``overrides`` (``None`` values ignored), checked."""
-    task = task or "linreg"
-    valid = workloads_for(task)
+def workloads_for(task: str, registry: Registry | None = None) -> list[str]:
+    return [w.name for w in declared_workloads(registry or _builtins(), task)]
+
+
+def _known_elsewhere(registry: Registry, name: str) -> bool:
+    """Whether another task whose class shows its workloads declares ``name`` (for a clearer error)."""
+    classes = [declared(e.factory) for e in registry.tasks.values()]
+    return any(name == w.name for cls in classes if cls is not None for w in (*cls.workloads, *DEFAULT_WORKLOADS))
+
+
+def workload(name: str | None, task: str | None = None, registry: Registry | None = None, **overrides) -> Workload:
+    """A workload ``task`` declares (default: its first) with ``overrides`` (``None`` values ignored), checked;
+    ``registry`` knows the task (default: the built-in tasks)."""
+    task = task or DEFAULT_TASK
+    registry = registry or _builtins()
+    offered = {w.name: w for w in declared_workloads(registry, task)}
+    valid = list(offered)
     name = name or valid[0]
-    if name not in WORKLOADS:
+    if name not in offered:
+        if _known_elsewhere(registry, name):
+            raise HarnessError(f"workload {name!r} is not for task {task!r}; valid for {task}: {', '.join(valid)}")
         raise HarnessError(f"unknown workload {name!r}; valid: {', '.join(valid)} (for task {task})")
-    if name not in valid:
-        raise HarnessError(f"workload {name!r} is not for task {task!r}; valid for {task}: {', '.join(valid)}")
     given = {k: v for k, v in overrides.items() if v is not None}
     if "target_acc" in given and "target_loss" not in given:
         given["target_loss"] = None  # the user's target replaces the workload's
-    chosen = replace(WORKLOADS[name], task=task, **given)
+    spec = offered[name]
+    chosen = Workload(task=task, **{f.name: getattr(spec, f.name) for f in fields(spec) if f.name != "description"})
+    chosen = replace(chosen, **given)
     chosen.check()
     return chosen
 
@@ -121,17 +130,38 @@ OVERRIDES = {
 
 def add_workload_options(add, timing_prefix: str = "") -> None:
     """Add ``--task``, ``--workload`` and the overrides with ``add`` (argparse's ``add_argument`` or pytest's ``addoption``)."""
-    add("--task", default=None, help="linreg (default), softmax, mlp, or a plugin's task")
-    add("--workload", default=None, help="linreg: seed (default) or large; image tasks: digits (default), book "
-        "(synthetic 60,000 × 1×28×28, batch 256) or fashion-mnist")
+    add("--task", default=None, help=f"{task_help()}, or a plugin's task")
+    add("--workload", default=None, help=f"{workload_help()} (`harness tasks` lists each task's workloads)")
     for name, (kind, text) in OVERRIDES.items():
         prefix = timing_prefix if name in ("rounds", "warmup") else ""
         add(f"--{prefix}{name.replace('_', '-')}", type=kind, dest=f"{prefix}{name}".replace("-", "_"), help=text)
 
 
-def workload_from(get, timing_prefix: str = "") -> Workload:
+def workload_from(get, timing_prefix: str = "", registry: Registry | None = None) -> Workload:
     """The workload options added by :func:`add_workload_options`, read with ``get(dest)``."""
     def dest(name):
         return (timing_prefix if name in ("rounds", "warmup") else "").replace("-", "_") + name
 
-    return workload(get("workload"), get("task"), **{name: get(dest(name)) for name in OVERRIDES})
+    return workload(get("workload"), get("task"), registry, **{name: get(dest(name)) for name in OVERRIDES})
+
+
+def _builtin_classes() -> tuple[type[Task], ...]:
+    from harness.tasks import builtin
+
+    return builtin.TASKS
+
+
+def task_help() -> str:
+    """``--task``'s help, from the built-in tasks: 'linreg (default), softmax, mlp'."""
+    names = [cls.name for cls in _builtin_classes()]
+    return ", ".join(f"{n} (default)" if n == DEFAULT_TASK else n for n in names)
+
+
+def workload_help() -> str:
+    """``--workload``'s help, from the built-in tasks' declared workloads (their first is the default)."""
+    groups: dict[tuple, list[str]] = {}
+    for cls in _builtin_classes():
+        names = tuple(w.name + (f" ({w.description})" if w.description else "") + (" (default)" if i == 0 else "")
+                      for i, w in enumerate(cls.workloads))
+        groups.setdefault(names, []).append(cls.name)
+    return "; ".join(f"{', '.join(tasks)}: " + ", ".join(names) for names, tasks in groups.items())

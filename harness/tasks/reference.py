@@ -1,14 +1,14 @@
-"""Reference implementations of the tasks outside MXNet, to put MXNet's
-numbers in context.  They are not plugins and do not mix with roles.
+"""Reference loops outside MXNet, to put MXNet's numbers in context: the generic machinery.  They are
+not plugins and do not mix with roles.
 
-Each reference trains on the host's data (``Task.data`` on the CPU, as NumPy)
-from the host's initial parameters (``Task.initial_params``), in float32,
-with the host's step ``p ← p − lr·Σgrad/b`` and the harness's batch order
-policy: shuffle once per epoch (``settings.shuffle``), else row order.  Each
-supports the tasks in its :class:`ReferenceInfo` ``tasks``: ``linreg``
-(``X·w + b``, squared loss), ``softmax`` (``X·W + b``, softmax cross-entropy)
-and ``mlp`` (``relu(X·W1 + b1)·W2 + b2``, softmax cross-entropy).  The API is
-the part of :class:`harness.core.train.Session` a timing loop needs::
+A task brings its maths as :class:`harness.core.task.ReferenceLoops` (the built-in tasks' sit in their
+modules); this module runs them.  Each reference trains on the host's data (``Task.data`` on the CPU, as
+NumPy) from the host's initial parameters (``Task.initial_params``), in float32, with the host's step
+``p ← p − lr·Σgrad/b`` and the harness's batch order policy: shuffle once per epoch
+(``settings.shuffle``), else row order.  The loss and the accuracies follow the task's output contract
+(``Task.output``): squared loss for a regression output, the logistic loss of one logit for a binary
+classifier, the softmax cross-entropy of scores per class.  The API is the part of
+:class:`harness.core.train.Session` a timing loop needs::
 
     ref = NumpyReference(task, settings)
     for epoch in range(settings.epochs):
@@ -20,8 +20,9 @@ the part of :class:`harness.core.train.Session` a timing loop needs::
 
 PyTorch runs in a worker process of its own: importing MXNet leaves PyTorch
 one intra-op thread, and MXNet's OpenMP threads would compete with its own.
-The worker never imports MXNet, picks its best thread count by timing a few
-steps at each count (``HARNESS_TORCH_THREADS=N`` fixes it) and reports it in
+The worker never imports MXNet (it imports the task's ``torch_scores`` by name),
+picks its best thread count by timing a few steps at each count
+(``HARNESS_TORCH_THREADS=N`` fixes it) and reports it in
 :meth:`TorchReference.extra_metrics`.  Timing a worker epoch from the host
 adds a pipe round trip and the worker's wake-up to it: 1–10 ms on a busy
 2-vCPU machine (``worker_epoch_seconds`` keeps the worker's own times).
@@ -45,6 +46,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from harness.core.errors import HarnessError
+from harness.core.task import BINARY, CLASSES, REGRESSION
 
 if TYPE_CHECKING:  # the worker process must not import MXNet
     from harness.core.task import Task
@@ -52,28 +54,37 @@ if TYPE_CHECKING:  # the worker process must not import MXNet
 #: Shuffled data up to this size is gathered once per epoch, larger data per batch.
 GATHER_ONCE_BYTES = 4 << 20
 
-#: The tasks whose mathematics the references implement.
-TASKS = ("linreg", "softmax", "mlp")
-
 #: Evaluation chunk: the whole split at once would need a (N, 256) float32 activation per pass.
 EVAL_CHUNK = 8192
 
 #: Environment variable fixing the PyTorch worker's intra-op threads (else the fastest is measured).
 THREADS_ENV = "HARNESS_TORCH_THREADS"
 
+#: Which of a task's :class:`~harness.core.task.ReferenceLoops` each reference needs.
+NEEDS = {"numpy": ("numpy_scores", "numpy_step"), "torch": ("torch_scores",)}
 
-def check_task(name: str, task_name: str) -> None:
-    """One-line error unless the reference ``name`` implements ``task_name``."""
-    if task_name not in TASKS:
-        raise HarnessError(f"the {name} reference has no implementation of task {task_name!r}; "
-                           f"it supports: {', '.join(TASKS)}")
+
+def missing_loops(name: str, task: Task) -> str | None:
+    """Why the reference ``name`` cannot train ``task`` (it declares no such loop), or None when it can."""
+    loops = task.reference_loops
+    absent = [f for f in NEEDS[name] if loops is None or getattr(loops, f, None) is None]
+    if not absent:
+        return None
+    return f"task {task.name!r} declares no {name} loop (Task.reference_loops.{', '.join(absent)})"
+
+
+def check_task(name: str, task: Task) -> None:
+    """One-line error unless ``task`` brings the loops the reference ``name`` runs."""
+    why = missing_loops(name, task)
+    if why:
+        raise HarnessError(f"the {name} reference cannot train task {task.name!r}: {why}")
 
 
 def _host_data(task: Task, reference: str) -> dict:
     """The host's split and initial parameters as float32 NumPy arrays (test arrays ``None`` without a test split)."""
     import mxnet as mx
 
-    check_task(reference, task.name)
+    check_task(reference, task)
     split = task.data(mx.cpu())
     out = {"features": split.features.asnumpy(), "labels": split.labels.asnumpy()}
     for name in ("test_features", "test_labels"):
@@ -81,6 +92,18 @@ def _host_data(task: Task, reference: str) -> dict:
         out[name] = value.asnumpy() if value is not None else None
     out["params"] = [p.asnumpy() for p in task.initial_params(mx.cpu())]
     return out
+
+
+def _rows(features: np.ndarray | None) -> np.ndarray | None:
+    """Each example as one row (images ``(N, 1, H, W)`` flattened; a view, no copy)."""
+    return None if features is None else features.reshape(len(features), -1)
+
+
+def _targets(output: str, labels: np.ndarray | None) -> np.ndarray | None:
+    """Labels as the contract's loss takes them: class indices as integers, one output as a ``(N, 1)`` column."""
+    if labels is None:
+        return None
+    return labels.astype(np.int64) if output == CLASSES else labels.reshape(-1, 1)
 
 
 class _Batches:
@@ -129,27 +152,33 @@ def _log_softmax(scores: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-class NumpyReference:
-    """The speed-of-light row: NumPy with the analytic gradient, no autograd.
+def _numpy_loss_sum(output: str, out: np.ndarray, y: np.ndarray) -> float:
+    """The contract's loss, summed over a chunk, in float64."""
+    if output == CLASSES:
+        return -float(_log_softmax(out)[np.arange(len(out)), y].astype(np.float64).sum())
+    z = out.astype(np.float64)
+    # -log sigmoid(z) for y = 1, -log(1 - sigmoid(z)) for y = 0, without overflow
+    return float((np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).sum())
 
-    * linreg, ``l = (X·w + b − y)² / 2`` summed over a batch: ``∂l/∂w = Xᵀ·err``,
-      ``∂l/∂b = Σ err`` with ``err = X·w + b − y``;
-    * softmax / mlp, ``l = −log softmax(s)[y]`` of the scores ``s``: ``∂l/∂s = softmax(s) − onehot(y)``,
-      then back through ``X·W + b`` (and for the MLP through the ReLU: ``∂l/∂H = ∂l/∂s·W2ᵀ ⊙ [H > 0]``).
-    """
+
+def _numpy_right(output: str, out: np.ndarray, y: np.ndarray) -> int:
+    predicted = out.argmax(axis=1) if output == CLASSES else (out > 0).astype(y.dtype)
+    return int((predicted == y).sum())
+
+
+class NumpyReference:
+    """The speed-of-light row: NumPy with the analytic gradient (the task's ``numpy_step``), no autograd."""
 
     name = "numpy"
 
     def __init__(self, task: Task, settings):
         self.task, self.settings = task, settings
         data = _host_data(task, self.name)
-        self.features, self.labels = data["features"], data["labels"]
-        self.test_features, self.test_labels = data["test_features"], data["test_labels"]
-        if task.name != "linreg":  # images (N, 1, H, W) as rows; class indices as integers
-            self.features = self.features.reshape(len(self.features), -1)
-            self.labels = self.labels.astype(np.int64)
-            self.test_features = self.test_features.reshape(len(self.test_features), -1)
-            self.test_labels = self.test_labels.astype(np.int64)
+        loops, self.output = task.reference_loops, task.output
+        self.scores, self.step = loops.numpy_scores, loops.numpy_step
+        self.features, self.labels = _rows(data["features"]), _targets(self.output, data["labels"])
+        self.test_features = _rows(data["test_features"])
+        self.test_labels = _targets(self.output, data["test_labels"])
         self.params = [p.copy() for p in data["params"]]
         self.num_examples = len(self.features)
         self.lr = np.float32(settings.lr)
@@ -161,65 +190,23 @@ class NumpyReference:
         return _steps(self.num_examples, self.settings.batch_size)
 
     def run_epoch(self) -> None:
-        step = {"linreg": self._linreg_step, "softmax": self._softmax_step, "mlp": self._mlp_step}[self.task.name]
-        labels = self.labels.reshape(-1, 1) if self.task.name == "linreg" else self.labels
-        for X, y in self.batches.epoch(self.features, labels, lambda a, rows: a.take(rows, axis=0)):
-            step(X, y, self.lr / np.float32(len(X)))
-
-    # each step updates the parameters in place: they stay the same arrays
-    def _linreg_step(self, X, y, scale):
-        w, b = self.params
-        err = X @ w + b - y  # (b, 1)
-        w -= scale * (X.T @ err)
-        b -= scale * err.sum(axis=0)
-
-    @staticmethod
-    def _score_grad(scores, y):
-        """``softmax(scores) − onehot(y)``: the cross-entropy's gradient with respect to the scores."""
-        g = np.exp(scores - scores.max(axis=1, keepdims=True))
-        g /= g.sum(axis=1, keepdims=True)
-        g[np.arange(len(y)), y] -= 1
-        return g
-
-    def _softmax_step(self, X, y, scale):
-        W, b = self.params
-        g = self._score_grad(X @ W + b, y)
-        W -= scale * (X.T @ g)
-        b -= scale * g.sum(axis=0)
-
-    def _mlp_step(self, X, y, scale):
-        W1, b1, W2, b2 = self.params
-        H = X @ W1 + b1
-        np.maximum(H, 0, out=H)
-        g = self._score_grad(H @ W2 + b2, y)
-        dH = g @ W2.T
-        dH *= H > 0
-        W2 -= scale * (H.T @ g)
-        b2 -= scale * g.sum(axis=0)
-        W1 -= scale * (X.T @ dH)
-        b1 -= scale * dH.sum(axis=0)
-
-    def _scores(self, X):
-        if self.task.name == "softmax":
-            W, b = self.params
-            return X @ W + b
-        W1, b1, W2, b2 = self.params
-        return np.maximum(X @ W1 + b1, 0) @ W2 + b2
+        # each step updates the parameters in place: they stay the same arrays
+        for X, y in self.batches.epoch(self.features, self.labels, lambda a, rows: a.take(rows, axis=0)):
+            self.step(self.params, X, y, self.lr / np.float32(len(X)))
 
     def _loss_and_acc(self, X, y) -> tuple[float, float]:
-        """Mean cross-entropy and accuracy over a split."""
+        """Mean loss and accuracy over a split (classification)."""
         total, right = 0.0, 0
         for rows in _chunks(len(X)):
-            scores = self._scores(X[rows])
-            total -= float(_log_softmax(scores)[np.arange(len(scores)), y[rows]].astype(np.float64).sum())
-            right += int((scores.argmax(axis=1) == y[rows]).sum())
+            out = self.scores(self.params, X[rows])
+            total += _numpy_loss_sum(self.output, out, y[rows])
+            right += _numpy_right(self.output, out, y[rows])
         return total / len(X), right / len(X)
 
     def metrics(self) -> dict:
         """Like ``Task.metrics``: the mean training loss; classification adds train and test accuracy."""
-        if self.task.name == "linreg":
-            w, b = self.params
-            err = self.features @ w + b - self.labels.reshape(-1, 1)
+        if self.output == REGRESSION:
+            err = self.scores(self.params, self.features) - self.labels
             return {"loss": float(np.mean(err * err / 2))}
         loss, train_acc = self._loss_and_acc(self.features, self.labels)
         _, test_acc = self._loss_and_acc(self.test_features, self.test_labels)
@@ -240,54 +227,54 @@ class NumpyReference:
 
 # --- PyTorch eager, in a worker process -------------------------------------------------------------------------------
 
+def function_path(fn: Callable) -> str:
+    """``module:qualname`` of a module-level function, how the worker finds a task's ``torch_scores``."""
+    return f"{fn.__module__}:{fn.__qualname__}"
+
+
+def _resolve(path: str) -> Callable:
+    module, _, name = path.partition(":")
+    obj = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 class TorchLoop:
     """PyTorch eager in the book's style: autograd for the gradient, a manual SGD step under ``no_grad``.
 
-    Runs wherever it is built (the worker builds it; a test may build it in
-    process).  The fastest eager variant measured on linreg (docs/performance.md),
-    kept for the image tasks: ``addmm`` for ``X·W + b``, the loss summed in one
-    call (``mse_loss`` / 2, ``cross_entropy``), ``sub_`` with ``alpha=lr/b`` for
-    the update, and gradients dropped (``grad = None``) rather than zeroed.
+    Runs wherever it is built (the worker builds it; a test may build it in process).  ``scores`` is the
+    task's ``torch_scores`` (or its ``module:qualname``), ``output`` its output contract.  The fastest eager
+    variant measured on linreg (docs/performance.md), kept for every task: the loss summed in one call
+    (``mse_loss`` / 2, ``cross_entropy``, ``binary_cross_entropy_with_logits``), ``sub_`` with ``alpha=lr/b``
+    for the update, and gradients dropped (``grad = None``) rather than zeroed.
     """
 
-    def __init__(self, task_name: str, data: dict, batch_size: int, lr: float, shuffle: bool, seed: int,
-                 gather_once_bytes: int = GATHER_ONCE_BYTES):
+    def __init__(self, scores: Callable | str, output: str, data: dict, batch_size: int, lr: float, shuffle: bool,
+                 seed: int, gather_once_bytes: int = GATHER_ONCE_BYTES):
         import torch
         import torch.nn.functional
 
-        check_task("torch", task_name)
         self.torch, self.F = torch, torch.nn.functional
-        self.task_name, self.batch_size, self.lr = task_name, batch_size, float(lr)
-        features, labels = data["features"], data["labels"]
-        self.classify = task_name != "linreg"
-        if self.classify:
-            features = features.reshape(len(features), -1)
+        self.scores = _resolve(scores) if isinstance(scores, str) else scores
+        self.output, self.batch_size, self.lr = output, batch_size, float(lr)
+        features = _rows(data["features"])
+        self.classify = output != REGRESSION
         self.X = torch.from_numpy(features)
-        self.y = self._labels(labels)
+        self.y = torch.from_numpy(_targets(output, data["labels"]))
         self.test = None
         if self.classify:
-            self.test = (torch.from_numpy(data["test_features"].reshape(len(data["test_features"]), -1)),
-                         self._labels(data["test_labels"]))
+            self.test = (torch.from_numpy(_rows(data["test_features"])),
+                         torch.from_numpy(_targets(output, data["test_labels"])))
         self.params = [torch.from_numpy(p.copy()).requires_grad_() for p in data["params"]]
         self.batches = _Batches(len(features), batch_size, shuffle, seed, features.nbytes, gather_once_bytes)
 
-    def _labels(self, labels: np.ndarray):
-        if self.classify:
-            return self.torch.from_numpy(labels.astype(np.int64))
-        return self.torch.from_numpy(labels).view(-1, 1)
-
-    def _scores(self, X, params):
-        torch = self.torch
-        if self.task_name == "mlp":
-            W1, b1, W2, b2 = params
-            return torch.addmm(b2, torch.addmm(b1, X, W1).relu(), W2)
-        W, b = params
-        return torch.addmm(b, X, W)
-
     def _loss_sum(self, X, y, params):
-        out = self._scores(X, params)
-        if self.classify:
+        out = self.scores(params, X)
+        if self.output == CLASSES:
             return self.F.cross_entropy(out, y, reduction="sum")
+        if self.output == BINARY:
+            return self.F.binary_cross_entropy_with_logits(out, y, reduction="sum")
         return self.F.mse_loss(out, y, reduction="sum") / 2  # Σ (ŷ − y)² / 2
 
     def run_epoch(self, params=None, max_steps: int | None = None) -> None:
@@ -313,10 +300,13 @@ class TorchLoop:
         total, right = 0.0, 0
         with self.torch.no_grad():
             for rows in _chunks(len(X)):
-                out = self._scores(X[rows], self.params)
-                if self.classify:
+                out = self.scores(self.params, X[rows])
+                if self.output == CLASSES:
                     total += float(self.F.cross_entropy(out, y[rows], reduction="sum"))
                     right += int((out.argmax(dim=1) == y[rows]).sum())
+                elif self.output == BINARY:
+                    total += float(self.F.binary_cross_entropy_with_logits(out, y[rows], reduction="sum"))
+                    right += int(((out > 0).to(y.dtype) == y[rows]).sum())
                 else:
                     total += float(((out - y[rows]) ** 2 / 2).sum())
         return total / len(X), (right / len(X) if self.classify else None)
@@ -455,7 +445,8 @@ class TorchReference:
         self._finalizer = weakref.finalize(self, _end, self._proc)
         self.worker_seconds: list[float] = []  # each epoch as the worker timed it
         try:
-            loop = {"task_name": task.name, "data": data, "batch_size": settings.batch_size, "lr": settings.lr,
+            loop = {"scores": function_path(task.reference_loops.torch_scores), "output": task.output, "data": data,
+                    "batch_size": settings.batch_size, "lr": settings.lr,
                     "shuffle": settings.shuffle, "seed": task.seed, "gather_once_bytes": GATHER_ONCE_BYTES}
             self.info = self._call("init", {"loop": loop, "threads": threads})
         except BaseException:
@@ -512,7 +503,6 @@ class ReferenceInfo:
     name: str
     factory: Callable
     skip_reason: str | None = None
-    tasks: tuple[str, ...] = TASKS
 
     @property
     def available(self) -> bool:
@@ -531,15 +521,14 @@ def _import_error(module: str) -> str | None:
 FACTORIES: dict[str, Callable] = {NumpyReference.name: NumpyReference, TorchReference.name: TorchReference}
 
 
-def references(task: str | None = None) -> list[ReferenceInfo]:
-    """Every reference, each with the reason it cannot run here (None when it can); with ``task``,
-    a reference that does not implement it says so as its reason."""
+def references(task: Task | None = None) -> list[ReferenceInfo]:
+    """Every reference, each with the reason it cannot run here (None when it can); with ``task``, a
+    reference whose loop the task does not declare says so as its reason."""
     torch_missing = _import_error("torch")
     if torch_missing:
         torch_missing += "; install it with: pip install 'mxnet-harness[torch]'"
-    infos = [ReferenceInfo(name, factory, torch_missing if name == TorchReference.name else None)
-             for name, factory in FACTORIES.items()]
-    if task is not None and task not in TASKS:
-        unsupported = f"no {task!r} implementation (supports: {', '.join(TASKS)})"
-        infos = [ReferenceInfo(i.name, i.factory, i.skip_reason or unsupported, i.tasks) for i in infos]
+    infos = []
+    for name, factory in FACTORIES.items():
+        reason = missing_loops(name, task) if task is not None else None
+        infos.append(ReferenceInfo(name, factory, reason or (torch_missing if name == TorchReference.name else None)))
     return infos
