@@ -53,11 +53,15 @@ class Result:
 
     def table(self, tablefmt: str = "simple") -> str:
         """The rows as a table in any tabulate format (``"github"``, ``"html"``, ...)."""
+        self._check_format(tablefmt)
+        return table(self.rows(), self.columns, tablefmt=tablefmt, floatfmt=self.floatfmt)
+
+    @staticmethod
+    def _check_format(tablefmt: str) -> None:
         from tabulate import tabulate_formats
 
         if tablefmt not in tabulate_formats:
             raise HarnessError(f"unknown table format {tablefmt!r}; valid: {', '.join(sorted(tabulate_formats))}")
-        return table(self.rows(), self.columns, tablefmt=tablefmt, floatfmt=self.floatfmt)
 
     def to_frame(self):
         """The rows as a pandas DataFrame (needs pandas)."""
@@ -135,7 +139,7 @@ class Training(Result):
 
     result: object
     diverged: bool = False
-    floatfmt = ".4f"
+    floatfmt = ".4g"  # significant digits: the seed's loss goes 0.04 -> 1.5e-4 -> 5e-5
 
     @property
     def columns(self) -> list[str]:
@@ -329,21 +333,52 @@ class Benchmark(Result):
     processes: int = 0
 
     @property
-    def columns(self) -> list[str]:
-        from harness.output import bench_table
+    def results(self):
+        """The results model (:class:`harness.output.model.Results`) every view renders from, built once."""
+        from harness.output.model import Results
 
-        return bench_table.table_columns(self.rows_)
+        if getattr(self, "_results", None) is None or self._results_of != len(self.rows_):
+            self._results = Results.from_rows(self.rows_, self.machine or None, self.commit or None,
+                                              self.interrupted)
+            self._results.breakdown = self.broken_down
+            self._results_of = len(self.rows_)
+        return self._results
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.records()[0]) if self.rows_ else []
 
     def rows(self) -> list[dict]:
+        """The tidy records: one flat dict per case, numbers as numbers (:meth:`Results.records`)."""
+        return self.records()
+
+    def records(self, environment: bool = False) -> list[dict]:
+        return self.results.records(environment)
+
+    def to_frame(self, environment: bool = False):
+        """One row per case, numeric columns as numbers (needs pandas; see the README for a pin that keeps
+        MXNet working)."""
+        return self.results.to_frame(environment)
+
+    def table(self, tablefmt: str = "simple", columns: list[str] | str | None = None, wide: bool = False) -> str:
+        """The terminal table: by default the columns that fit 120 characters; ``columns`` picks (a list or
+        ``"a,b,c"``), ``wide`` shows all; the marks are explained under it."""
         from harness.output import bench_table
 
-        return bench_table.display_rows(self.rows_)
+        self._check_format(tablefmt)
+        return bench_table.render(self.results, tablefmt, columns, wide)
 
-    def table(self, tablefmt: str = "simple") -> str:
+    def _repr_html_(self) -> str:
         from harness.output import bench_table
 
-        super().table(tablefmt)  # validates the format
-        return bench_table.render_table(self.rows_, tablefmt)
+        return f"<p>{self._caption()}</p>" + bench_table.render(self.results, "html")
+
+    def _caption(self) -> str:
+        import html
+
+        load = self.workload
+        return html.escape(f"task {self.task.name}, workload {load.name}, {load.rounds} rounds after {load.warmup} "
+                           f"warm-up; {len(self.rows_)} cases")
 
     @property
     def failed(self) -> int:
@@ -357,40 +392,43 @@ class Benchmark(Result):
         """The pytest-benchmark-compatible document ``--json`` writes."""
         from harness.output import bench_json
 
-        return bench_json.to_document(self.rows_, self.interrupted, self.machine, self.commit)
+        return bench_json.document(self.results)
 
     def to_dict(self) -> dict:
         return self.to_document()
 
     def to_json(self) -> str:
-        from harness.output import bench_json
+        from harness.output.render import to_json
 
-        return bench_json.to_json_text(self.rows_, self.interrupted, self.machine, self.commit)
+        return to_json(self.to_document())
 
     def to_csv(self) -> str:
         from harness.output import bench_csv
 
-        return bench_csv.to_csv(self.rows_, self.machine, self.commit)
+        return bench_csv.write(self.results)
 
     def plot(self):
+        """Epoch time per case (linear from zero, CI whiskers, which plugin gave each role) and loss against
+        wall-clock time, as a matplotlib Figure."""
         from harness.output.figures import render_figure
 
-        return render_figure(self.rows_)
+        return render_figure(self.results)
 
-    def write(self, json: str | None = None, csv: str | None = None, plot: str | None = None,
-              breakdown_png: str | None = None) -> None:
-        """Write the outputs asked for, each atomically; an unwritable path is a one-line error."""
-        from harness.measure import breakdown
-        from harness.output.figures import render_png
+    def write(self, **paths: str | None) -> None:
+        """Write the outputs asked for (``json=``, ``csv=``, ``plot=``, ``breakdown_png=``: any name in
+        :data:`harness.output.writers.WRITERS`), each atomically; an unwritable path is a one-line error."""
+        from harness.output import writers
 
-        outputs = [(json, lambda: self.to_json() + "\n"), (csv, self.to_csv), (plot, lambda: render_png(self.rows_)),
-                   (self.broken_down and breakdown_png, lambda: breakdown.breakdown_png(self.broken_down))]
-        for path, render in outputs:
-            if path:
-                try:
-                    write_atomic(path, render())
-                except OSError as exc:
-                    raise HarnessError(f"cannot write {path}: {exc.strerror or exc}")
+        for name in paths:
+            if name not in writers.WRITERS:
+                raise HarnessError(f"unknown output {name!r}; valid: {', '.join(writers.WRITERS)}")
+        for name, path in paths.items():
+            if not path or (name == "breakdown_png" and not self.broken_down):
+                continue
+            try:
+                write_atomic(path, writers.render(name, self.results))
+            except OSError as exc:
+                raise HarnessError(f"cannot write {path}: {exc.strerror or exc}")
 
     def save(self, storage: str = ".benchmarks", name: str | None = None):
         """Store the run in pytest-benchmark's layout (``harness history`` reads it); returns the file."""

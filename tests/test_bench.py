@@ -7,6 +7,7 @@ import io
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -149,6 +150,7 @@ BAD_OPTIONS = [
     (["--batch-size", "0"], "--batch-size must be between 1"),
     (["--json", "/proc/nope/run.json"], "cannot write /proc/nope/run.json"),
     (["--csv", "/"], "cannot write /:"),
+    (["--columns", "combination,nope"], "unknown column 'nope'; valid: combination, data,"),
 ]
 
 
@@ -167,7 +169,7 @@ def test_bad_option_from_the_shell():
 def test_bench_writes_table_json_csv_plot(tmp_path):
     out = {ext: tmp_path / f"run.{ext}" for ext in ("json", "csv", "png")}
     proc = run_cli("bench", "--num-examples", "40", "--rounds", "3", "--json", str(out["json"]),
-                   "--csv", str(out["csv"]), "--plot", str(out["png"]), "--format", "github")
+                   "--csv", str(out["csv"]), "--plot", str(out["png"]), "--format", "github", "--wide")
     assert proc.returncode == 0, proc.stderr
     # the seed's 16, all-fast on its own and fused, and the references (torch's skipped where it is not installed)
     status = [line.rstrip(" |").rsplit("|", 1)[-1].strip() for line in proc.stdout.splitlines() if line.startswith("| ")]
@@ -214,8 +216,12 @@ def test_failed_combinations_are_rows_and_exit_1(tmp_path):
                    "--model", "scratch", "--model", "broken", "--optimizer", "scratch", "--optimizer", "explode",
                    "--data", "scratch", "--loss", "scratch", "--no-references", "--json", str(path))
     assert proc.returncode == 1, proc.stderr
-    assert proc.stdout.count("FAILED: RuntimeError: broken model") == 2
-    assert proc.stdout.count("FAILED: diverged at epoch 1") == 1
+    # errors are numbered notes under the table: the same error once
+    notes = dict(re.findall(r"^\[(\d)\] (\w+)", proc.stdout, re.M))
+    assert sorted(notes.values()) == ["RuntimeError", "diverged"]
+    by_error = {error: n for n, error in notes.items()}
+    assert proc.stdout.count(f"FAILED [{by_error['RuntimeError']}]") == 2
+    assert proc.stdout.count(f"FAILED [{by_error['diverged']}]") == 1
     doc = json.loads(path.read_text())
     assert len(doc["benchmarks"]) == 1 and len(doc["harness"]["not_run"]) == 3
 

@@ -49,6 +49,11 @@ def add_parser(sub, common) -> None:
                    help="the run history, pytest-benchmark's layout (default %(default)s)")
     p.add_argument("--plot", metavar="PATH", help="write a PNG: throughput and loss curves")
     p.add_argument("--format", default="simple", metavar="TABLEFMT", help="any tabulate format (default %(default)s)")
+    p.add_argument("--columns", metavar="A,B,C",
+                   help="the table's columns, by key (an unknown key lists the valid ones); default: combination, "
+                   "ctx, median with CI, µs/step, ratios, status")
+    p.add_argument("--wide", action="store_true", help="show every column (roles apart, IQR, min, rounds, "
+                   "samples/s, time to target, final loss, memory, why a row is unstable)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--interleave", action="store_true",
                    help="time round r of every row before round r+1 (round robin), so drifting machine load hits "
@@ -92,6 +97,10 @@ def cmd_bench(args) -> int:
         return distributed.cmd_bench(args, registry, load)
     if args.overhead:
         return _overhead(registry, load, planning.parse_ctxs(args.ctx))
+    if args.columns:  # an unknown column fails before any work (the ratio columns exist once references ran)
+        from harness.output import bench_table
+
+        bench_table.check_columns(args.columns)
     for path in (args.json, args.csv, args.plot, args.breakdown):
         _check_writable(path)
     save = args.save is not None or args.autosave
@@ -107,7 +116,7 @@ def cmd_bench(args) -> int:
                        **{name: getattr(args, name) for name in workloads.OVERRIDES})
     result.write(json=args.json, csv=args.csv, plot=args.plot, breakdown_png=args.breakdown or None)
     saved = result.save(args.storage, args.save or None) if save and result.rows_ else None
-    print(result.table(args.format))
+    print(result.table(args.format, columns=args.columns, wide=args.wide))
     print("\n" + result.summary())
     print(environment.summary(result.machine, result.commit))
     if saved:
