@@ -19,7 +19,7 @@ def readme_example() -> str:
 def test_readme_example_runs(capsys):
     exec(compile(readme_example(), "README.md", "exec"), {})
     out = capsys.readouterr().out
-    assert "test_acc" in out and "| data" in out and "plugin" in out
+    assert "test_acc" in out and "| combination" in out and "plugin" in out
 
 
 def test_import_is_cheap_and_lists_the_api():
