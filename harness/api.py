@@ -26,8 +26,8 @@ from harness.tasks import DEFAULT_TASK
 from harness.output.render import role_columns, table, to_json, write_atomic
 from harness.core.roles import ROLES, Combination
 
-__all__ = ["load_plugins", "plugins", "tasks", "run", "verify", "bench", "Result", "Training", "Verification",
-           "Benchmark", "PluginList"]
+__all__ = ["load_plugins", "plugins", "tasks", "run", "verify", "bench", "effects", "Result", "Training",
+           "Verification", "Benchmark", "Effects", "PluginList"]
 
 
 def load_plugins(plugins: Iterable = (), strict: bool | None = None, autoload: bool | None = None):
@@ -414,6 +414,12 @@ class Benchmark(Result):
 
         return render_figure(self.results)
 
+    def effects(self, confidence: float = 0.95, only_factorial: bool = False) -> "Effects":
+        """What each role choice costs: main effects and two-way interactions on log epoch time and on the final
+        quality metric (:mod:`harness.analysis.effects`), per workload and context (``only_factorial``: only
+        where two roles vary over at least four combinations that ran)."""
+        return Effects(self.results.effects(_confidence(confidence), only_factorial), self)
+
     def write(self, **paths: str | None) -> None:
         """Write the outputs asked for (``json=``, ``csv=``, ``plot=``, ``breakdown_png=``: any name in
         :data:`harness.output.writers.WRITERS`), each atomically; an unwritable path is a one-line error."""
@@ -472,6 +478,75 @@ class Benchmark(Result):
         from harness.measure import planning
 
         return planning.left_out(self.registry, self.combos, self.workload.task)
+
+
+# --- effects ----------------------------------------------------------------------------
+
+def _confidence(confidence: float) -> float:
+    if not 0 < confidence < 1:
+        raise HarnessError(f"--confidence must be between 0 and 1 (e.g. 0.95), got {confidence:g}")
+    return confidence
+
+
+@dataclass
+class Effects(Result):
+    """Role effects (:class:`harness.analysis.effects.Analysis`, one per workload and context) with the
+    benchmark or saved run they came from (``source``)."""
+
+    analyses: list
+    source: object = None
+    floatfmt = ".4g"
+    columns: list = field(default_factory=lambda: ["group", "response", "kind", "role", "level", "reference",
+                                                   "estimate", "low", "high", "scale", "p", "real", "note"])
+
+    def rows(self) -> list[dict]:
+        """One flat row per effect (an interaction's roles and levels joined by ``×``); ``estimate``/``low``/``high``
+        are ratios (times, losses) or differences (accuracy)."""
+        out = []
+        for a in self.analyses:
+            for e in a.effects:
+                d = e.as_dict()
+                out.append({"group": a.group, "response": e.response, "kind": e.kind,
+                            **{k: "×".join(t[k] for t in d["terms"]) for k in ("role", "level", "reference")},
+                            **{k: d[k] for k in ("estimate", "low", "high", "scale", "p", "real", "note")}})
+        return out
+
+    def text(self) -> str:
+        """The section ``harness effects`` prints: one line per role choice, which interactions are real,
+        missing cells."""
+        from harness.output import effects_text
+
+        return effects_text.render(self.analyses)
+
+    def to_dict(self) -> dict:
+        return {"analyses": [a.as_dict() for a in self.analyses]}
+
+    def plot(self):
+        """Each effect on epoch time with its interval, per workload and context."""
+        from harness.output.figures import effects_figure
+
+        return effects_figure(self.analyses)
+
+    def __str__(self) -> str:
+        return self.text()
+
+
+def effects(run=None, *, confidence: float = 0.95, storage: str = ".benchmarks", **bench_options) -> Effects:
+    """What each role choice costs (``harness effects``).  ``run``: a :class:`Benchmark`, a ``--json`` file or a
+    saved-run selector (``0003``) in ``storage``; ``None`` measures the matrix with :func:`bench`'s options."""
+    from harness.output.model import Results
+
+    _confidence(confidence)
+    if run is None:
+        return bench(**bench_options).effects(confidence)
+    if isinstance(run, Benchmark):
+        return run.effects(confidence)
+    if bench_options:
+        raise HarnessError(f"{', '.join(bench_options)}: options of a new measurement, but a saved run was given")
+    from harness.analysis import history
+
+    document = history.load_runs(storage, [str(run)])[-1].document
+    return Effects(Results.from_document(document).effects(confidence), document)
 
 
 def _drain() -> None:

@@ -10,7 +10,7 @@ from harness import __version__
 
 # Subcommand modules: each has ``add_parser(subparsers, common)`` setting ``func``.
 COMMANDS = ("harness.cli.core", "harness.cli.bench", "harness.cli.sweep", "harness.cli.history",
-            "harness.cli.ab")
+            "harness.cli.ab", "harness.cli.effects")
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -119,6 +119,9 @@ def cmd_bench(args) -> int:
     print(result.table(args.format, columns=args.columns, wide=args.wide))
     print("\n" + result.summary())
     print(environment.summary(result.machine, result.commit))
+    effects = result.effects(only_factorial=True)
+    if effects.analyses:  # the matrix is factorial enough: what each role choice costs
+        print("\n" + effects.text())
     if saved:
         print(f"saved as {saved} (harness history --storage {args.storage}; pytest-benchmark --storage {args.storage} list)")
     if result.broken_down:

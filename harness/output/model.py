@@ -239,6 +239,40 @@ class Results:
         env = self.environment() if environment else {}
         return [{**c.record(self.ratio_names), **env} for c in self.sorted()]
 
+    def effect_cells(self) -> dict[str, tuple[list, str | None, str]]:
+        """The combinations (references and fused variants left out) as effect cells, per workload and context:
+        ``group -> (cells, quality metric, replicate unit)``."""
+        from harness.analysis.effects import Cell
+
+        groups: dict[str, list[CaseResult]] = {}
+        for c in self.cases:
+            if not c.reference and not c.fused:
+                groups.setdefault(c.group, []).append(c)
+        out = {}
+        for group, cases in groups.items():
+            metric = "test_acc" if any(c.metrics.get("test_acc") is not None for c in cases) else "final_loss"
+            ran = [c for c in cases if c.ok]
+            by_process = bool(ran) and all(c.process_times and len(c.process_times) >= 2 for c in ran)
+            cells = []
+            for c in cases:
+                times = ([float(sorted(p)[len(p) // 2]) for p in c.process_times] if by_process and c.ok
+                         else c.times)
+                cells.append(Cell(dict(c.roles), times, c.metric(metric), c.status, c.error))
+            out[group] = (cells, metric, "processes (their median rounds)" if by_process else "rounds")
+        return out
+
+    def effects(self, confidence: float = CONFIDENCE, only_factorial: bool = False) -> list:
+        """:func:`harness.analysis.effects.analyse` per workload and context (``only_factorial``: the groups
+        whose matrix is factorial enough)."""
+        from harness.analysis import effects
+
+        out = []
+        for group, (cells, metric, unit) in self.effect_cells().items():
+            if only_factorial and not effects.factorial(cells):
+                continue
+            out.append(effects.analyse(cells, group, confidence, quality_metric=metric, replicates=unit))
+        return out
+
     def to_frame(self, environment: bool = False):
         """:meth:`records` as a pandas DataFrame (numeric columns as float/int dtypes)."""
         try:
