@@ -161,23 +161,10 @@ class Training(Result):
         return self.result.as_dict()
 
     def plot(self):
-        from harness.output.render import figure
+        """Loss by epoch (integer ticks), accuracy by epoch where measured, loss against wall-clock time."""
+        from harness.output.figures import training_figure
 
-        fig = figure(10, 3.6)
-        loss_ax, acc_ax = fig.subplots(1, 2)
-        epochs = [e["epoch"] for e in self.result.epochs]
-        loss_ax.plot(epochs, [e["loss"] for e in self.result.epochs], marker="o")
-        loss_ax.set_yscale("log")
-        loss_ax.set(xlabel="epoch", ylabel="training loss", title=self.result.combination.label)
-        for key in ("train_acc", "test_acc"):
-            if self.result.epochs and key in self.result.epochs[0]:
-                acc_ax.plot(epochs, [e[key] for e in self.result.epochs], marker="o", label=key)
-        acc_ax.set(xlabel="epoch", ylabel="accuracy", title=self.result.task.name)
-        if acc_ax.lines:
-            acc_ax.legend()
-        else:
-            acc_ax.set_visible(False)
-        return fig
+        return training_figure(self.result)
 
 
 def run(data: str | None = None, model: str | None = None, loss: str | None = None, optimizer: str | None = None, *,

@@ -60,9 +60,29 @@ def test_run_result_views():
     assert doc["task"]["name"] == "mlp" and doc["epochs"] == json.loads(json.dumps(rows))
     assert "<table>" in run._repr_html_()
     fig = run.plot()
-    assert len(fig.axes) == 2 and fig.axes[1].lines  # loss and accuracy curves
+    assert len(fig.axes) == 3 and fig.axes[1].lines  # loss, accuracy, loss against wall-clock time
     diverged = harness.run(lr=50, epochs=2)
     assert diverged.diverged and diverged.result.diverged_at == 1
+
+
+def test_run_table_keeps_significant_digits():
+    table = harness.run(epochs=3).table()  # the seed's loss: 0.04 -> 1.5e-4 -> 5e-5
+    last = table.splitlines()[-1].split()
+    assert float(last[1]) < 1e-4 and "0.0000" not in table and "e-05" in last[1]
+
+
+def test_bench_result_views_render_from_one_model():
+    b = harness.bench(data="scratch", loss="scratch", optimizer="scratch", model=["scratch", "gluon"], rounds=3,
+                      num_examples=40, references=False)
+    records = b.records()
+    assert [r["combination"] for r in records] == [c.label for c in b.results.sorted()]
+    assert all(isinstance(r["median_s"], float) and isinstance(r["rounds"], int) for r in records)
+    assert b.rows() == records and list(records[0]) == b.columns
+    html = b._repr_html_()
+    assert "task linreg, workload seed, 3 rounds after 1 warm-up" in html and "<table>" in html
+    assert re.search(r"^model +gluon instead of scratch +×[\d.]+ \(", b.effects().text(), re.M)
+    assert b.effects().analyses[0].factors == {"model": ["scratch", "gluon"]}
+    assert b.effects(only_factorial=True).analyses == []  # one role varies: bench prints no section
 
 
 def test_to_frame_needs_pandas_or_says_so():

@@ -111,3 +111,42 @@ def test_to_frame_is_numeric_where_pandas_is_installed():
         assert pd.api.types.is_float_dtype(frame[column]), column
     assert pd.api.types.is_integer_dtype(frame["rounds"])
     assert not math.isnan(frame.loc[1, "ratio_to_scratch"])
+
+
+def test_bench_figure_is_linear_from_zero_with_whiskers_roles_and_legend_outside():
+    from harness.output import figures
+
+    rows = sample_rows()
+    fig = figures.render_figure(Results.from_rows(rows))
+    matrix, bars, curves = fig.axes
+    assert bars.get_xscale() == "linear" and bars.get_xlim()[0] == 0
+    from matplotlib.container import BarContainer
+
+    container = next(c for c in bars.containers if isinstance(c, BarContainer))
+    assert len(container.patches) == 3 and container.errorbar is not None  # CI whiskers on every bar
+    segments = container.errorbar.lines[2][0].get_segments()
+    widths = {round(p.get_y() + p.get_height() / 2, 6): p.get_width() for p in container.patches}
+    assert len(segments) == 3
+    for (low, y), (high, _) in segments:
+        assert low < widths[round(y, 6)] < high  # each whisker spans its bar's median
+    colours = {tuple(round(v, 3) for v in p.get_facecolor()[:3]) for p in matrix.patches}
+    assert len(matrix.patches) == 2 * 4 + 1 and len(colours) == 3  # scratch, gluon, the reference's grey
+    fig.canvas.draw()
+    legend = curves.get_legend().get_window_extent()
+    assert legend.x0 >= curves.get_window_extent().x1  # outside the data
+    assert curves.get_xlim()[0] == 0 and curves.get_yscale() == "log"
+
+
+def test_training_figure_has_integer_epoch_ticks_and_a_time_axis():
+    from types import SimpleNamespace
+
+    from harness.output import figures
+
+    epochs = [{"epoch": i, "loss": loss, "seconds": 0.5} for i, loss in enumerate([0.04, 1.5e-4, 5e-5], 1)]
+    result = SimpleNamespace(epochs=epochs, combination=Combination(), task=SimpleNamespace(name="linreg"))
+    fig = figures.training_figure(result)
+    by_epoch, by_time = fig.axes
+    fig.canvas.draw()
+    ticks = [t for t in by_epoch.get_xticks() if by_epoch.get_xlim()[0] <= t <= by_epoch.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    assert list(by_time.lines[0].get_xdata()) == [0.5, 1.0, 1.5] and by_time.get_xlim()[0] == 0

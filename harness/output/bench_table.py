@@ -30,7 +30,7 @@ def sig(x: float | None, digits: int = 4) -> str:
 
 
 def ratio(x: float | None) -> str:
-    return "" if x is None else f"{x:.3g}×"
+    return "" if x is None else f"{sig(x, 3)}×"
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,8 @@ def render(results: Results, tablefmt: str = "simple", columns: list[str] | str 
     body = []
     for c in results.sorted():
         body.append([_status(c, notes, wide) if col.key == "status" else col.cell(c) for col in chosen])
-    text = tabulate(body, headers=[col.header for col in chosen], tablefmt=tablefmt, floatfmt=".4g",
+    body = [[sig(v) if isinstance(v, float) else v for v in line] for line in body]  # one number format
+    text = tabulate(body, headers=[col.header for col in chosen], tablefmt=tablefmt, disable_numparse=True,
                     missingval="", colalign=["right" if col.numeric else "left" for col in chosen])
     foot = footnotes(results, chosen, notes)
     return text + ("\n" + "\n".join(foot) if foot else "")
