@@ -356,16 +356,19 @@ class Benchmark(Result):
         return bench_table.render(self.results, tablefmt, columns, wide)
 
     def _repr_html_(self) -> str:
-        from harness.output import bench_table
-
-        return f"<p>{self._caption()}</p>" + bench_table.render(self.results, "html")
-
-    def _caption(self) -> str:
         import html
 
-        load = self.workload
-        return html.escape(f"task {self.task.name}, workload {load.name}, {load.rounds} rounds after {load.warmup} "
-                           f"warm-up; {len(self.rows_)} cases")
+        from harness.output import bench_table
+
+        text, notes = bench_table.parts(self.results, "html")
+        return (f"<p><b>{html.escape(self._caption())}</b></p>" + text
+                + "".join(f"<br><small>{html.escape(n)}</small>" for n in notes))
+
+    def _caption(self) -> str:
+        load, env = self.workload, (self.machine or {}).get("harness") or {}
+        where = f"; {env.get('cpu_model')}, MXNet {(env.get('mxnet') or {}).get('version')}" if env else ""
+        return (f"task {self.task.name}, workload {load.name}, {load.rounds} rounds after {load.warmup} warm-up; "
+                f"{len(self.rows_)} cases{where}")
 
     @property
     def failed(self) -> int:

@@ -120,7 +120,7 @@ def test_cli_on_a_tiny_real_run_and_on_its_saved_json(tmp_path):
     again = run_cli("effects", str(path))
     assert again.returncode == 0, again.stderr
     assert again.stdout in proc.stdout  # the same numbers from the saved run
-    assert re.search(r"^model +gluon instead of scratch +×[\d.]+ \([\d.]+–[\d.]+\)", again.stdout, re.M)
+    assert re.search(r"^model +gluon instead of scratch +×[\d.]+ \([\d.]+–[\d.]+\)", again.stdout, re.MULTILINE)
     bad = run_cli("effects", str(path), "--confidence", "2")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--confidence must be between 0 and 1" in bad.stderr
     mixed = run_cli("effects", str(path), "--rounds", "3")

@@ -107,9 +107,14 @@ def test_to_frame_is_numeric_where_pandas_is_installed():
     pd = pytest.importorskip("pandas")
     frame = Results.from_rows(sample_rows(), MACHINE, COMMIT).to_frame()
     assert len(frame) == 5
-    for column in ("median_s", "ci_low_s", "ci_high_s", "ratio_to_scratch", "us_per_step"):
-        assert pd.api.types.is_float_dtype(frame[column]), column
-    assert pd.api.types.is_integer_dtype(frame["rounds"])
+    numeric = [c for c in frame.columns if c.endswith("_s") or c.startswith("ratio_to_")]
+    assert len(numeric) >= 12
+    for column in [*numeric, "ci_level", "us_per_step", "samples_per_s", "final_loss", "test_acc", "peak_rss_mib"]:
+        assert frame[column].dtype == "float64", column
+    for column in ("rounds", "warmup", "steps_per_epoch", "epochs_to_target"):
+        assert pd.api.types.is_integer_dtype(frame[column]), column
+    assert frame["unstable"].dtype == "boolean" and frame["fused"].dtype == "boolean"
+    assert frame.sort_values("ratio_to_scratch")["combination"].iloc[0] == "numpy (reference)"
     assert not math.isnan(frame.loc[1, "ratio_to_scratch"])
 
 

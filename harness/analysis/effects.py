@@ -225,8 +225,8 @@ class _Fit:
         for (r1, l1), (r2, l2) in itertools.combinations(self.factors.items(), 2):
             for a in l1[1:]:
                 for b in l2[1:]:
-                    m = lambda p, q: self.marginal({r1: p, r2: q})  # noqa: E731
-                    k = m(a, b) - m(a, l2[0]) - m(l1[0], b) + m(l1[0], l2[0])
+                    cell = {(p, q): self.marginal({r1: p, r2: q}) for p in (a, l1[0]) for q in (b, l2[0])}
+                    k = cell[a, b] - cell[a, l2[0]] - cell[l1[0], b] + cell[l1[0], l2[0]]
                     out.append((((r1, a, l1[0]), (r2, b, l2[0])), k))
         return out
 

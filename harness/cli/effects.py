@@ -11,8 +11,8 @@ from harness.measure import workloads
 def add_parser(sub, common) -> None:
     p = sub.add_parser(
         "effects", parents=[common], help="what each role choice costs: main effects and interactions",
-        description="Estimate each role's main effect (e.g. 'model: gluon instead of scratch ×0.71 (0.69–0.73)') and "
-        "the two-way interactions on log epoch time and on the final quality metric, from a saved run (RUN: a "
+        description="Estimate each role's main effect (e.g. 'model: gluon instead of scratch ×0.71 (0.69–0.73)') "
+        "and the two-way interactions on log epoch time and on the final quality metric, from a saved run (RUN: a "
         "--json file or a saved-run selector such as 0003) or, without RUN, from a new measurement of the matrix "
         "(bench's role and workload options). See docs/statistics.md.",
     )

@@ -165,6 +165,13 @@ def choose(results: Results, columns: list[str] | str | None = None, wide: bool 
 def render(results: Results, tablefmt: str = "simple", columns: list[str] | str | None = None,
            wide: bool = False) -> str:
     """The table, and under it what its marks mean."""
+    text, foot = parts(results, tablefmt, columns, wide)
+    return text + ("\n" + "\n".join(foot) if foot else "")
+
+
+def parts(results: Results, tablefmt: str = "simple", columns: list[str] | str | None = None,
+          wide: bool = False) -> tuple[str, list[str]]:
+    """The table, and the lines explaining its marks."""
     chosen = choose(results, columns, wide)
     notes: dict[str, int] = {}
     body = []
@@ -173,8 +180,7 @@ def render(results: Results, tablefmt: str = "simple", columns: list[str] | str 
     body = [[sig(v) if isinstance(v, float) else v for v in line] for line in body]  # one number format
     text = tabulate(body, headers=[col.header for col in chosen], tablefmt=tablefmt, disable_numparse=True,
                     missingval="", colalign=["right" if col.numeric else "left" for col in chosen])
-    foot = footnotes(results, chosen, notes)
-    return text + ("\n" + "\n".join(foot) if foot else "")
+    return text, footnotes(results, chosen, notes)
 
 
 def footnotes(results: Results, chosen: list[Column], notes: dict[str, int]) -> list[str]:
@@ -182,10 +188,11 @@ def footnotes(results: Results, chosen: list[Column], notes: dict[str, int]) -> 
     shown = results.sorted()
     lines = []
     if keys & {"median_ci", "ci"} and any(c.ci_short for c in shown):
-        lines.append("* fewer rounds than a 95% CI of the median needs: [min, max] at a lower level (--columns ci_level)")
+        lines.append("* fewer rounds than a 95% CI of the median needs: [min, max] at a lower level "
+                     "(--columns ci_level)")
     if "status" in keys and "unstable" not in keys and any(c.unstable for c in shown if c.ok):
-        lines.append("UNSTABLE: std ≥ 10% of mean, outlier ≥ 50% off, median CI > ±10% or < 95%, or processes ≥ 10% "
-                     "apart (--wide: why)")
+        lines.append("UNSTABLE: std ≥ 10% of mean, outlier ≥ 50% off, median CI > ±10% or < 95%, or processes "
+                     "≥ 10% apart (--wide: why)")
     if any(k.startswith("vs_") for k in keys):
         lines.append("vs NAME: epoch time / that baseline's (scratch = the all-scratch combination on the same ctx)")
     for error, n in notes.items():

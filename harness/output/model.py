@@ -161,12 +161,12 @@ class Results:
     # --- building ---------------------------------------------------------------------------
     @classmethod
     def from_rows(cls, rows, machine: dict | None = None, commit: dict | None = None,
-                  interrupted: bool = False) -> "Results":
+                  interrupted: bool = False) -> Results:
         """From :class:`harness.measure.measuring.Row` objects (failed and skipped included)."""
         return cls([_from_row(i, r) for i, r in enumerate(rows)], machine, commit, interrupted).with_ratios()
 
     @classmethod
-    def from_document(cls, doc: dict) -> "Results":
+    def from_document(cls, doc: dict) -> Results:
         """From a ``--json`` / saved-run document (pytest-benchmark's format)."""
         harness = doc.get("harness") or {}
         cases = [_from_entry(i, b) for i, b in enumerate(doc.get("benchmarks") or []) if isinstance(b, dict)]
@@ -174,7 +174,7 @@ class Results:
         return cls(cases, doc.get("machine_info"), doc.get("commit_info"),
                    bool(harness.get("interrupted"))).with_ratios()
 
-    def with_ratios(self) -> "Results":
+    def with_ratios(self) -> Results:
         """Each ok case's median over the all-scratch combination's on the same workload and context, and over
         each reference's on the same workload."""
         ok = [c for c in self.cases if c.ok and c.median_s]
@@ -284,7 +284,29 @@ class Results:
                                "needs numpy<1.24)") from None
         records = self.records(environment)
         frame = pd.DataFrame.from_records(records, columns=list(records[0]) if records else None)
-        return frame.convert_dtypes(convert_string=False, convert_boolean=True, infer_objects=True)
+        for column in frame.columns:
+            kind = dtype(column)
+            if kind:
+                frame[column] = frame[column].astype(kind)
+        return frame
+
+
+INT_FIELDS = {"rounds", "processes", "warmup", "steps_per_epoch", "epochs_to_target", "cpu_count"}
+BOOL_FIELDS = {"fused", "unstable"}
+STR_FIELDS = {"case", "combination", *ROLES, "reference", "ctx", "task", "workload", "status", "error",
+              "unstable_why", "mxnet", "omp_num_threads", "mxnet_engine_type", "cpu_model", "python", "commit"}
+
+
+def dtype(column: str) -> str | None:
+    """The pandas dtype of a record field: float64 for measurements (NaN where absent), nullable Int64 and
+    boolean for counts and flags, ``None`` (object) for names."""
+    if column in INT_FIELDS:
+        return "Int64"
+    if column in BOOL_FIELDS:
+        return "boolean"
+    if column in STR_FIELDS or column == "dirty":
+        return None
+    return "float64"
 
 
 # --- builders ------------------------------------------------------------------------------
@@ -339,4 +361,4 @@ def _from_entry(order: int, entry: dict) -> CaseResult:
 def _from_not_run(order: int, entry: dict) -> CaseResult:
     info = entry.get("extra_info") or {}
     return CaseResult(**_entry_names(entry, {}), status=str(entry.get("status") or "failed"),
-                      error=str(entry.get("error") or ""), order=order, metrics=dict(info))
+                      error=str(entry.get("error") or ""), order=order, metrics={**info})
