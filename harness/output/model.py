@@ -341,8 +341,8 @@ def _entry_names(entry: dict, info: dict) -> dict:
     task = workload.get("task") or ""
     if group and ctx and group.endswith(f"-{ctx}"):
         label = group[: -len(ctx) - 1]
-    else:
-        label = wname if task in ("", "linreg") else f"{task}-{wname}"
+    else:  # a not-run entry has no group; its id starts with the label and the context
+        label = case_id.split(f"-{ctx}-")[0] if ctx and f"-{ctx}-" in case_id else wname
     return dict(case_id=case_id, name=name, roles={r: ("" if reference else str(combo.get(r, ""))) for r in ROLES},
                 fused=bool(combo.get("fused")), reference=reference, ctx=ctx, task=task, workload=wname,
                 workload_label=label, workload_info=workload, combination=combo)
