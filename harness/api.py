@@ -533,8 +533,12 @@ def effects(run=None, *, confidence: float = 0.95, storage: str = ".benchmarks",
         return run.effects(confidence)
     if bench_options:
         raise HarnessError(f"{', '.join(bench_options)}: options of a new measurement, but a saved run was given")
+    from pathlib import Path
+
     from harness.analysis import history
 
+    if Path(str(run)).suffix == ".json" and not Path(str(run)).is_file():
+        raise HarnessError(f"cannot read {run}: no such file (a harness bench --json file or a saved run's number)")
     document = history.load_runs(storage, [str(run)])[-1].document
     return Effects(Results.from_document(document).effects(confidence), document)
 

@@ -1,5 +1,6 @@
 """``harness effects``: role effects estimated on synthetic cells with known effects, then on a tiny real run."""
 import itertools
+import json
 import re
 import math
 
@@ -121,6 +122,13 @@ def test_cli_on_a_tiny_real_run_and_on_its_saved_json(tmp_path):
     assert again.returncode == 0, again.stderr
     assert again.stdout in proc.stdout  # the same numbers from the saved run
     assert re.search(r"^model +gluon instead of scratch +×[\d.]+ \([\d.]+–[\d.]+\)", again.stdout, re.MULTILINE)
+    doc = json.loads(run_cli("effects", str(path), "--json").stdout)
+    (analysis,) = doc["analyses"]
+    model = next(e for e in analysis["effects"] if e["terms"] == [{"role": "model", "level": "gluon",
+                                                                   "reference": "scratch"}] and e["response"] == "time")
+    assert model["low"] < model["estimate"] < model["high"] and isinstance(model["real"], bool)
+    missing = run_cli("effects", str(tmp_path / "nope.json"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr and "no such file" in missing.stderr
     bad = run_cli("effects", str(path), "--confidence", "2")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--confidence must be between 0 and 1" in bad.stderr
     mixed = run_cli("effects", str(path), "--rounds", "3")

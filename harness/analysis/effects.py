@@ -69,7 +69,7 @@ class Effect:
     @property
     def real(self) -> bool:
         """The (family-adjusted) interval excludes no effect."""
-        return self.low is not None and (self.low > 0 or self.high < 0)
+        return bool(self.low is not None and (self.low > 0 or self.high < 0))
 
     def scaled(self, x: float | None) -> float | None:
         return None if x is None else (math.exp(x) if self.log_scale else x)
@@ -270,7 +270,7 @@ class _Fit:
                     e.p = 0.0 if e.estimate != 0 else 1.0
                     continue
                 t = sst.t.ppf(1 - (1 - confidence) / (2 * len(family)), e.df)
-                e.low, e.high = e.estimate - t * se, e.estimate + t * se
+                e.low, e.high = float(e.estimate - t * se), float(e.estimate + t * se)
                 e.p = float(min(1.0, 2 * sst.t.sf(abs(e.estimate) / se, e.df) * len(family)))
         for e in effects:
             e.__dict__.pop("_var", None)
