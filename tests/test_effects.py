@@ -133,3 +133,15 @@ def test_cli_on_a_tiny_real_run_and_on_its_saved_json(tmp_path):
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--confidence must be between 0 and 1" in bad.stderr
     mixed = run_cli("effects", str(path), "--rounds", "3")
     assert mixed.returncode == 2 and "--rounds set a new measurement" in mixed.stderr
+
+
+def test_effects_figure_marks_the_real_effects():
+    from harness.output import figures
+
+    fig = figures.effects_figure([effects.analyse(synthetic(), "seed-cpu")])
+    (ax,) = fig.axes
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[0] == "data: gluon" and "model gluon × optimizer gluon" in labels and len(labels) == 10
+    red = [line for line in ax.lines if line.get_color() == "tab:red" and line.get_marker() == "o"]
+    assert len(red) == 4  # data, model, optimizer and model×optimizer are real; loss and five pairs are not
+    assert ax.get_xscale() == "log" and any(t.get_text() == "×1" for t in ax.get_xticklabels())
