@@ -169,18 +169,26 @@ def render(results: Results, tablefmt: str = "simple", columns: list[str] | str 
     return text + ("\n" + "\n".join(foot) if foot else "")
 
 
-def parts(results: Results, tablefmt: str = "simple", columns: list[str] | str | None = None,
-          wide: bool = False) -> tuple[str, list[str]]:
-    """The table, and the lines explaining its marks."""
+def cells(results: Results, columns: list[str] | str | None = None,
+          wide: bool = False) -> tuple[list[Column], list[list[str]], list[str]]:
+    """The chosen columns, one row of display strings per case (fastest first), and the lines explaining the
+    marks: what every rendering of the table (terminal, HTML report) shows."""
     chosen = choose(results, columns, wide)
     notes: dict[str, int] = {}
     body = []
     for c in results.sorted():
-        body.append([_status(c, notes, wide) if col.key == "status" else col.cell(c) for col in chosen])
-    body = [[sig(v) if isinstance(v, float) else v for v in line] for line in body]  # one number format
+        line = [_status(c, notes, wide) if col.key == "status" else col.cell(c) for col in chosen]
+        body.append(["" if v is None else sig(v) if isinstance(v, float) else str(v) for v in line])
+    return chosen, body, footnotes(results, chosen, notes)
+
+
+def parts(results: Results, tablefmt: str = "simple", columns: list[str] | str | None = None,
+          wide: bool = False) -> tuple[str, list[str]]:
+    """The table, and the lines explaining its marks."""
+    chosen, body, notes = cells(results, columns, wide)
     text = tabulate(body, headers=[col.header for col in chosen], tablefmt=tablefmt, disable_numparse=True,
-                    missingval="", colalign=["right" if col.numeric else "left" for col in chosen])
-    return text, footnotes(results, chosen, notes)
+                    colalign=["right" if col.numeric else "left" for col in chosen])
+    return text, notes
 
 
 def footnotes(results: Results, chosen: list[Column], notes: dict[str, int]) -> list[str]:
