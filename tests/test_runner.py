@@ -183,7 +183,7 @@ def test_ab_notes_a_busy_machine(monkeypatch):
 def test_bench_processes_table_and_json(tmp_path):
     out = tmp_path / "run.json"
     done = run_cli("bench", "--data", "scratch", "--model", "scratch", "--loss", "scratch", "--optimizer", "scratch",
-                   "--num-examples", "200", "--rounds", "4", "--processes", "2", "--json", str(out))
+                   "--num-examples", "200", "--rounds", "4", "--processes", "2", "--wide", "--json", str(out))
     assert done.returncode == 0, done.stderr
     assert "2×2" in done.stdout and "95% CI (ms)" in done.stdout and "spread over 2 fresh processes" in done.stdout
     [entry, *_] = json.loads(out.read_text())["benchmarks"]

@@ -93,7 +93,7 @@ def test_canonical_layout_compares_scratch_and_gluon_weights(registry):
 def test_bench_reports_accuracy_and_time_to_accuracy(capsys, tmp_path):
     out_json = tmp_path / "mlp.json"
     code, out, err = _cli(capsys, "bench", "-q", "--task", "mlp", "--data", "scratch", "--model", "scratch",
-                          "--model", "gluon", "--rounds", "2", "--no-references", "--json", str(out_json))
+                          "--model", "gluon", "--rounds", "2", "--no-references", "--wide", "--json", str(out_json))
     assert code == 0, err
     assert "test acc" in out and "param err" not in out
     assert "task mlp, workload digits (digits: 1437 training examples, batch 32, lr 0.5; target test_acc >= 0.9)" in out
@@ -233,7 +233,7 @@ def test_bench_on_a_plugin_task_says_why_rows_are_missing(tmp_path):
     and 'vs scratch' is blank because scratch has no model or loss for it, which the footer says."""
     out = tmp_path / "run.json"
     proc = run_cli("-p", "tests.plugins.task_twoclass", "bench", "--task", "twoclass", "--data", "scratch",
-                   "--optimizer", "scratch", "--rounds", "1", "--warmup", "0", "-q", "--json", str(out))
+                   "--optimizer", "scratch", "--rounds", "1", "--warmup", "0", "-q", "--wide", "--json", str(out))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SKIPPED: task 'twoclass' declares no numpy loop (Task.reference_loops.numpy_scores, numpy_step)" in proc.stdout
     assert "SKIPPED: task 'twoclass' declares no torch loop" in proc.stdout
