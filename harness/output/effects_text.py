@@ -35,8 +35,11 @@ def _interval(e: Effect) -> str:
         return e.note
     if e.low is None:
         return f"{_value(e, e.ratio)} ({e.note})" if e.note else _value(e, e.ratio)
-    d = _digits(e)
     low, high = e.scaled(e.low), e.scaled(e.high)
+    if e.log_scale and max(abs(low - 1), abs(high - 1)) < 0.01:  # a sliver: as a percentage, not ×0.999999
+        pct = [(x - 1) * 100 for x in (e.ratio, low, high)]
+        return f"{pct[0]:+.2g}% ({pct[1]:+.2g}% to {pct[2]:+.2g}%)"
+    d = _digits(e)
     bounds = f"{low:.{d}g}–{high:.{d}g}" if e.log_scale else f"{low:+.{d}g} to {high:+.{d}g}"
     return f"{_value(e, e.ratio, d)} ({bounds})"
 
@@ -66,7 +69,7 @@ def _section(a: Analysis, response: str, title: str) -> list[str]:
         rows.append(["", "", "", ""])
         rows += [[*_what(e), _interval(e), _verdict(e)] for e in pairs]
     lines = [title, tabulate(rows, tablefmt="plain", disable_numparse=True)]
-    real = [f"{e.terms[0][0]}×{e.terms[1][0]} ({_value(e, e.ratio, _digits(e))})" for e in pairs if e.real]
+    real = [f"{e.terms[0][0]}×{e.terms[1][0]} ({_interval(e).split(' (')[0]})" for e in pairs if e.real]
     if pairs:
         if real:
             lines.append("real interactions: " + ", ".join(real))
