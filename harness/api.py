@@ -258,9 +258,14 @@ class Verification(Result):
         dataset = getattr(self.task, "dataset", None)
         where = "" if self.task.name == DEFAULT_TASK else f", task {self.task.name}" + (f" ({dataset})" if dataset else "")
         refs = self.references
+        scale = state = ""
+        if self.task.verify_num_examples is not None or self.task.verify_lr is not None:
+            scale = f", {self.task.num_examples} examples, batch {self.settings.batch_size}, lr {self.settings.lr:g}"
+        if getattr(self.task, "state_names", None):
+            state = " or moving statistic"
         return (f"reference{'s' if len(refs) > 1 else ''}: {', '.join(c.label for c in refs)}; shuffling off, "
-                f"same initial parameters, {self.settings.epochs} epochs on {self.ctx}{where}; tolerance "
-                f"{self.tolerance:g} (largest difference in any epoch's loss or final parameter)\n"
+                f"same initial parameters, {self.settings.epochs} epochs on {self.ctx}{where}{scale}; tolerance "
+                f"{self.tolerance:g} (largest difference in any epoch's loss or final parameter{state})\n"
                 + ("all combinations agree" if self.ok else "some combinations DIFFER from the reference"))
 
     def plot(self):
@@ -291,7 +296,11 @@ def verify(task: str = DEFAULT_TASK, *, data=None, model=None, loss=None, optimi
     registry = load_plugins(plugins, strict)
     the_task = registry.make_task(task, num_examples=num_examples, num_inputs=num_inputs, dataset=dataset,
                                   data_dir=data_dir, seed=seed)
+    if num_examples is None and the_task.verify_num_examples is not None:
+        the_task = registry.make_task(task, num_examples=the_task.verify_num_examples, num_inputs=num_inputs,
+                                      dataset=dataset, data_dir=data_dir, seed=seed)
     epochs = epochs if epochs is not None else the_task.verify_epochs
+    lr = lr if lr is not None else the_task.verify_lr
     settings = Settings.for_task(the_task, epochs=epochs, batch_size=batch_size, lr=lr)
     device = context.resolve(ctx)
     named = {"data": _names(data), "model": _names(model), "loss": _names(loss), "optimizer": _names(optimizer)}

@@ -1,5 +1,6 @@
 """The book's models with the fewest MXNet engine calls per step: the seed's
-linear regression, and softmax regression and the MLP (d2l 3.6/3.9) further down.
+linear regression, and softmax regression and the MLP (d2l 3.6/3.9) and LeNet with
+batch norm (d2l 5.10) further down.
 
 Same roles, names and mathematics as ``plugins/scratch.py``, and each role
 mixes with scratch and gluon.  Per step of the host loop this costs one cached
@@ -16,7 +17,8 @@ import weakref
 
 import mxnet as mx
 import numpy as np
-from mxnet import nd
+from mxnet import init, nd
+from mxnet.gluon import nn
 
 from harness.hookspecs import hookimpl
 
@@ -356,6 +358,30 @@ def dense_fused_step(net, lr):
     return step
 
 
+# ---- the lenet task (d2l 5.10, LeNet with batch normalization) -------------------------------------------------
+#
+# Gluon's layers hybridized into one cached graph (static_alloc, static_shape): a forward is one engine call, and the
+# BatchNorm operator updates its running mean/var inside it.  Training mode comes from autograd.record, as for
+# Gluon's own BatchNorm.  fast's loss and optimizer follow (3.6.5's cross-entropy graph, one multi_sgd_update).
+
+# 5.10.3 简洁实现, hybridized
+def lenet_model(*params):
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(6, kernel_size=5, in_channels=params[0].shape[1]), nn.BatchNorm(in_channels=6),
+            nn.Activation('sigmoid'), nn.MaxPool2D(pool_size=2, strides=2),
+            nn.Conv2D(16, kernel_size=5, in_channels=6), nn.BatchNorm(in_channels=16),
+            nn.Activation('sigmoid'), nn.MaxPool2D(pool_size=2, strides=2),
+            nn.Dense(120, in_units=params[8].shape[1]), nn.BatchNorm(in_channels=120), nn.Activation('sigmoid'),
+            nn.Dense(84, in_units=120), nn.BatchNorm(in_channels=84), nn.Activation('sigmoid'),
+            nn.Dense(10, in_units=84))
+    net.initialize(ctx=params[0].context, init=init.Xavier())
+    trainable = [p for p in net.collect_params().values() if p.grad_req != 'null']  # not the running mean/var
+    for p, value in zip(trainable, params):
+        p.set_data(value.reshape(p.shape))  # start from the host's draw
+    net.hybridize(static_alloc=True, static_shape=True)
+    return net
+
+
 @hookimpl
 def register_data(register):
     register("fast", data_iter)
@@ -366,12 +392,13 @@ def register_models(register):
     register("fast", model)
     register("fast", softmax_model, tasks=["softmax"])
     register("fast", mlp_model, tasks=["mlp"])
+    register("fast", lenet_model, tasks=["lenet"])
 
 
 @hookimpl
 def register_losses(register):
     register("fast", loss)
-    register("fast", softmax_cross_entropy, tasks=["softmax", "mlp"])
+    register("fast", softmax_cross_entropy, tasks=["softmax", "mlp", "lenet"])
 
 
 @hookimpl

@@ -93,14 +93,43 @@ def register_models(register):
     register("gluon", model)  # linreg
     register("gluon", softmax_model, tasks=["softmax"])
     register("gluon", mlp_model, tasks=["mlp"])
+    register("gluon", lenet_model, tasks=["lenet"])
 
 
 @hookimpl
 def register_losses(register):
     register("gluon", loss)  # linreg
-    register("gluon", softmax_loss, tasks=["softmax", "mlp"])  # 3.10.2 读取数据并训练模型: the same loss
+    register("gluon", softmax_loss, tasks=["softmax", "mlp", "lenet"])  # 3.10.2 读取数据并训练模型: the same loss
 
 
 @hookimpl
 def register_optimizers(register):
     register("gluon", trainer)
+
+
+# ---- 5.10.3 简洁实现 (LeNet with Gluon's BatchNorm, the `lenet` task) ----------------------------------------------
+
+# nn.BatchNorm after each conv/dense layer, before the activation; in_channels/in_units given so the host's
+# draw can be set before the first batch.  Its running mean/var (0 and 1) are where every lenet model starts.
+def lenet_model(*params):
+    net = nn.Sequential()
+    net.add(nn.Conv2D(6, kernel_size=5, in_channels=params[0].shape[1]),
+            nn.BatchNorm(in_channels=6),
+            nn.Activation('sigmoid'),
+            nn.MaxPool2D(pool_size=2, strides=2),
+            nn.Conv2D(16, kernel_size=5, in_channels=6),
+            nn.BatchNorm(in_channels=16),
+            nn.Activation('sigmoid'),
+            nn.MaxPool2D(pool_size=2, strides=2),
+            nn.Dense(120, in_units=params[8].shape[1]),
+            nn.BatchNorm(in_channels=120),
+            nn.Activation('sigmoid'),
+            nn.Dense(84, in_units=120),
+            nn.BatchNorm(in_channels=84),
+            nn.Activation('sigmoid'),
+            nn.Dense(10, in_units=84))
+    net.initialize(ctx=params[0].context, init=init.Xavier())
+    trainable = [p for p in net.collect_params().values() if p.grad_req != 'null']  # not the running mean/var
+    for p, value in zip(trainable, params):
+        p.set_data(value.reshape(p.shape))
+    return net

@@ -9,7 +9,8 @@ host's ``train_ch3``.
 import functools
 import random
 
-from mxnet import nd
+from mxnet import autograd, init, nd
+from mxnet.gluon import nn
 
 from harness.hookspecs import hookimpl
 
@@ -123,14 +124,104 @@ def register_models(register):
     register("scratch", model)  # linreg
     register("scratch", softmax_model, tasks=["softmax"])
     register("scratch", mlp_model, tasks=["mlp"])
+    register("scratch", lenet_model, tasks=["lenet"])
 
 
 @hookimpl
 def register_losses(register):
     register("scratch", lambda: squared_loss)  # linreg
-    register("scratch", lambda: softmax_cross_entropy, tasks=["softmax", "mlp"])
+    register("scratch", lambda: softmax_cross_entropy, tasks=["softmax", "mlp", "lenet"])
 
 
 @hookimpl
 def register_optimizers(register):
     register("scratch", optimizer)  # 3.6.7/3.9.6: the same sgd for every task
+
+
+# ---- 5.10 批量归一化 (LeNet with batch normalization, the `lenet` task) ------------------------------------------------
+#
+# The book's 5.10 from-scratch section: its batch_norm and BatchNorm, in its 5.5 LeNet.  The conv, pool and dense
+# layers are Gluon's, as in the book; what is from scratch is the batch normalization.
+
+# 5.10.1.1 从零开始实现
+def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
+    # 通过autograd来判断当前模式是训练模式还是预测模式
+    if not autograd.is_training():
+        # 如果是在预测模式下，直接使用传入的移动平均所得的均值和方差
+        X_hat = (X - moving_mean) / nd.sqrt(moving_var + eps)
+    else:
+        assert len(X.shape) in (2, 4)
+        if len(X.shape) == 2:
+            # 使用全连接层的情况，计算特征维上的均值和方差
+            mean = X.mean(axis=0)
+            var = ((X - mean) ** 2).mean(axis=0)
+        else:
+            # 使用二维卷积层的情况，计算通道维上（axis=1）的均值和方差。这里我们需要保持
+            # X的形状以便后面可以做广播运算
+            mean = X.mean(axis=(0, 2, 3), keepdims=True)
+            var = ((X - mean) ** 2).mean(axis=(0, 2, 3), keepdims=True)
+        # 训练模式下用当前的均值和方差做标准化
+        X_hat = (X - mean) / nd.sqrt(var + eps)
+        # 更新移动平均的均值和方差
+        moving_mean = momentum * moving_mean + (1.0 - momentum) * mean
+        moving_var = momentum * moving_var + (1.0 - momentum) * var
+    Y = gamma * X_hat + beta  # 拉伸和偏移
+    return Y, moving_mean, moving_var
+
+
+class BatchNorm(nn.Block):
+    def __init__(self, num_features, num_dims, **kwargs):
+        super(BatchNorm, self).__init__(**kwargs)
+        if num_dims == 2:
+            shape = (1, num_features)
+        else:
+            shape = (1, num_features, 1, 1)
+        # 参与求梯度和迭代的拉伸和偏移参数，分别初始化成1和0
+        self.gamma = self.params.get('gamma', shape=shape, init=init.One())
+        self.beta = self.params.get('beta', shape=shape, init=init.Zero())
+        # 不参与求梯度和迭代的变量，全在内存上初始化成0
+        self.moving_mean = nd.zeros(shape)
+        self.moving_var = nd.zeros(shape)
+
+    def forward(self, X):
+        # 如果X不在内存上，将moving_mean和moving_var复制到X所在显存上
+        if self.moving_mean.context != X.context:
+            self.moving_mean = self.moving_mean.copyto(X.context)
+            self.moving_var = self.moving_var.copyto(X.context)
+        # 保存更新过的moving_mean和moving_var
+        Y, self.moving_mean, self.moving_var = batch_norm(
+            X, self.gamma.data(), self.beta.data(), self.moving_mean,
+            self.moving_var, eps=1e-5, momentum=0.9)
+        return Y
+
+
+# 5.10.2 使用批量归一化层的LeNet; in_channels/in_units given so the host's draw can be set before the first batch
+def lenet_model(*params):
+    ctx = params[0].context
+    net = nn.Sequential()
+    net.add(nn.Conv2D(6, kernel_size=5, in_channels=params[0].shape[1]),
+            BatchNorm(6, num_dims=4),
+            nn.Activation('sigmoid'),
+            nn.MaxPool2D(pool_size=2, strides=2),
+            nn.Conv2D(16, kernel_size=5, in_channels=6),
+            BatchNorm(16, num_dims=4),
+            nn.Activation('sigmoid'),
+            nn.MaxPool2D(pool_size=2, strides=2),
+            nn.Dense(120, in_units=params[8].shape[1]),
+            BatchNorm(120, num_dims=2),
+            nn.Activation('sigmoid'),
+            nn.Dense(84, in_units=120),
+            BatchNorm(84, num_dims=2),
+            nn.Activation('sigmoid'),
+            nn.Dense(10, in_units=84))
+    net.initialize(ctx=ctx, init=init.Xavier())
+    # then start from the host's draw (gamma and beta held as (1, C, 1, 1) or (1, C)), and the moving
+    # variance from the host's 1 like Gluon's nn.BatchNorm (the book's zeros would make the untrained net's
+    # predictions divide by sqrt(eps))
+    for p, value in zip(net.collect_params().values(), params):
+        p.set_data(value.reshape(p.shape))
+    for block in net._children.values():
+        if isinstance(block, BatchNorm):
+            block.moving_mean = nd.zeros(block.moving_mean.shape, ctx=ctx)
+            block.moving_var = nd.ones(block.moving_var.shape, ctx=ctx)
+    return net

@@ -188,10 +188,10 @@ def test_plugins_json_and_hook_filter():
     tasks = by_name["tasks"]
     assert (tasks["distribution"], tasks["source"], tasks["module"], tasks["hooks"]) == (
         "mxnet-harness", "built-in", "harness.tasks.builtin", ["register_tasks"])
-    assert tasks["provides"] == {"task": ["linreg", "softmax", "mlp"]}
+    assert tasks["provides"] == {"task": ["linreg", "softmax", "mlp", "lenet"]}
     assert out["tasks"] == {"linreg": "tasks", "softmax": "tasks", "mlp": "tasks"}
     assert out["supports"]["loss"]["half_squared"] == ["linreg"]  # written for today's API: the seed's maths
-    assert out["supports"]["optimizer"]["scratch"] == ["*"] and out["supports"]["model"]["scratch"] == ["linreg", "mlp", "softmax"]
+    assert out["supports"]["optimizer"]["scratch"] == ["*"] and out["supports"]["model"]["scratch"] == ["lenet", "linreg", "mlp", "softmax"]
 
 
 
@@ -465,11 +465,11 @@ def test_a_name_two_plugins_register_is_selectable_by_neither_whatever_the_tasks
         (["-p", "tests.plugins.only_loss", "--task", "mlp", "--loss", "half_squared"],
          r"loss 'half_squared' does not support task 'mlp'; it supports: linreg; losses for mlp: .*\bscratch\b"),
         (["-p", "tests.plugins.task_twoclass", "--task", "twoclass"],
-         r"model 'scratch' does not support task 'twoclass'; it supports: linreg, mlp, softmax; models for twoclass: twoclass$"),
+         r"model 'scratch' does not support task 'twoclass'; it supports: lenet, linreg, mlp, softmax; models for twoclass: twoclass$"),
         (["-p", "tests.plugins.task_twoclass", "--model", "twoclass"],
          r"model 'twoclass' does not support task 'linreg'; it supports: twoclass; models for linreg: .*\bgluon, scratch$"),
-        (["--task", "nope"], r"unknown task 'nope'; available: linreg, mlp, softmax$"),
-        (["-p", "tests.plugins.task_twoclass", "--task", "nope"], r"unknown task 'nope'; available: linreg, mlp, softmax, twoclass$"),
+        (["--task", "nope"], r"unknown task 'nope'; available: lenet, linreg, mlp, softmax$"),
+        (["-p", "tests.plugins.task_twoclass", "--task", "nope"], r"unknown task 'nope'; available: lenet, linreg, mlp, softmax, twoclass$"),
         (["--task", "mlp", "--num-inputs", "5"],
          r"task 'mlp' does not take --num-inputs; its options: --dataset, --data-dir, --num-examples, --seed$"),
         (["-p", "tests.plugins.task_twoclass", "--task", "twoclass", "--dataset", "digits"],
@@ -513,7 +513,7 @@ def test_a_third_party_task_is_listed_by_harness_tasks_and_plugins(capsys):
     code, out, err = _main(capsys, "tasks", "--json", "-p", "tests.plugins.task_twoclass")
     assert code == 0, err
     rows = {r["task"]: r for r in json.loads(out)["tasks"]}
-    assert sorted(rows) == ["linreg", "mlp", "softmax", "twoclass"]
+    assert sorted(rows) == ["lenet", "linreg", "mlp", "softmax", "twoclass"]
     row = rows["twoclass"]
     assert (row["plugin"], row["kind"], row["options"], row["target"]) == (
         "tests.plugins.task_twoclass", "classification", "num_examples, seed", "test_acc >= 0.9")

@@ -119,7 +119,7 @@ def test_linreg_stays_the_default_everywhere(capsys):
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["run", "--task", "nope"], "unknown task 'nope'; available: linreg, mlp, softmax"),
+        (["run", "--task", "nope"], "unknown task 'nope'; available: lenet, linreg, mlp, softmax"),
         # a plugin written before tasks existed: its loss is for linreg
         (["-p", "tests.plugins.only_loss", "run", "--task", "mlp", "--loss", "half_squared"],
          "loss 'half_squared' does not support task 'mlp'; it supports: linreg; losses for mlp: "),
@@ -170,7 +170,7 @@ def test_tasks_command_lists_components_per_task(capsys):
 
 
 def test_task_contract_errors_in_the_api(registry):
-    with pytest.raises(HarnessError, match="model 'scratch' does not support task 'ghost'; it supports: linreg, mlp, softmax; models for ghost: none"):
+    with pytest.raises(HarnessError, match="model 'scratch' does not support task 'ghost'; it supports: lenet, linreg, mlp, softmax; models for ghost: none"):
         registry.resolve(Combination(), "ghost")
     task = registry.make_task("mlp", dataset="synthetic", num_examples=500)
     assert task.num_examples == 500 and task.num_inputs == 784

@@ -25,11 +25,16 @@ TOLERANCE = 1e-5
 
 
 def max_abs_diff(result, reference) -> float:
-    """The largest difference between two runs' epoch losses and final parameters (in the task's layout)."""
+    """The largest difference between two runs' epoch losses, final parameters (in the task's layout) and final
+    state (batch norm's moving statistics, when the task has any)."""
     def flat(run):
-        return np.concatenate([[e["loss"] for e in run.epochs], *(np.ravel(a) for a in run.arrays)])
+        state = run.state or []
+        return np.concatenate([[e["loss"] for e in run.epochs], *(np.ravel(a) for a in [*run.arrays, *state])])
 
-    return float(np.max(np.abs(flat(result) - flat(reference))))
+    mine, theirs = flat(result), flat(reference)
+    if mine.shape != theirs.shape:  # one model keeps state (moving statistics) the other lacks
+        return math.inf
+    return float(np.max(np.abs(mine - theirs)))
 
 
 def default_combinations(registry: Registry, task: str = DEFAULT_TASK, every: bool = False,

@@ -70,7 +70,8 @@ class Model:
         if isinstance(built, gluon.Block):
             self.block = built
             self.net = None
-            self._gluon_params = list(built.collect_params().values())
+            # trainable Parameters only: batch norm's running mean/var (grad_req "null") are state, not weights
+            self._gluon_params = [p for p in built.collect_params().values() if p.grad_req != "null"]
             # p.data().grad is p.grad(): scratch optimizers can update these in place
             self.params = [p.data() for p in self._gluon_params]
         else:

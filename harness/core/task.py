@@ -109,6 +109,8 @@ class ReferenceLoops:
     numpy_scores: Callable | None = None
     numpy_step: Callable | None = None
     torch_scores: Callable | None = None
+    #: why a reference has no loop, by reference name ("numpy", "torch"): what bench shows for the missing row
+    why_none: dict | None = None
 
 
 @dataclass
@@ -153,6 +155,10 @@ class Task:
     #: differences between equal maths (a fused log-softmax vs the book's softmax then log) grow
     #: with training, so a task may verify over fewer epochs than it trains
     verify_epochs: int | None = None
+    #: learning rate and training rows ``harness verify`` uses when not told (None: the task's); a chaotic task
+    #: (LeNet with batch norm at lr 1.0 doubles a rounding difference every step) verifies over a short, gentle run
+    verify_lr: float | None = None
+    verify_num_examples: int | None = None
     seed: int = 0
 
     @property
@@ -204,6 +210,11 @@ class Task:
                 a = a.T
             out.append(a.reshape(shape))
         return out
+
+    def state(self, model) -> list[np.ndarray]:
+        """The model's state beside its parameters (batch norm's moving statistics) as NumPy, compared by
+        ``harness verify``; none by default."""
+        return []
 
     def truth(self) -> dict | None:
         """The true parameters by name, when the task knows them (synthetic regression)."""

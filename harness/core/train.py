@@ -118,6 +118,10 @@ class Session:
         """The parameters as NumPy in the task's layout (:meth:`harness.task.Task.canonical`)."""
         return self.task.canonical(self.net.arrays())
 
+    def state(self) -> list:
+        """The model's state beside its parameters (:meth:`harness.core.task.Task.state`), as NumPy."""
+        return self.task.state(self.net)
+
 
 @dataclass
 class RunResult:
@@ -129,6 +133,7 @@ class RunResult:
     params: dict | None = None
     diverged_at: int | None = None
     arrays: list | None = None  # final parameters as NumPy (not in the JSON)
+    state: list | None = None  # final state (batch norm's moving statistics) as NumPy (not in the JSON)
 
     @property
     def final_loss(self) -> float:
@@ -165,5 +170,6 @@ def train(session: Session, on_epoch=None) -> RunResult:
             result.diverged_at = epoch
             raise Diverged(epoch, result)
     result.arrays = session.arrays()
+    result.state = session.state()
     result.params = session.task.param_summary(result.arrays)
     return result

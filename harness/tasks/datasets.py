@@ -253,6 +253,40 @@ def synthetic_images(num_examples: int = 60000, num_test: int = 10000, shape: tu
                      images[num_examples:], labels[num_examples:], classes)
 
 
+# --- digits at LeNet's size (the lenet task) -----------------------------------------------------------------------
+
+def _linear_resize_matrix(src: int, dst: int) -> np.ndarray:
+    """``(dst, src)`` weights of linear interpolation between pixel centres (edges held)."""
+    pos = np.clip((np.arange(dst) + 0.5) * src / dst - 0.5, 0, src - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, src - 1)
+    weights = np.zeros((dst, src))
+    np.add.at(weights, (np.arange(dst), lo), 1 - (pos - lo))
+    np.add.at(weights, (np.arange(dst), hi), pos - lo)
+    return weights
+
+
+def to_mnist_frame(images: np.ndarray, box: int = 20, size: int = 28) -> np.ndarray:
+    """``(n, C, h, w)`` images scaled (bilinear) into a ``box``-pixel square centred in a ``size``-pixel frame.
+
+    MNIST's layout: its digits fill a 20x20 box centred in 28x28.  LeNet (d2l 5.5) needs 28x28 input, and the
+    bundled 8x8 digits only become that by resizing: the same strokes at lower detail, no new information.
+    """
+    n, c, h, w = images.shape
+    rows, cols = _linear_resize_matrix(h, box), _linear_resize_matrix(w, box)
+    scaled = np.einsum("ih,nchw,jw->ncij", rows, images, cols).astype(np.float32)
+    out = np.zeros((n, c, size, size), dtype=np.float32)
+    at = (size - box) // 2
+    out[:, :, at:at + box, at:at + box] = np.clip(scaled, 0.0, 1.0)
+    return out
+
+
+def digits_28(data: ImageData) -> ImageData:
+    """The digits split with every image in :func:`to_mnist_frame` (1x28x28)."""
+    return ImageData(data.name, to_mnist_frame(data.train_images), data.train_labels,
+                     to_mnist_frame(data.test_images), data.test_labels, data.classes)
+
+
 # --- dispatch -----------------------------------------------------------------------------------------------------
 
 def _first(data: ImageData, num_examples: int | None) -> ImageData:

@@ -70,6 +70,8 @@ def missing_loops(name: str, task: Task) -> str | None:
     absent = [f for f in NEEDS[name] if loops is None or getattr(loops, f, None) is None]
     if not absent:
         return None
+    if loops is not None and (loops.why_none or {}).get(name):
+        return loops.why_none[name]
     return f"task {task.name!r} declares no {name} loop (Task.reference_loops.{', '.join(absent)})"
 
 
