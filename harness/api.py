@@ -585,11 +585,13 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
           target_loss: float | None = None, target_acc: float | None = None, dataset: str | None = None,
           data_dir: str | None = None, references: bool = True, interleave: bool = False, breakdown: bool = False,
           processes: int = 0, worker_timeout: float = 600.0, plugins: Iterable = (), strict: bool | None = None,
-          progress: bool = False, on_row: Callable | None = None, registry=None) -> Benchmark:
+          progress: bool = False, on_row: Callable | None = None, registry=None, threads=None) -> Benchmark:
     """Time a matrix of combinations (``harness bench``).  Ctrl-C keeps the finished rows: the result says
     ``interrupted``.  ``progress`` shows a tqdm bar on stderr; ``on_row(row)`` is called as each row finishes.
     ``processes=K`` spreads each row's rounds over K fresh worker processes (``plugins`` then must be
-    module names or paths the workers can import)."""
+    module names or paths the workers can import).  ``threads`` (N, ``"auto"``, ``"mxnet"``) is MXNet's
+    OpenMP threads: workers start with it; this process's MXNet must already run with it (it reads
+    ``OMP_NUM_THREADS`` on import; the CLI sets it first), else a :class:`HarnessError`."""
     from harness.measure import environment
     from harness.measure import measuring
     from harness.measure import workloads
@@ -601,6 +603,7 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
                               data_dir=data_dir, rounds=rounds, warmup=warmup)
     the_task, combos, planned = plan_bench(registry, load, ctx=ctx, data=data, model=model, loss=loss,
                                            optimizer=optimizer, all=all, fused=fused, references=references)
+    workers_env, thread_info = _threads(threads, processes)
     from tqdm import tqdm
 
     bar = tqdm(total=len(planned), file=sys.stderr, unit="combo", leave=False,
@@ -621,7 +624,7 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
     restore = Interrupt.install()
     try:
         if processes:
-            _run_processes(planned, processes, plugins, strict, interleave, worker_timeout, finished)
+            _run_processes(planned, processes, plugins, strict, interleave, worker_timeout, finished, workers_env)
         else:
             (measuring.run_interleaved if interleave else measuring.run_matrix)(registry, planned, on_row=finished)
         wall = time.perf_counter() - start  # the matrix only, not the breakdown
@@ -636,10 +639,29 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
     if wall is None:
         wall = time.perf_counter() - start
     return Benchmark(done, planned, combos, load, the_task, registry, interrupted, wall, broken_down,
-                     environment.machine_info(), environment.commit_info(), processes)
+                     environment.machine_info(thread_info), environment.commit_info(), processes)
 
 
-def _run_processes(planned, processes, plugins, strict, interleave, timeout, on_row) -> None:
+def _threads(setting, processes: int) -> tuple[dict, dict]:
+    """The variables worker processes start with, and the threads record, for a ``threads=`` setting."""
+    from harness.measure import environment
+    from harness.measure import threads as omp
+
+    setting = omp.parse(setting)
+    if setting is None:
+        return {}, environment.threads_info()
+    value = omp.target(setting)
+    if processes:
+        return {omp.VAR: value}, environment.threads_info(setting, workers={omp.VAR: value})
+    have, want = omp.measure(), omp.expected(value)
+    if have is not None and have != want:
+        raise HarnessError(f"threads={setting} means {omp.VAR}={value if value is not None else 'unset'} ({want} "
+                           f"OpenMP threads), but this process's MXNet, imported before, computes on {have}; set "
+                           f"{omp.VAR} before importing mxnet (the CLI's --threads does), or pass processes=1 or more")
+    return {}, environment.threads_info(setting)
+
+
+def _run_processes(planned, processes, plugins, strict, interleave, timeout, on_row, env=None) -> None:
     """Each row's rounds in ``processes`` fresh worker processes, slot by slot across rows (:mod:`harness.measure.runner`)."""
     from harness.measure import runner
 
@@ -655,5 +677,5 @@ def _run_processes(planned, processes, plugins, strict, interleave, timeout, on_
     for case, skip in planned:
         if not skip:
             runner.split_rounds(case.workload.rounds, processes)
-    runner.run(planned, processes, [runner.Environment()], specs, strict, timeout,
+    runner.run(planned, processes, [runner.Environment(env=dict(env or {}))], specs, strict, timeout,
                on_row=lambda side, row: on_row(row))

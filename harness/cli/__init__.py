@@ -65,6 +65,9 @@ def _format_warning(message, category, filename, lineno, line=None):
 def main(argv: list[str] | None = None) -> int:
     from harness.core.errors import HarnessError
 
+    from harness.measure import threads
+
+    threads.apply_early(sys.argv[1:] if argv is None else argv)  # before anything imports MXNet
     parser = build_parser()
     args = parser.parse_args(argv)
     args.debug = getattr(args, "debug", False)

@@ -7,6 +7,7 @@ import time
 
 from harness.analysis import ab
 from harness.measure import environment
+from harness.measure import threads
 from harness.measure import measuring
 from harness.measure import runner
 from harness.analysis import stats
@@ -63,6 +64,8 @@ def add_parser(sub, common) -> None:
     p.add_argument("--timeout", type=float, default=runner.TIMEOUT, metavar="S",
                    help="seconds a worker may take before it is killed (default %(default)g)")
     p.add_argument("--no-references", action="store_true", help="leave out the NumPy and PyTorch reference rows")
+    p.add_argument("--threads", type=threads.argument, metavar="N|auto|mxnet",
+                   help=threads.HELP + f"; both sides, unless --a-env/--b-env sets {threads.VAR}")
     p.add_argument("--json", metavar="PATH", help="write the verdicts, intervals and raw rounds of both sides")
     p.add_argument("--format", default="simple", metavar="TABLEFMT", help="any tabulate format (default %(default)s)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -79,6 +82,10 @@ def cmd_ab(args) -> int:
     fail_at = parse_percent(args.fail_on_regression) if args.fail_on_regression is not None else None
     sides = [runner.Environment("A", args.a_python, runner.parse_env(args.a_env, "--a-env")),
              runner.Environment("B", args.b_python, runner.parse_env(args.b_env, "--b-env"))]
+    setting = threads.chosen(args.threads)
+    if setting is not None:  # the workers start with it; a side's own --x-env wins
+        for side in sides:
+            side.env.setdefault(threads.VAR, threads.target(setting))
     if args.rounds is None:
         args.rounds = ROUNDS_PER_PROCESS * args.processes
     registry = registry_from_args(args)
@@ -117,7 +124,8 @@ def cmd_ab(args) -> int:
     both = sorted(set(done[0]) & set(done[1]))
     pairs = ab.pair_up([done[0][i] for i in both], [done[1][i] for i in both], args.alpha, threshold,
                        clock=args.clock)
-    machine, commit = environment.machine_info(), environment.commit_info()
+    machine = environment.machine_info(environment.threads_info(setting, workers=sides[0].environ()))
+    commit = environment.commit_info()
     if args.json:
         settings = {"clock": args.clock, "alpha": args.alpha, "correction": "holm", "threshold": threshold, "confidence": stats.CONFIDENCE,
                     "processes": args.processes, "rounds": load.rounds, "load_average": loadavg, "warmup": load.warmup,
@@ -135,6 +143,8 @@ def cmd_ab(args) -> int:
     for s in sides:
         print(f"{s.name}: {s.describe()}")
     print(environment.summary(machine, commit))
+    if environment.threads_warning(machine):
+        print(environment.threads_warning(machine), file=sys.stderr)
     busy = _busy(loadavg, args.clock)
     if busy:
         print(busy, file=sys.stderr)

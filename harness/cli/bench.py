@@ -12,6 +12,7 @@ from harness.measure import breakdown
 from harness.analysis import compare
 from harness.core import context
 from harness.measure import environment
+from harness.measure import threads
 from harness.analysis import history
 from harness.measure import planning
 from harness.measure import workloads
@@ -65,6 +66,7 @@ def add_parser(sub, common) -> None:
                    help="with --processes: seconds a worker may take before it is killed (default %(default)g)")
     p.add_argument("--no-references", action="store_true",
                    help="leave out the NumPy (speed of light) and PyTorch eager reference rows")
+    p.add_argument("--threads", type=threads.argument, metavar="N|auto|mxnet", help=threads.HELP)
     p.add_argument("--breakdown", nargs="?", const="", metavar="PNG",
                    help="also time each phase of a step (data, forward + loss, backward, update) per combination; "
                    "with PNG, write a stacked-bar chart there")
@@ -112,13 +114,15 @@ def cmd_bench(args) -> int:
                        fused=args.fused, ctx=args.ctx, references=not args.no_references, interleave=args.interleave,
                        processes=args.processes, worker_timeout=args.worker_timeout,
                        breakdown=args.breakdown is not None, progress=not args.quiet, registry=registry,
-                       plugins=args.plugin_specs, strict=args.strict_plugins,
+                       plugins=args.plugin_specs, strict=args.strict_plugins, threads=threads.chosen(args.threads),
                        **{name: getattr(args, name) for name in workloads.OVERRIDES})
     result.write(json=args.json, csv=args.csv, plot=args.plot, breakdown_png=args.breakdown or None)
     saved = result.save(args.storage, args.save or None) if save and result.rows_ else None
     print(result.table(args.format, columns=args.columns, wide=args.wide))
     print("\n" + result.summary())
     print(environment.summary(result.machine, result.commit))
+    if environment.threads_warning(result.machine):
+        print(environment.threads_warning(result.machine), file=sys.stderr)
     effects = result.effects(only_factorial=True)
     if effects.analyses:  # the matrix is factorial enough: what each role choice costs
         print("\n" + effects.text())

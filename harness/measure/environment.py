@@ -10,6 +10,8 @@ from pathlib import Path
 
 import mxnet as mx
 
+from harness.measure import threads as omp
+
 #: Read by MXNet or its OpenMP runtime; recorded even when unset (as ``None``).
 THREAD_VARS = ("OMP_NUM_THREADS", "MXNET_ENGINE_TYPE", "MXNET_CPU_WORKER_NTHREADS", "MKL_NUM_THREADS")
 
@@ -73,11 +75,21 @@ def commit_info(path: str | os.PathLike | None = None) -> dict:
     return info
 
 
-def harness_env() -> dict:
+def threads_info(setting=None, workers: dict | None = None) -> dict:
+    """The OpenMP threads MXNet computes with: measured in this process (:func:`harness.measure.threads.measure`),
+    or, for worker processes started with ``workers`` (their variables), by MXNet's rule from those."""
+    var = os.environ.get(omp.VAR) if workers is None else workers.get(omp.VAR)
+    count = omp.measure() if workers is None else None
+    return {"setting": setting, omp.VAR: var, "mxnet_threads": count if count is not None else omp.expected(var),
+            "measured": count is not None, "cores": omp.physical_cores(), "logical": omp.usable_cpus()}
+
+
+def harness_env(threads: dict | None = None) -> dict:
     """Our additions to pytest-benchmark's ``machine_info``."""
     return {
         "mxnet": mxnet_info(),
         "env": variables(),
+        "threads": threads or threads_info(),
         "cpu_model": cpu_model(),
         "cpu_count": cpu_count(),
         "python": sys.version.split()[0],
@@ -85,12 +97,12 @@ def harness_env() -> dict:
     }
 
 
-def machine_info() -> dict:
+def machine_info(threads: dict | None = None) -> dict:
     """pytest-benchmark's ``machine_info`` plus :func:`harness_env` under ``"harness"``."""
     from pytest_benchmark.plugin import pytest_benchmark_generate_machine_info
 
     info = pytest_benchmark_generate_machine_info()
-    info["harness"] = harness_env()
+    info["harness"] = harness_env(threads)
     return info
 
 
@@ -104,4 +116,9 @@ def summary(machine: dict, commit: dict) -> str:
         f"MXNet {env['mxnet']['version']} [{' '.join(env['mxnet']['features'])}]; {', '.join(variables_)}; "
         f"{env['cpu_model']} ×{env['cpu_count']['usable']}; Python {env['python']}; "
         f"commit {str(commit.get('id'))[:12]}{state}"
-    )
+    ) + (f"; {omp.describe(env['threads'])}" if env.get("threads") else "")
+
+
+def threads_warning(machine: dict) -> str:
+    """A stderr line when MXNet computed on fewer OpenMP threads than there are cores; empty otherwise."""
+    return omp.warning(machine["harness"].get("threads") or {})

@@ -40,7 +40,7 @@ class Environment:
     env: dict = field(default_factory=dict)
 
     def describe(self) -> str:
-        settings = " ".join(f"{k}={v}" for k, v in sorted(self.env.items()))
+        settings = " ".join(f"{k}={v}" if v is not None else f"{k} unset" for k, v in sorted(self.env.items()))
         return f"{self.python}" + (f" with {settings}" if settings else "")
 
     def check(self) -> None:
@@ -55,7 +55,8 @@ class Environment:
             raise HarnessError(f"{self.python} cannot run the harness worker ({last}); install mxnet-harness in that environment")
 
     def environ(self) -> dict:
-        return {**os.environ, **self.env}
+        # a None value removes the variable (``--threads mxnet`` unsets OMP_NUM_THREADS)
+        return {k: v for k, v in {**os.environ, **self.env}.items() if v is not None}
 
 
 def parse_env(items: list[str] | None, option: str) -> dict:
