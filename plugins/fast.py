@@ -322,7 +322,9 @@ def _dense_step_symbol(widths, lr, batch_size):
             h = mx.sym.relu(h)
         inputs.append(h)
         h = mx.sym.FullyConnected(h, W, b, num_hidden=width, flatten=False)
-    g = mx.sym.softmax(h, axis=1) - mx.sym.one_hot(y, depth=widths[-1])
+    # lr/batch_size applied once, to the (batch, classes) gradient of the scores: every gradient below is linear
+    # in it (the ReLU mask does not depend on it), so each parameter then takes one subtraction, not three passes
+    g = (mx.sym.softmax(h, axis=1) - mx.sym.one_hot(y, depth=widths[-1])) * (lr / batch_size)
     updates = []
     for i in reversed(range(len(layers))):
         W, b = layers[i]
@@ -330,7 +332,7 @@ def _dense_step_symbol(widths, lr, batch_size):
         grad_b = mx.sym.sum(g, axis=0)
         if i:  # the gradient for the layer below, through its ReLU (its output is inputs[i])
             g = mx.sym.dot(g, W) * (inputs[i] > 0)
-        updates[:0] = [W - lr * grad_W / batch_size, b - lr * grad_b / batch_size]
+        updates[:0] = [W - grad_W, b - grad_b]
     return mx.sym.Group(updates)
 
 
