@@ -389,3 +389,25 @@ def test_pytest_benchmarks_take_the_task_its_combinations_fused_variants_and_ref
     assert entries["mlp-digits-cpu-ref-torch"]["extra_info"]["torch_threads"] == 1
     bad = pytest_benchmarks("--collect-only", "-q", "--task", "nope")  # a usage error, nothing collected
     assert bad.returncode != 0 and "UsageError" in bad.stdout and "task 'nope'" in bad.stdout
+
+
+def test_lenet_first_pool_through_nhwc_is_maxpool2d_bit_for_bit():
+    from mxnet import autograd
+
+    rng = np.random.default_rng(0)
+    a = rng.random((4, 6, 24, 24), dtype=np.float32)
+    a[:, :, :8, :8] = 0.5  # flat windows: ties, where a pooling's gradient picks one element
+    head = mx.nd.array(rng.random((4, 6, 12, 12), dtype=np.float32))
+    results = []
+    for pool in (fast.MaxPoolNHWC(), mx.gluon.nn.MaxPool2D(pool_size=2, strides=2)):
+        pool.hybridize()
+        x = mx.nd.array(a)
+        x.attach_grad()
+        with autograd.record():
+            y = pool(x)
+        y.backward(head)
+        results.append((y.asnumpy(), x.grad.asnumpy()))
+    (y1, g1), (y2, g2) = results
+    np.testing.assert_array_equal(y1, y2)
+    np.testing.assert_array_equal(g1, g2)
+    assert (g1 != 0).sum() == head.size  # one element per window took the gradient
