@@ -31,7 +31,7 @@ def test_parse_accepts(text, value):
     assert threads.parse(text) == value
 
 
-@pytest.mark.parametrize("text", ["0", "-1", "two", "1.5", ""])
+@pytest.mark.parametrize("text", ["0", "-1", "two", "1.5", "", 2.0, True, 0])
 def test_parse_rejects_in_one_line(text):
     with pytest.raises(HarnessError, match="positive integer, auto or mxnet"):
         threads.parse(text)

@@ -29,10 +29,10 @@ def parse(value) -> int | str | None:
     """``None``, ``"auto"``, ``"mxnet"`` or a positive int; anything else is a one-line error."""
     if value is None or value in (AUTO, MXNET):
         return value
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        n = 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        n = value
+    else:
+        n = int(value.strip()) if isinstance(value, str) and value.strip().isdigit() else 0
     if n < 1:
         raise HarnessError(f"--threads must be a positive integer, {AUTO} or {MXNET}; got {value!r}")
     return n
