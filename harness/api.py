@@ -23,8 +23,8 @@ from typing import Callable, Iterable
 
 from harness.core.errors import Diverged, HarnessError
 from harness.tasks import DEFAULT_TASK
-from harness.output.render import role_columns, table, to_json, write_atomic
-from harness.core.roles import ROLES, Combination
+from harness.output.render import table, to_json, write_atomic
+from harness.core.roles import ROLES, Combination, role_columns
 
 __all__ = ["load_plugins", "plugins", "tasks", "run", "verify", "bench", "effects", "Result", "Training",
            "Verification", "Benchmark", "Effects", "PluginList"]

@@ -98,7 +98,7 @@ def test_ratio_and_order_use_the_all_scratch_median(registry):
     failed = measuring.Row(planning.Case(Combination(model="broken"), "cpu", load_), "failed", "boom")
     for row in (fast, slow_row):
         row.metrics = {"epoch_median_s": row.stats.median, "samples_per_s": 50 / row.stats.median}
-    assert bench_table.sorted_rows([failed, slow_row, fast]) == [fast, slow_row, failed]
+    assert measuring.sorted_rows([failed, slow_row, fast]) == [fast, slow_row, failed]
     lines = list(csv.DictReader(io.StringIO(bench_csv.to_csv([failed, slow_row, fast]))))
     assert [line["status"] for line in lines] == ["ok", "ok", "failed"]
     assert float(lines[1]["ratio_to_scratch"]) == pytest.approx(2.5)

@@ -6,6 +6,7 @@ import mxnet as mx
 import pytest
 
 from harness.measure import breakdown as bd
+from harness.output import breakdown as bd_views
 from harness.measure import sweep
 from harness.errors import HarnessError
 from harness.core.loader import load
@@ -59,7 +60,7 @@ def test_phase_clock_charges_each_lap_to_its_phase_and_averages_per_step(monkeyp
 
 def test_breakdown_png(tmp_path):
     rows = [{"label": "a", "data": 1e-4, "forward": 2e-4, "backward": 1e-4, "update": 5e-5}]
-    png = bd.render_png(rows)
+    png = bd_views.render_png(rows)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 

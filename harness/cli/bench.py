@@ -8,7 +8,7 @@ from pathlib import Path
 from tabulate import tabulate_formats
 
 from harness import api
-from harness.measure import breakdown
+from harness.output import breakdown
 from harness.analysis import compare
 from harness.core import context
 from harness.measure import environment

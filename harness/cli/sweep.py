@@ -6,9 +6,10 @@ import sys
 from harness.core import context
 from harness.core.errors import HarnessError
 from harness.tasks import DEFAULT_TASK
-from harness.output.render import role_columns, table, to_json, write_atomic
-from harness.core.roles import ROLES, Combination
-from harness.measure.sweep import points, measure_point, render_png, summarize
+from harness.output.render import table, to_json, write_atomic
+from harness.core.roles import ROLES, Combination, role_columns
+from harness.measure.sweep import points, measure_point, summarize
+from harness.output.sweep import render_png
 from harness.cli.args import add_role_options, add_task_choice, registry_from_args
 
 

@@ -63,6 +63,11 @@ class Combination:
         return self.model, self.loss, self.optimizer
 
 
+def role_columns(combo) -> dict:
+    """``{role: name}`` for the four roles of a combination, in role order."""
+    return {role: getattr(combo, role) for role in ROLES}
+
+
 class Model:
     """A model as every other role sees it, whichever plugin built it."""
 

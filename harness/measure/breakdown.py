@@ -1,5 +1,5 @@
 """Where a training step's time goes: data loading, forward + loss, backward, update, for one session and
-for every measured row of a benchmark (``harness bench --breakdown``), with its table and stacked-bar PNG.
+for every measured row of a benchmark (``harness bench --breakdown``); its table and PNG are :mod:`harness.output.breakdown`.
 
 Each phase ends with ``mx.nd.waitall()`` so its work is charged to it; that
 synchronisation itself costs time and removes overlap between phases, so the
@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import statistics
 
-from harness.output.bench_table import sorted_rows
-from harness.measure.measuring import Row
+from harness.measure.measuring import Row, sorted_rows
 from harness.core.registry import Registry
-from harness.output.render import table
-from harness.core.roles import ROLES
 from harness.core.timing import synced_clock
 
 PHASES = ("data", "forward", "backward", "update")
@@ -55,25 +52,6 @@ def breakdown(session, rounds: int = 3, warmup: int = 1) -> dict:
     return {p: statistics.median(r[p] for r in per_round) for p in PHASES}
 
 
-def render_png(rows: list[dict]) -> bytes:
-    """Stacked bars of µs per step by phase, one bar per row (``label`` + seconds per phase)."""
-    from harness.output.render import figure, png_bytes
-
-    fig = figure(max(6.0, 0.55 * len(rows) + 2), 4.5)
-    ax = fig.subplots()
-    positions = range(len(rows))
-    bottom = [0.0] * len(rows)
-    for phase in PHASES:
-        values = [r[phase] * 1e6 for r in rows]
-        ax.bar(positions, values, bottom=bottom, label=LABELS[phase])
-        bottom = [b + v for b, v in zip(bottom, values)]
-    ax.set_ylabel("µs per step (synchronised phases)")
-    ax.set_title("Per-role time breakdown")
-    ax.legend()
-    ax.set_xticks(positions, [r["label"] for r in rows], rotation=45, ha="right")
-    return png_bytes(fig)
-
-
 def run_breakdown(registry: Registry, rows: list[Row], rounds: int = 3) -> list[Row]:
     """Time each phase of a step for every measured combination (not references), fastest first.
 
@@ -85,24 +63,3 @@ def run_breakdown(registry: Registry, rows: list[Row], rounds: int = 3) -> list[
         session = r.case.session(registry)
         r.metrics["breakdown_s_per_step"] = breakdown(session, rounds=min(rounds, load.rounds), warmup=load.warmup)
     return measured
-
-
-def breakdown_table(rows: list[Row], tablefmt: str = "simple") -> str:
-    """µs per step by phase, their sum, and the unsynchronised step time from the matrix for scale."""
-    shown = []
-    for r in rows:
-        phases = r.metrics["breakdown_s_per_step"]
-        total = sum(phases.values())
-        shown.append({
-            **r.case.columns(),
-            **{LABELS[p] + " µs": phases[p] * 1e6 for p in PHASES},
-            "sum µs": total * 1e6,
-            "unsynced µs/step": r.metrics["us_per_step"],
-            "data share": f"{phases['data'] / total:.0%}",
-        })
-    columns = [*ROLES, *(LABELS[p] + " µs" for p in PHASES), "sum µs", "unsynced µs/step", "data share"]
-    return table(shown, columns, tablefmt=tablefmt, floatfmt=".1f")
-
-
-def breakdown_png(rows: list[Row]) -> bytes:
-    return render_png([{"label": r.case.label, **r.metrics["breakdown_s_per_step"]} for r in rows])

@@ -12,8 +12,7 @@ from harness.tasks import reference
 from harness.core.errors import HarnessError
 from harness.tasks import DEFAULT_TASK
 from harness.core.registry import Registry
-from harness.output.render import role_columns
-from harness.core.roles import ROLES, Combination
+from harness.core.roles import ROLES, Combination, role_columns
 from harness.core.task import Task
 from harness.core.train import Session
 from harness.measure.workloads import Workload

@@ -210,12 +210,6 @@ def footnotes(results: Results, chosen: list[Column], notes: dict[str, int]) -> 
 
 # --- rows in, for callers that hold measured rows --------------------------------------------
 
-def sorted_rows(rows: list) -> list:
-    """Fastest first; failed then skipped rows last (:class:`harness.measure.measuring.Row`)."""
-    order = {"ok": 0, "failed": 1, "skipped": 2}
-    return sorted(rows, key=lambda r: (order[r.status], r.median))
-
-
 def ratios(rows: list) -> dict[int, dict[str, float]]:
     """Per ok row (keyed by ``id``): its ratios to each baseline (:meth:`Results.with_ratios`)."""
     results = Results.from_rows(rows)

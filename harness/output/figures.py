@@ -16,7 +16,7 @@ def write(results: Results) -> bytes:
 
 
 def write_breakdown(results: Results) -> bytes:
-    from harness.measure import breakdown
+    from harness.output import breakdown
 
     return breakdown.breakdown_png(results.breakdown)
 

@@ -9,16 +9,11 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from harness.core.roles import ROLES
 
 
 def table(rows: list[dict], headers: list[str], tablefmt: str = "simple", floatfmt: str = "g") -> str:
     """A tabulate table of ``rows`` restricted to ``headers``, in that order."""
     return tabulate([[row.get(h, "") for h in headers] for row in rows], headers=headers, tablefmt=tablefmt, floatfmt=floatfmt)
-
-
-def role_columns(combo) -> dict:
-    return {role: getattr(combo, role) for role in ROLES}
 
 
 def to_json(obj) -> str:
