@@ -145,7 +145,7 @@ def test_autoload_off_and_p_module_loads_an_uninstalled_plugin():
     out, _ = _listing(env=env)
     assert [(p["name"], p["source"], p["distribution"]) for p in out["plugins"]] == [TASKS_PLUGIN]
     assert out["roles"] == {"data": {}, "model": {}, "loss": {}, "optimizer": {}}
-    assert out["tasks"] == {"linreg": "tasks", "mlp": "tasks", "softmax": "tasks"}
+    assert out["tasks"] == {"linreg": "tasks", "mlp": "tasks", "softmax": "tasks", "lenet": "tasks"}
     out, _ = _listing("-p", "plugins.scratch", "-p", "tests.plugins.only_loss", env=env)
     assert [(p["name"], p["source"], p["distribution"]) for p in out["plugins"]] == [
         TASKS_PLUGIN,
@@ -189,7 +189,7 @@ def test_plugins_json_and_hook_filter():
     assert (tasks["distribution"], tasks["source"], tasks["module"], tasks["hooks"]) == (
         "mxnet-harness", "built-in", "harness.tasks.builtin", ["register_tasks"])
     assert tasks["provides"] == {"task": ["linreg", "softmax", "mlp", "lenet"]}
-    assert out["tasks"] == {"linreg": "tasks", "softmax": "tasks", "mlp": "tasks"}
+    assert out["tasks"] == {"linreg": "tasks", "softmax": "tasks", "mlp": "tasks", "lenet": "tasks"}
     assert out["supports"]["loss"]["half_squared"] == ["linreg"]  # written for today's API: the seed's maths
     assert out["supports"]["optimizer"]["scratch"] == ["*"] and out["supports"]["model"]["scratch"] == ["lenet", "linreg", "mlp", "softmax"]
 
