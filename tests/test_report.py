@@ -148,3 +148,33 @@ def test_without_a_browser_the_reason_names_the_packages(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     assert browser.find() == (None, None, "no chromium and no chromedriver on PATH "
                                           "(Debian: apt-get install chromium chromium-driver)")
+
+
+def test_a_built_wheel_ships_the_front_end_and_the_scaffold(tmp_path):
+    """A non-editable install gets the report's www/ files and new-plugin's templates (setup.cfg package_data)."""
+    import importlib.util
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    from tests.conftest import ROOT
+
+    if importlib.util.find_spec("setuptools") is None:
+        pytest.skip("setuptools is not installed: cannot build offline")
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    for folder in ("harness", "plugins"):
+        shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                           "-w", str(tmp_path / "dist"), str(src)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    data = [p for d in ("harness/output/www", "harness/cli/templates") for p in (ROOT / d).rglob("*") if p.is_file()]
+    wanted = {p.relative_to(ROOT).as_posix() for p in data if "__pycache__" not in p.parts}
+    assert {"harness/output/www/report.js", "harness/cli/templates/newplugin/setup.cfg.tmpl"} <= wanted
+    assert wanted - shipped == set()
+    assert "harness/output/html_report.py" in shipped and "harness/analysis/stats.py" in shipped
