@@ -26,11 +26,13 @@ def add_parser(sub, common) -> None:
     p.set_defaults(func=cmd_history)
 
     p = sub.add_parser(
-        "report", parents=[common], help="one self-contained HTML file: latest table, a plot per case, changes",
+        "report", parents=[common], help="one self-contained HTML file led by what changed since the previous run",
         description="Write one HTML file (scripts, styles and data inline; opens from file://, no server, no "
-        "network): the latest run's table (sortable, every metric, failed and skipped rows), a plot per case "
-        "over the runs with detected changes marked, the per-phase breakdown when recorded, each run's "
-        "environment, and the verify status when given.",
+        "network): first each case of the latest run against the previous run of its environment (ratio with its "
+        "CI, Holm-corrected Mann–Whitney verdict, the rounds of both; says when the rounds cannot reach "
+        "significance and how many would), then the latest run in bench's columns, each case over the runs on "
+        "one shared axis with detected changes marked, the per-phase breakdown when recorded, the verify status "
+        "when given, and each run's environment.",
     )
     _add_selection(p)
     p.add_argument("-o", "--output", default="report.html", metavar="PATH", help="where to write (default %(default)s)")
@@ -157,17 +159,17 @@ def _trend(runs, s: history.Series, tablefmt: str) -> None:
 
 
 def cmd_report(args) -> int:
-    from harness.output.html_report import render
+    from harness.output import html_report
 
     runs, series, threshold = _load(args)
     verify = [_read_verify(path) for path in args.verify]
-    html = render(runs, series, verify=verify, title=args.title, method=_method(threshold, args.alpha))
+    data = html_report.payload(runs, series, verify, args.title, _method(threshold, args.alpha), alpha=args.alpha,
+                               threshold=threshold)
     try:
-        write_atomic(args.output, html)
+        write_atomic(args.output, html_report.page(data))
     except OSError as exc:
         raise HarnessError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-    changes = sum(len(s.changes) for s in series)
-    print(f"wrote {args.output}: {len(runs)} runs, {len(series)} cases, {changes} confirmed changes")
+    print(f"wrote {args.output}: {len(runs)} runs, {len(series)} cases; {data['headline']}")
     return 0
 
 

@@ -3,11 +3,14 @@
 The package has the layout of ``examples/harness-momentum``: ``setup.cfg`` with
 the ``harness`` entry point, a module with a small working implementation of
 each chosen role, a test file that runs the conformance kit, and a README.
+Their text lives in ``templates/newplugin/`` (package data), as asv keeps its ``template/``.
 """
 from __future__ import annotations
 
 import re
+from importlib import resources
 from pathlib import Path
+from string import Template
 
 from harness.core.errors import HarnessError
 from harness.core.roles import ROLE_HOOKS, ROLES
@@ -15,113 +18,17 @@ from harness.cli.args import registry_from_args
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(-[a-z0-9_]+)*$")
 
-# One implementation per role; each passes the conformance kit as written.
-_ROLE_CODE = {
-    "data": '''
-# data: shuffle the row order once per epoch, then one take per batch
-def data_iter(batch_size, features, labels, shuffle=True):
-    n = features.shape[0]
-    order = np.random.permutation(n) if shuffle else np.arange(n)
-    indices = nd.array(order, ctx=features.context, dtype="int64")
-    for i in range(0, n, batch_size):
-        j = indices[i:i + batch_size]
-        yield features.take(j), labels.take(j)
-''',
-    "model": '''
-# model: linear regression on the host's initial w (num_inputs, 1) and b (1,)
-def linreg(X, w, b):
-    return nd.dot(X, w) + b
-
-
-def model(w, b):
-    w.attach_grad()
-    b.attach_grad()
-    return linreg, [w, b]
-''',
-    "loss": '''
-# loss: one (y_hat - y)**2 / 2 per example; the reshape avoids (b, b) broadcasting
-def squared_loss(y_hat, y):
-    return nd.square(y_hat - y.reshape(y_hat.shape)) / 2
-
-
-def make_loss():
-    return squared_loss
-''',
-    "optimizer": '''
-# optimizer: minibatch SGD with MXNet's fused update, in place on model.params
-def make_optimizer(net, lr):
-    params = net.params
-
-    def step(batch_size):
-        for p in params:
-            nd.sgd_update(p, p.grad, lr=lr, rescale_grad=1.0 / batch_size, out=p)
-
-    return step
-''',
-}
-
 _NOUN = {"data": "a data loader", "model": "a model", "loss": "a loss", "optimizer": "an optimizer"}
 
 _FACTORY = {"data": "data_iter", "model": "model", "loss": "make_loss", "optimizer": "make_optimizer"}
 
-_PYPROJECT = """[build-system]
-requires = ["setuptools>=61"]
-build-backend = "setuptools.build_meta"
-"""
 
-_SETUP_CFG = """[metadata]
-name = {dist}
-version = 0.1.0
-description = {roles_text} for mxnet-harness
-long_description = file: README.md
-long_description_content_type = text/markdown
-
-[options]
-py_modules = {module}
-python_requires = >=3.9
-install_requires =
-    mxnet-harness
-    mxnet
-
-[options.extras_require]
-test =
-    pytest>=7
-
-[options.entry_points]
-harness =
-    {name} = {module}
-
-[tool:pytest]
-testpaths = tests
-addopts = -p harness.testing
-filterwarnings =
-    ignore::DeprecationWarning:mxnet.*
-"""
-
-_TEST = '''"""{dist} against the harness role contracts (harness.testing, loaded by setup.cfg's addopts)."""
-import {module}
-
-harness_plugin = {module}  # what harness_case checks
-
-
-def test_conformance(harness_case):
-    """One test per check: contracts, then training with every built-in partner role."""
-    harness_case.check()
-'''
-
-_README = """# {dist}
-
-A plugin for mxnet-harness providing: {roles_text}, each registered as `{name}`.
-
-```bash
-pip install .                 # the `harness` entry point `{name} = {module}` makes it visible
-harness plugins               # lists plugin {name}
-harness run {run_args}
-pytest                        # the conformance kit: contracts + convergence with every built-in partner
-```
-
-Edit `{module}.py`; keep `pytest` passing. See the harness's `docs/writing-plugins.md`.
-"""
+def template(rel: str, **fields: str) -> str:
+    """``templates/newplugin/<rel>`` (package data) with ``fields`` substituted; every ``${x}`` must be given."""
+    path = resources.files("harness.cli").joinpath("templates").joinpath("newplugin")
+    for part in rel.split("/"):
+        path = path.joinpath(part)
+    return Template(path.read_text(encoding="utf8")).substitute(fields)
 
 
 def add_parser(sub, common) -> None:
@@ -149,19 +56,19 @@ def render(name: str, roles: list[str]) -> dict[str, str]:
     roles_text = ", ".join(_NOUN[r] for r in roles)
     imports = ["from mxnet import nd"]
     if "data" in roles:
-        imports.insert(0, "import numpy as np")
-    blocks = [_ROLE_CODE[r].strip() for r in roles]
-    blocks += [f'@hookimpl\ndef {ROLE_HOOKS[r]}(register):\n    register("{name}", {_FACTORY[r]})' for r in roles]
-    code = f'"""{dist}: {roles_text} for mxnet-harness."""\n' + "\n".join(imports) + "\n\nfrom harness.hookspecs import hookimpl\n\n\n"
-    code += "\n\n\n".join(blocks) + "\n"
+        imports.insert(0, "import numpy as np")  # the data template shuffles with NumPy
     fields = {"name": name, "module": module, "dist": dist, "roles_text": roles_text}
+    blocks = [template(f"roles/{r}.py.tmpl").strip() for r in roles]
+    blocks += [template("roles/register.py.tmpl", hook=ROLE_HOOKS[r], name=name, factory=_FACTORY[r]).strip()
+               for r in roles]
+    code = template("module.py.tmpl", **fields, imports="\n".join(imports), blocks="\n\n\n".join(blocks))
     run_args = " ".join(f"--{r} {name}" for r in roles)
     return {
-        "pyproject.toml": _PYPROJECT,
-        "setup.cfg": _SETUP_CFG.format(**fields),
+        "pyproject.toml": template("pyproject.toml"),
+        "setup.cfg": template("setup.cfg.tmpl", **fields),
         f"{module}.py": code,
-        f"tests/test_{module}.py": _TEST.format(**fields),
-        "README.md": _README.format(**fields, run_args=run_args),
+        f"tests/test_{module}.py": template("test_plugin.py.tmpl", **fields),
+        "README.md": template("README.md.tmpl", **fields, run_args=run_args),
     }
 
 

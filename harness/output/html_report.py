@@ -1,10 +1,22 @@
-"""``harness report``: runs and their series as ONE self-contained HTML file.
+"""``harness report``: saved runs as ONE self-contained HTML file, led by what changed.
 
 The page, its styles and its script are files in ``www/`` (package data, as asv keeps its ``www/``), inlined
 at write time together with the data; nothing is fetched, so the file opens from ``file://`` with no
-server and no network.  Python decides everything (series, fits, steps, table values); the page's
-script only draws: the sortable table, an SVG plot per case, the breakdown bars.  When it has drawn,
-it sets ``<body data-ready="1">`` (``"error"`` and a message in ``#error`` if it failed).
+server and no network.  Python decides everything (verdicts, order, table cells, axes); the page's script
+only draws.  When it has drawn, it sets ``<body data-ready="1">`` (``"error"`` and a message in ``#error``
+if it failed).
+
+Sections, in order (criterion.rs's per-benchmark change and asv's regressions page as anchors):
+
+1. **What changed**: each case of the latest run against the previous run of the same environment, as
+   the Hodges–Lehmann ratio with its exact CI, Mann–Whitney p Holm-corrected over the cases and a plain
+   verdict, biggest change first, with the rounds of both runs as a strip; where the rounds can never reach
+   significance it says so and names the rounds needed (:func:`harness.analysis.stats.attainable`).
+2. **The latest run** in the terminal table's columns.
+3. **History**: each case's medians as a ratio to its first run, every panel on one shared axis, runs
+   labelled with date and commit, in the order of section 1; the fitted steps marked.
+4. Effects (when given), the per-phase breakdown, verify (a summary, only failures expanded), runs and
+   environments.
 """
 from __future__ import annotations
 
@@ -12,21 +24,15 @@ import html
 import json
 import math
 import re
-from importlib import resources
 from datetime import datetime, timezone
+from importlib import resources
 
 from harness import __version__
+from harness.analysis import stats
+from harness.analysis.changepoints import THRESHOLD
+from harness.analysis.compare import ALPHA
 from harness.analysis.history import Run, Series, env_key
 
-#: The latest table's columns, in order: ours first, then any other scalar ``extra_info`` metric.
-KNOWN = [
-    ("epoch_median_ms", "epoch med (ms)"), ("epoch_iqr_ms", "IQR (ms)"), ("epoch_min_ms", "min (ms)"),
-    ("epoch_max_ms", "max (ms)"), ("rounds", "rounds"), ("warmup", "warm-up"), ("steps_per_epoch", "steps/epoch"),
-    ("us_per_step", "µs/step"), ("samples_per_s", "samples/s"), ("target_loss", "target loss"),
-    ("time_to_target_s", "to target (s)"), ("epochs_to_target", "epochs to target"), ("final_loss", "final loss"),
-    ("param_error", "param err"), ("peak_rss_mib", "peak RSS (MiB)"),
-]
-_DERIVED = {"epoch_median_s", "epoch_iqr_s", "epoch_min_s"}  # shown in ms above
 ROLE_KEYS = ("data", "model", "loss", "optimizer")
 
 
@@ -45,63 +51,198 @@ def _combination(entry: dict) -> dict:
     return out
 
 
-def latest_table(run: Run, series: list[Series], run_index: int) -> dict:
-    """Every case of ``run``: roles, ctx, every metric, status; failed and skipped rows included."""
-    rows = []
-    change = {}
-    for s in series:
-        for step in s.detection.steps:
-            if step.index == run_index:
-                change[s.name] = f"{'' if step.significant else '? '}{step.kind} ×{step.ratio:.3g}"
-    extra_keys: list[str] = []
-    for b in run.benchmarks:
-        info, stats = b.get("extra_info") or {}, b.get("stats") or {}
-        row = {**_combination(b), "ctx": info.get("ctx", ""), "case": _case(b),
-               "workload": (info.get("workload") or {}).get("name", "") if isinstance(info.get("workload"), dict) else "",
-               "status": "reference" if "reference" in (info.get("combination") or {}) else "ok",
-               "change": change.get(b.get("name"), "")}
-        for key, seconds in (("epoch_median_ms", stats.get("median")), ("epoch_iqr_ms", stats.get("iqr")),
-                             ("epoch_min_ms", stats.get("min")), ("epoch_max_ms", stats.get("max"))):
-            row[key] = _num(seconds) * 1e3 if _num(seconds) is not None else None
-        for key, value in info.items():
-            if key in _DERIVED or isinstance(value, (dict, list)):
-                continue
-            row[key] = value
-            if key not in extra_keys:
-                extra_keys.append(key)
-        row.setdefault("rounds", stats.get("rounds"))
-        if "time_to_target_s" in row and row["time_to_target_s"] is None:
-            row["time_to_target_s"] = "never"
-        rows.append(row)
-    for e in run.not_run:
-        rows.append({**_combination(e), "ctx": e.get("ctx", ""), "case": _case(e),
-                     "workload": e.get("workload") if isinstance(e.get("workload"), str) else "",
-                     "status": f"{str(e.get('status')).upper()}: {e.get('error') or ''}", "change": ""})
-    known = [k for k, _ in KNOWN]
-    metric_keys = known + [k for k in extra_keys if k not in known and k not in ("ctx",)]
-    columns = [{"key": k, "label": k} for k in (*ROLE_KEYS, "ctx", "workload", "status", "change")]
-    columns[-1]["label"] = "change at this run"
-    labels = dict(KNOWN)
-    columns += [{"key": k, "label": labels.get(k, k)} for k in metric_keys if any(k in r for r in rows)]
-    return {"columns": columns, "rows": [{k: _finite(v) for k, v in r.items()} for r in rows]}
-
-
 def _case(entry: dict) -> str:
     name = str(entry.get("name"))
     return str(entry.get("param") or (name[name.index("[") + 1:-1] if "[" in name and name.endswith("]") else name))
 
 
-def _finite(v):
-    return None if isinstance(v, float) and not math.isfinite(v) else v
+def _label(entry: dict) -> str:
+    """``data/model/loss/optimizer`` or ``numpy (reference)``."""
+    combo = _combination(entry)
+    return combo["data"] if combo["data"].endswith("(reference)") else "/".join(combo[k] for k in ROLE_KEYS)
 
 
-def series_data(s: Series) -> dict:
-    points = []
-    for p in s.points:
-        points.append({"run": p.run, "status": p.status, "median": p.median, "q1": p.q1, "q3": p.q3,
-                       "rounds": len(p.data) if p.data else None, "error": p.error})
-    return {"case": s.case, "env": s.env_id, "points": points, **s.detection.as_dict()}
+def _workload(entry: dict) -> str:
+    w = (entry.get("extra_info") or {}).get("workload", entry.get("workload"))
+    return str(w.get("name", "")) if isinstance(w, dict) else str(w or "")
 
+
+# --- 1. what changed since the previous run ----------------------------------------------------------
+
+_RANK = {"failed": 0, "slower": 1, "faster": 1}  # then every other verdict, by the size of its ratio
+
+
+def changes(runs: list[Run], series: list[Series], alpha: float = ALPHA, threshold: float = THRESHOLD) -> dict:
+    """Every case of the latest run against its previous ok run in the same environment, biggest change first.
+
+    Verdicts: ``slower``/``faster`` (Holm-adjusted Mann–Whitney p < ``alpha`` over the cases tested, and a
+    ratio beyond ``threshold``), ``no change detected``, ``cannot tell`` (these rounds could never have
+    reached significance), ``failed``/``skipped`` in the latest run, ``new`` (no earlier ok run)."""
+    latest = len(runs) - 1
+    rows, tested = [], []
+    for s in series:
+        if not s.points or s.points[-1].run != latest:
+            continue
+        last = s.points[-1]
+        earlier = [p for p in s.points[:-1] if p.status == "ok"]
+        prev = earlier[-1] if earlier else None
+        row = {"case": s.case, "label": _series_label(runs, s), "status": last.status,
+               "prev_run": runs[prev.run].label if prev else None, "prev_median": prev.median if prev else None,
+               "median": last.median, "prev_rounds": (prev.data or []) if prev else [], "rounds": last.data or [],
+               "ratio": None, "ci": None, "ci_level": None, "p": None, "p_holm": None, "verdict": "", "why": ""}
+        rows.append(row)
+        if last.status != "ok":
+            row.update(verdict=last.status, why=last.error)
+        elif prev is None:
+            row.update(verdict="new", why="no earlier ok run of this case in this environment")
+        elif not (prev.data and last.data) or min(prev.data + last.data) <= 0:
+            row.update(verdict="cannot tell", why="no raw rounds stored", ratio=last.median / prev.median)
+        else:
+            tested.append((row, stats.change(s.case, prev.data, last.data)))
+    stats.judge([c for _, c in tested], alpha, threshold)
+    unreachable: dict[str, int] = {}
+    for row, c in tested:
+        row.update(ratio=c.ratio.estimate, ci=[c.ratio.ci.low, c.ratio.ci.high], ci_level=c.ratio.ci.level,
+                   p=c.p, p_holm=c.p_holm)
+        why = stats.attainable(len(c.a), len(c.b), alpha, len(tested))
+        if c.verdict != "same":
+            row["verdict"] = c.verdict
+        elif why:
+            row.update(verdict="cannot tell", why=why)
+            unreachable[why] = unreachable.get(why, 0) + 1
+        else:
+            row["verdict"] = "no change detected"
+    rows.sort(key=lambda r: (_RANK.get(r["verdict"], 2), -abs(math.log(r["ratio"])) if r["ratio"] else math.inf,
+                             r["case"]))
+    return {"run": runs[latest].label, "rows": rows, "tested": len(tested), "alpha": alpha, "threshold": threshold,
+            "unreachable": [{"why": why, "cases": n} for why, n in unreachable.items()]}
+
+
+def _series_label(runs: list[Run], s: Series) -> str:
+    for p in reversed(s.points):
+        for b in runs[p.run].benchmarks + runs[p.run].not_run:
+            if str(b.get("name")) == s.name:
+                return _label(b)
+    return s.case
+
+
+def headline(runs: list[Run], series: list[Series], found: dict) -> str:
+    """One sentence: what the latest run changed (never "0 changes" where none could have been found)."""
+    rows = found["rows"]
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in
+              ("slower", "faster", "no change detected", "cannot tell", "failed", "skipped", "new")}
+    parts = [f"{n} {v}" for v, n in counts.items() if n]
+    prev = {r["prev_run"] for r in rows if r["prev_run"]}
+    against = f" against {', '.join(sorted(prev))}" if prev else ""
+    text = f"latest run {found['run']}{against}: " + (", ".join(parts) or "no cases")
+    if found["unreachable"]:
+        worst = max(found["unreachable"], key=lambda u: u["cases"])
+        text += f" — {worst['why']}"
+    steps = [t for s in series for t in s.detection.steps]
+    confirmed = sum(t.significant for t in steps)
+    never = sum(not t.significant and (t.min_p is None or t.min_p >= found["alpha"]) for t in steps)
+    text += f"; over {len(runs)} runs step detection found {len(steps)} step{'s' * (len(steps) != 1)}"
+    if steps:
+        text += f", {confirmed} confirmed"
+        if never:
+            text += f", {never} that the rounds could never confirm"
+    return text
+
+
+# --- 2. the latest run in the terminal's columns --------------------------------------------------------
+
+def latest_table(run: Run) -> dict:
+    """Every case of ``run`` (failed and skipped included) in ``harness bench``'s columns, fastest first."""
+    ok = run.benchmarks
+    scratch, refs = {}, {}
+    for b in ok:
+        combo = (b.get("extra_info") or {}).get("combination") or {}
+        key = (_workload(b), (b.get("extra_info") or {}).get("ctx"))
+        median = (b.get("stats") or {}).get("median")
+        if "reference" in combo:
+            refs[(_workload(b), combo["reference"])] = median
+        elif combo and all(combo.get(r) == "scratch" for r in ROLE_KEYS) and not combo.get("fused"):
+            scratch[key] = median
+    ref_names = sorted({name for _, name in refs})
+    rows = []
+    for b in sorted(ok, key=lambda b: (b.get("stats") or {}).get("median") or math.inf):
+        m, median = b.get("extra_info") or {}, (b.get("stats") or {}).get("median")
+        row = {**_combination(b), "ctx": m.get("ctx", ""), "case": _case(b),
+               "status": "reference" if "reference" in (m.get("combination") or {}) else "ok"}
+        ci = m.get("epoch_median_ci_s")
+        row.update({
+            "epoch med (ms)": median * 1e3 if _num(median) else None,
+            "95% CI (ms)": {"text": stats.format_ci(m, scale=1e3), "sort": ci[0]} if ci else None,
+            "IQR (ms)": _ms(m.get("epoch_iqr_s")), "min (ms)": _ms(m.get("epoch_min_s")),
+            "rounds": stats.format_rounds(m) if "rounds" in m else None,
+            "µs/step": m.get("us_per_step"), "samples/s": m.get("samples_per_s"),
+            "to target (s)": m["time_to_target_s"] if m.get("time_to_target_s") is not None else "never",
+            "epochs": m.get("epochs_to_target") or "", "final loss": m.get("final_loss"),
+            "test acc": m.get("test_acc"), "param err": m.get("param_error"), "peak RSS (MiB)": m.get("peak_rss_mib"),
+            "unstable": stats.format_unstable(m),
+        })
+        base = scratch.get((_workload(b), m.get("ctx")))
+        for name, ref in [("scratch", base), *[(n, refs.get((_workload(b), n))) for n in ref_names]]:
+            if _num(ref) and _num(median):
+                row[f"vs {name}"] = {"text": f"{median / ref:.3g}×", "sort": median / ref}
+        rows.append(row)
+    for e in run.not_run:
+        rows.append({**_combination(e), "ctx": e.get("ctx", ""), "case": _case(e),
+                     "status": f"{str(e.get('status')).upper()}: {e.get('error') or ''}"})
+    at = COLUMNS.index("samples/s") + 1
+    columns = COLUMNS[:at] + [f"vs {n}" for n in ["scratch", *ref_names]] + COLUMNS[at:]
+    columns = [c for c in columns if c not in ("test acc", "param err") or any(r.get(c) is not None for r in rows)]
+    return {"columns": columns, "rows": rows}
+
+
+#: ``harness bench``'s table columns (harness.output.bench_table), ratio columns inserted after samples/s.
+COLUMNS = [*ROLE_KEYS, "ctx", "epoch med (ms)", "95% CI (ms)", "IQR (ms)", "min (ms)", "rounds", "µs/step",
+           "samples/s", "to target (s)", "epochs", "final loss", "test acc", "param err", "peak RSS (MiB)",
+           "unstable", "status"]
+
+
+def _ms(seconds):
+    return seconds * 1e3 if _num(seconds) is not None else None
+
+
+# --- 3. history ----------------------------------------------------------------------------------------
+
+def history(runs: list[Run], series: list[Series], found: dict) -> dict:
+    """Each series as medians over its first ok median, on one shared axis, in the order of ``found``."""
+    rank = {r["case"]: i for i, r in enumerate(found["rows"])}
+    latest = len(runs) - 1
+
+    def order(s: Series):
+        in_latest = bool(s.points) and s.points[-1].run == latest
+        biggest = max((abs(math.log(t.ratio)) for t in s.detection.steps if 0 < t.ratio < math.inf), default=0)
+        return (not in_latest, rank.get(s.case, len(rank)), not s.changes, -biggest, s.case)
+
+    panels, values = [], [1.0]
+    for s in sorted(series, key=order):
+        first = next((p.median for p in s.ok if p.median and p.median > 0), None)
+        points = []
+        for p in s.points:
+            point = {"run": p.run, "status": p.status, "error": p.error, "ms": _ms(p.median)}
+            if first and p.median is not None:
+                point.update(ratio=p.median / first, q1=_div(p.q1, first), q3=_div(p.q3, first),
+                             rounds=len(p.data) if p.data else None)
+                values += [v for v in (point["ratio"], point["q1"], point["q3"]) if v is not None]
+            points.append(point)
+        detection = s.detection.as_dict()
+        for seg in detection["segments"]:
+            seg["level"] = _div(seg["level"], first)
+        panels.append({"case": s.case, "label": _series_label(runs, s), "env": s.env_id, "first_ms": _ms(first),
+                       "points": points, **detection, "measured": first is not None})
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.06 or 0.05
+    return {"panels": panels, "y": [max(0.0, lo - pad), hi + pad]}
+
+
+def _div(a, b):
+    return a / b if a is not None and b else None
+
+
+# --- the rest ------------------------------------------------------------------------------------------
 
 def breakdown(run: Run) -> list[dict]:
     out = []
@@ -114,12 +255,11 @@ def breakdown(run: Run) -> list[dict]:
 
 def run_data(r: Run) -> dict:
     return {"label": r.label, "number": r.number, "date": r.datetime, "commit": r.commit.get("id"),
-            "dirty": bool(r.commit.get("dirty")), "branch": r.commit.get("branch"), "name": r.name, "env": r.env_id,
-            "machine": r.machine_id, "file": str(r.path), "ok": len(r.benchmarks),
+            "short": r.short_commit, "dirty": bool(r.commit.get("dirty")), "branch": r.commit.get("branch"),
+            "name": r.name, "env": r.env_id, "machine": r.machine_id, "file": str(r.path), "ok": len(r.benchmarks),
             "failed": sum(e.get("status") == "failed" for e in r.not_run),
             "skipped": sum(e.get("status") == "skipped" for e in r.not_run),
-            "interrupted": bool((r.document.get("harness") or {}).get("interrupted")),
-            "variables": ((r.document.get("machine_info") or {}).get("harness") or {}).get("env") or {}}
+            "interrupted": bool((r.document.get("harness") or {}).get("interrupted"))}
 
 
 def verify_data(doc: dict) -> dict:
@@ -127,35 +267,48 @@ def verify_data(doc: dict) -> dict:
     for r in doc.get("rows") or []:
         combo = r.get("combination") or {}
         ref = r.get("reference") or {}
-        rows.append({"combination": "/".join(str(combo.get(k, "")) for k in ROLE_KEYS) + ("+fused" if combo.get("fused") else ""),
-                     "reference": "/".join(str(ref.get(k, "")) for k in ROLE_KEYS) if isinstance(ref, dict) else str(ref),
-                     "final_loss": _finite(r.get("final_loss")), "max_abs_diff": _finite(r.get("max_abs_diff")),
-                     "status": ("ok" if r.get("ok") else "DIFFERS") if not r.get("error") else f"FAILED: {r['error']}"})
-    return {"path": doc.get("path"), "ok": bool(doc.get("ok")), "tolerance": doc.get("tolerance"), "rows": rows}
+        rows.append({
+            "combination": "/".join(str(combo.get(k, "")) for k in ROLE_KEYS) + ("+fused" if combo.get("fused") else ""),
+            "reference": "/".join(str(ref.get(k, "")) for k in ROLE_KEYS) if isinstance(ref, dict) else str(ref),
+            "final_loss": _num(r.get("final_loss")), "max_abs_diff": _num(r.get("max_abs_diff")),
+            "status": ("ok" if r.get("ok") else "DIFFERS") if not r.get("error") else f"FAILED: {r['error']}"})
+    bad = sum(r["status"] != "ok" for r in rows)
+    return {"path": doc.get("path"), "ok": bool(doc.get("ok")), "tolerance": doc.get("tolerance"), "rows": rows,
+            "failures": bad}
 
 
-def payload(runs: list[Run], series: list[Series], verify: list[dict], title: str, method: str) -> dict:
-    latest = len(runs) - 1
+def payload(runs: list[Run], series: list[Series], verify: list[dict], title: str, method: str,
+            alpha: float = ALPHA, threshold: float = THRESHOLD, effects: dict | None = None) -> dict:
+    found = changes(runs, series, alpha, threshold)
     return {
         "title": title,
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "version": __version__,
         "method": method,
+        "headline": headline(runs, series, found),
+        "changes": found,
         "runs": [run_data(r) for r in runs],
         "envs": {r.env_id: env_key(r.document.get("machine_info") or {}) for r in runs},
-        "latest": {"run": latest, **latest_table(runs[latest], series, latest)},
-        "series": [series_data(s) for s in series],
-        "breakdown": breakdown(runs[latest]),
+        "latest": {"run": len(runs) - 1, **latest_table(runs[-1])},
+        "history": history(runs, series, found),
+        "effects": effects,
+        "breakdown": breakdown(runs[-1]),
         "verify": [verify_data(v) for v in verify],
     }
 
 
 def render(runs: list[Run], series: list[Series], verify: list[dict] | None = None,
-           title: str = "mxnet-harness report", method: str = "") -> str:
+           title: str = "mxnet-harness report", method: str = "", alpha: float = ALPHA,
+           threshold: float = THRESHOLD, effects: dict | None = None) -> str:
     """The whole page."""
-    data = json.dumps(_clean(payload(runs, series, verify or [], title, method)), default=str)
-    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")  # inert inside <script>
-    parts = {"__TITLE__": html.escape(title), "__STYLE__": asset("report.css"), "__DATA__": data,
+    return page(payload(runs, series, verify or [], title, method, alpha, threshold, effects))
+
+
+def page(data: dict) -> str:
+    """``www/report.html`` with the styles, the script and ``data`` inlined."""
+    text = json.dumps(_clean(data), default=str)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")  # inert inside <script>
+    parts = {"__TITLE__": html.escape(data["title"]), "__STYLE__": asset("report.css"), "__DATA__": text,
              "__SCRIPT__": asset("report.js")}
     return re.sub("__(TITLE|STYLE|DATA|SCRIPT)__", lambda m: parts[m.group(0)], asset("report.html"))  # one pass
 
