@@ -32,6 +32,8 @@ from harness.analysis import stats
 from harness.analysis.changepoints import THRESHOLD
 from harness.analysis.compare import ALPHA
 from harness.analysis.history import Run, Series, env_key
+from harness.output import bench_table
+from harness.output.model import CaseResult, Results
 
 ROLE_KEYS = ("data", "model", "loss", "optimizer")
 
@@ -62,9 +64,8 @@ def _label(entry: dict) -> str:
     return combo["data"] if combo["data"].endswith("(reference)") else "/".join(combo[k] for k in ROLE_KEYS)
 
 
-def _workload(entry: dict) -> str:
-    w = (entry.get("extra_info") or {}).get("workload", entry.get("workload"))
-    return str(w.get("name", "")) if isinstance(w, dict) else str(w or "")
+def _ms(seconds):
+    return seconds * 1e3 if _num(seconds) is not None else None
 
 
 # --- 1. what changed since the previous run ----------------------------------------------------------
@@ -115,7 +116,8 @@ def changes(runs: list[Run], series: list[Series], alpha: float = ALPHA, thresho
     rows.sort(key=lambda r: (_RANK.get(r["verdict"], 2), -abs(math.log(r["ratio"])) if r["ratio"] else math.inf,
                              r["case"]))
     return {"run": runs[latest].label, "rows": rows, "tested": len(tested), "alpha": alpha, "threshold": threshold,
-            "unreachable": [{"why": why, "cases": n} for why, n in unreachable.items()]}
+            "unreachable": [{"why": why, "cases": n} for why, n in unreachable.items()],
+            "rounds_needed": stats.min_rounds(stats.holm_floor(alpha, len(tested))) if tested else None}
 
 
 def _series_label(runs: list[Run], s: Series) -> str:
@@ -127,82 +129,72 @@ def _series_label(runs: list[Run], s: Series) -> str:
 
 
 def headline(runs: list[Run], series: list[Series], found: dict) -> str:
-    """One sentence: what the latest run changed (never "0 changes" where none could have been found)."""
+    """One sentence: what the latest run changed.  Where the rounds could not have shown a change it says so,
+    never "0 changes"."""
     rows = found["rows"]
-    counts = {v: sum(r["verdict"] == v for r in rows) for v in
-              ("slower", "faster", "no change detected", "cannot tell", "failed", "skipped", "new")}
-    parts = [f"{n} {v}" for v, n in counts.items() if n]
-    prev = {r["prev_run"] for r in rows if r["prev_run"]}
-    against = f" against {', '.join(sorted(prev))}" if prev else ""
-    text = f"latest run {found['run']}{against}: " + (", ".join(parts) or "no cases")
+    prev = sorted({r["prev_run"] for r in rows if r["prev_run"]})
+    text = f"latest run {found['run']}" + (f" against {', '.join(prev)}" if prev else "") + ": "
+    parts = []
+    for verdict in ("failed", "slower", "faster", "no change detected", "cannot tell", "skipped", "new"):
+        hits = [r for r in rows if r["verdict"] == verdict]
+        if not hits:
+            continue
+        part = f"{len(hits)} {verdict}"
+        if verdict in ("slower", "faster"):
+            part += f" (up to ×{max(hits, key=lambda r: abs(math.log(r['ratio'])))['ratio']:.3g})"
+        parts.append(part)
+    text += ", ".join(parts) or "no cases"
     if found["unreachable"]:
         worst = max(found["unreachable"], key=lambda u: u["cases"])
         text += f" — {worst['why']}"
     steps = [t for s in series for t in s.detection.steps]
-    confirmed = sum(t.significant for t in steps)
-    never = sum(not t.significant and (t.min_p is None or t.min_p >= found["alpha"]) for t in steps)
-    text += f"; over {len(runs)} runs step detection found {len(steps)} step{'s' * (len(steps) != 1)}"
+    text += f"; step detection over {len(runs)} runs: {len(steps)} step{'s' * (len(steps) != 1)}"
     if steps:
-        text += f", {confirmed} confirmed"
-        if never:
-            text += f", {never} that the rounds could never confirm"
+        confirmed = sum(t.significant for t in steps)
+        never = sum(not t.significant and (t.min_p is None or t.min_p >= found["alpha"]) for t in steps)
+        text += f", {confirmed} confirmed" + (f", {never} the rounds could never confirm" if never else "")
     return text
 
 
 # --- 2. the latest run in the terminal's columns --------------------------------------------------------
 
 def latest_table(run: Run) -> dict:
-    """Every case of ``run`` (failed and skipped included) in ``harness bench``'s columns, fastest first."""
-    ok = run.benchmarks
-    scratch, refs = {}, {}
-    for b in ok:
-        combo = (b.get("extra_info") or {}).get("combination") or {}
-        key = (_workload(b), (b.get("extra_info") or {}).get("ctx"))
-        median = (b.get("stats") or {}).get("median")
-        if "reference" in combo:
-            refs[(_workload(b), combo["reference"])] = median
-        elif combo and all(combo.get(r) == "scratch" for r in ROLE_KEYS) and not combo.get("fused"):
-            scratch[key] = median
-    ref_names = sorted({name for _, name in refs})
-    rows = []
-    for b in sorted(ok, key=lambda b: (b.get("stats") or {}).get("median") or math.inf):
-        m, median = b.get("extra_info") or {}, (b.get("stats") or {}).get("median")
-        row = {**_combination(b), "ctx": m.get("ctx", ""), "case": _case(b),
-               "status": "reference" if "reference" in (m.get("combination") or {}) else "ok"}
-        ci = m.get("epoch_median_ci_s")
-        row.update({
-            "epoch med (ms)": median * 1e3 if _num(median) else None,
-            "95% CI (ms)": {"text": stats.format_ci(m, scale=1e3), "sort": ci[0]} if ci else None,
-            "IQR (ms)": _ms(m.get("epoch_iqr_s")), "min (ms)": _ms(m.get("epoch_min_s")),
-            "rounds": stats.format_rounds(m) if "rounds" in m else None,
-            "µs/step": m.get("us_per_step"), "samples/s": m.get("samples_per_s"),
-            "to target (s)": m["time_to_target_s"] if m.get("time_to_target_s") is not None else "never",
-            "epochs": m.get("epochs_to_target") or "", "final loss": m.get("final_loss"),
-            "test acc": m.get("test_acc"), "param err": m.get("param_error"), "peak RSS (MiB)": m.get("peak_rss_mib"),
-            "unstable": stats.format_unstable(m),
-        })
-        base = scratch.get((_workload(b), m.get("ctx")))
-        for name, ref in [("scratch", base), *[(n, refs.get((_workload(b), n))) for n in ref_names]]:
-            if _num(ref) and _num(median):
-                row[f"vs {name}"] = {"text": f"{median / ref:.3g}×", "sort": median / ref}
-        rows.append(row)
-    for e in run.not_run:
-        rows.append({**_combination(e), "ctx": e.get("ctx", ""), "case": _case(e),
-                     "status": f"{str(e.get('status')).upper()}: {e.get('error') or ''}"})
-    at = COLUMNS.index("samples/s") + 1
-    columns = COLUMNS[:at] + [f"vs {n}" for n in ["scratch", *ref_names]] + COLUMNS[at:]
-    columns = [c for c in columns if c not in ("test acc", "param err") or any(r.get(c) is not None for r in rows)]
-    return {"columns": columns, "rows": rows}
+    """Every case of ``run`` (failed and skipped included), fastest first, as ``harness bench`` shows it: its
+    default columns, and every column (``--wide``) for the page's expandable table."""
+    results = Results.from_document(run.document)
+    cases = results.sorted()
+
+    def table(columns) -> dict:
+        rows = []
+        for c in cases:
+            row = {"case": c.case_id, "kind": "reference" if c.reference and c.ok else c.status}
+            for col in columns:
+                row[col.key] = _cell(c, col)
+            rows.append(row)
+        return {"columns": [{"key": col.key, "label": col.header} for col in columns], "rows": rows}
+
+    return {"default": table(bench_table.choose(results)), "wide": table(bench_table.choose(results, wide=True)),
+            "short_ci": any(c.ci_short for c in cases), "unstable": any(c.unstable for c in cases if c.ok)}
 
 
-#: ``harness bench``'s table columns (harness.output.bench_table), ratio columns inserted after samples/s.
-COLUMNS = [*ROLE_KEYS, "ctx", "epoch med (ms)", "95% CI (ms)", "IQR (ms)", "min (ms)", "rounds", "µs/step",
-           "samples/s", "to target (s)", "epochs", "final loss", "test acc", "param err", "peak RSS (MiB)",
-           "unstable", "status"]
-
-
-def _ms(seconds):
-    return seconds * 1e3 if _num(seconds) is not None else None
+def _cell(c: CaseResult, col) -> dict | str | None:
+    """A cell as the terminal shows it (``text``) with the number it sorts by (``sort``)."""
+    if col.key == "status":
+        if not c.ok:
+            return {"text": f"{c.status.upper()}: {c.error}"}
+        text = "UNSTABLE" if c.unstable else "reference" if c.reference else "ok"
+        return {"text": text, "title": "; ".join(c.unstable)} if c.unstable else text
+    value = col.cell(c)
+    if col.key.startswith("vs_"):
+        number = c.ratios.get(col.key[3:])
+    elif col.key in ("median_ci", "ci"):
+        number = c.median_s if c.ok else None
+    else:
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if value is None or value == "":
+        return None
+    text = bench_table.sig(value) if isinstance(value, float) else str(value)
+    return {"text": text, "sort": number} if number is not None else text
 
 
 # --- 3. history ----------------------------------------------------------------------------------------

@@ -43,6 +43,8 @@
         var v = r[c.key], s = sortValue(v), text = fmt(v);
         var long = typeof v === "string" && v.length > 40;  // the whole text stays in the tooltip
         var td = el("td", long ? {"class": "long", title: v} : {"class": s !== undefined ? "num" : ""}, text);
+        if (v && typeof v === "object" && v.title) td.title = v.title;
+        if (v && typeof v === "object" && v.text && v.text.length > 40) { td.className = "long"; td.title = v.text; }
         if (s !== undefined) td.dataset.value = String(s);
         row.appendChild(td);
       });
@@ -106,7 +108,7 @@
     var pad = (hi - lo) * 0.05 || 0.05;
     return [lo - pad, hi + pad];
   }
-  var STRIP = {W: 300, H: 34, L: 6, R: 6};
+  var STRIP = {W: 260, H: 34, L: 8, R: 8};
   function stripX(dom, v) { return STRIP.L + (Math.min(Math.max(v, dom[0]), dom[1]) - dom[0]) * (STRIP.W - STRIP.L - STRIP.R) / (dom[1] - dom[0]); }
   function stripAxis(dom) {
     var svg = sv("svg", {width: STRIP.W, height: 30, "class": "strip-axis"});
@@ -161,7 +163,7 @@
     C.unreachable.forEach(function (u) {
       notice.appendChild(el("p", {"class": "notice", id: "rounds-notice"}, u.cases + " of " + C.rows.length +
         " cases cannot show a change, whatever their times: " + u.why +
-        " (harness bench --rounds N). Their verdict is \u201ccannot tell\u201d, not \u201cno change\u201d."));
+        " (harness bench --rounds " + C.rounds_needed + "). Their verdict is \u201ccannot tell\u201d, not \u201cno change\u201d."));
     });
     var t = document.getElementById("changes-table"), head = el("tr"), dom = stripDomain(C.rows);
     ["case", "previous (ms)", "latest (ms)", "latest / previous", "95% CI", "p (Holm)", "verdict", ""].forEach(
@@ -179,7 +181,7 @@
       tr.appendChild(el("td", {"class": "num"}, r.p_holm !== null ? r.p_holm.toPrecision(2) : ""));
       tr.appendChild(el("td", {"class": "verdict v-" + r.verdict.replace(/ /g, "-")}, r.verdict));
       tr.appendChild(el("td", {"class": "why", title: r.why},
-        r.verdict === "cannot tell" && C.unreachable.length ? "too few rounds (see above)" : r.why));
+        r.verdict === "cannot tell" && C.unreachable.length ? "too few rounds" : r.why));
       var s = el("td", {"class": "strip"});
       if (r.rounds.length) s.appendChild(strip(r, dom));
       tr.appendChild(s);
@@ -189,25 +191,35 @@
   }
 
   // --- 2. the latest run ---------------------------------------------------------------------------------
+  function latestRowClass(r) {
+    return r.kind === "failed" ? "failed" : r.kind === "skipped" ? "skipped" : r.kind === "reference" ? "reference" : "";
+  }
   function latest() {
     var L = D.latest, run = D.runs[L.run];
     document.getElementById("latest-note").textContent = "Run " + run.label + " (" + run.date + ", " + run.ok +
       " ok, " + run.failed + " failed, " + run.skipped + " skipped" + (run.interrupted ? ", interrupted" : "") +
       "), in harness bench's columns, fastest first. Click a column header to sort.";
     var t = document.getElementById("latest-table");
-    fillTable(t, L.columns.map(function (c) { return {key: c, label: c}; }), L.rows, function (r) {
-      var s = String(r.status || "");
-      return s.indexOf("FAILED") === 0 ? "failed" : s.indexOf("SKIPPED") === 0 ? "skipped" : s === "reference" ? "reference" : "";
-    });
+    fillTable(t, L.default.columns, L.default.rows, latestRowClass);
     makeSortable(t);
-    document.getElementById("latest-foot").textContent = "95% CI: distribution-free interval of the median " +
-      "epoch (* = these rounds reach less than 95 %). vs X: median epoch over X's on the same workload and ctx " +
-      "(scratch: the all-scratch combination). UNSTABLE: the rounds spread too much to trust the median.";
+    var all = el("details", {id: "latest-wide"});
+    all.appendChild(el("summary", {}, "every column (harness bench --wide)"));
+    var box = el("div", {"class": "scroll"}), wide = newTable("latest-wide-table", true);
+    fillTable(wide, L.wide.columns, L.wide.rows, latestRowClass);
+    makeSortable(wide);
+    box.appendChild(wide); all.appendChild(box);
+    t.parentNode.parentNode.insertBefore(all, document.getElementById("latest-foot"));
+    var foot = [];
+    if (L.short_ci) foot.push("* fewer rounds than a 95% CI of the median needs: [min, max] at a lower level.");
+    if (L.unstable) foot.push("UNSTABLE: std ≥ 10% of mean, outlier ≥ 50% off, median CI > ±10% or < 95%, or " +
+      "processes ≥ 10% apart (hover for why).");
+    foot.push("vs NAME: epoch time / that baseline's (scratch = the all-scratch combination on the same ctx).");
+    document.getElementById("latest-foot").textContent = foot.join(" ");
   }
 
   // --- 3. history --------------------------------------------------------------------------------------------
   function plot(p, dom) {
-    var W = 430, H = 230, left = 46, right = 10, top = 10, bottom = 52;
+    var W = 420, H = 230, left = 46, right = 26, top = 10, bottom = 52;
     var n = D.runs.length, inner = 16;
     var xs = function (i) { return left + inner + (n > 1 ? i * (W - left - right - 2 * inner) / (n - 1) : (W - left - right) / 2 - inner); };
     var ys = function (v) { return top + (dom[1] - Math.min(Math.max(v, dom[0]), dom[1])) * (H - top - bottom) / (dom[1] - dom[0]); };
