@@ -3,8 +3,10 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from harness.analysis import history
 from harness.cli import main
 from tests import browser
 from tests.conftest import run_cli
@@ -33,18 +35,60 @@ def report(saved, verify_json, tmp_path_factory) -> Path:  # noqa: F811
     return out
 
 
+OTHER = "seed-cpu-gluon-scratch-scratch-scratch"  # the other ok case of the saved runs
+
+
+def report_data(path: Path) -> dict:
+    text = path.read_text()
+    return json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>', text, re.S).group(1))
+
+
 def test_the_report_is_one_file_that_fetches_nothing(report):
     text = report.read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", text, re.I)
     assert "@import" not in text and "url(" not in text
     assert "<script src" not in text and "<link" not in text
-    data = json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>', text, re.S).group(1))
+    assert "__SCRIPT__" not in text and "function niceTicks" in text and "#plot-grid{" in text  # www/ inlined
+    data = report_data(report)
     assert [r["number"] for r in data["runs"]] == ["0001", "0002"]
-    statuses = sorted(r["status"].split(":")[0] for r in data["latest"]["rows"])
-    assert statuses == ["FAILED"] * 2 + ["SKIPPED"] * 4 + ["ok"] * 2
-    assert {"us_per_step", "samples_per_s", "final_loss", "param_error", "peak_rss_mib", "time_to_target_s"} <= {
-        c["key"] for c in data["latest"]["columns"]}
+    kinds = sorted(r["kind"] for r in data["latest"]["default"]["rows"])
+    assert kinds == ["failed"] * 2 + ["ok"] * 2 + ["skipped"] * 4
     assert len(data["breakdown"]) == 2 and data["verify"][0]["ok"] is True
+
+
+def test_the_latest_table_has_the_terminals_columns(report):
+    """The page's table is bench's default table (and --wide behind a click), from the same results model."""
+    from harness.output import bench_table
+    from harness.output.model import Results
+
+    data = report_data(report)["latest"]
+    labels = [c["label"] for c in data["default"]["columns"]]
+    assert labels == ["combination", "ctx", "epoch ms (95% CI)", "µs/step", "vs scratch", "status"]
+    wide = [c["key"] for c in data["wide"]["columns"]]
+    assert "param_error" in wide and "test_acc" not in wide and "median_ci_level" not in wide  # linreg: no accuracy
+    doc = json.loads(Path(report_data(report)["runs"][-1]["file"]).read_text())
+    assert labels == [c.header for c in bench_table.choose(Results.from_document(doc))]
+
+
+def test_too_few_rounds_is_said_not_hidden(report):
+    """2 vs 2 rounds can never reach p < 0.002: the verdict is "cannot tell", with the rounds it would take."""
+    data = report_data(report)
+    found = data["changes"]
+    verdicts = {r["case"]: r["verdict"] for r in found["rows"]}
+    assert verdicts[CASE] == verdicts[OTHER] == "cannot tell"
+    assert sorted(verdicts.values()).count("failed") == 2 and sorted(verdicts.values()).count("skipped") == 4
+    assert [r["verdict"] for r in found["rows"][:2]] == ["failed", "failed"]  # failures lead
+    assert found["rounds_needed"] == 7  # Holm over 2 tested cases at 0.002: p < 0.001 needs 7 rounds a side
+    assert "at least 7 rounds a side" in found["unreachable"][0]["why"]
+    assert "confirmed changes" not in data["headline"] and "2 cannot tell" in data["headline"]
+
+
+def test_the_cli_line_says_what_the_page_leads_with(saved, tmp_path):  # noqa: F811
+    proc = run_cli("report", "--storage", str(saved), "-o", str(tmp_path / "r.html"))
+    assert proc.returncode == 0, proc.stderr
+    line = proc.stdout.strip()
+    assert line.startswith(f"wrote {tmp_path / 'r.html'}: 2 runs, 8 cases; latest run 0002")
+    assert "2 failed, 2 cannot tell, 4 skipped — with 2 vs 2 rounds" in line and "at least 7 rounds a side" in line
 
 
 def rendered(session, path: Path, timeout: float = 30):
@@ -55,69 +99,168 @@ def rendered(session, path: Path, timeout: float = 30):
     assert session.execute_script("return document.body.dataset.ready") == "1", session.find_element("id", "error").text
 
 
-def column(session, label: str) -> list[str]:
-    heads = [th.text for th in session.find_elements("css selector", "#latest-table thead th")]
+def texts(session, css: str) -> list[str]:
+    return [e.text for e in session.find_elements("css selector", css)]
+
+
+def column(session, label: str, table: str = "latest-table") -> list[str]:
+    heads = texts(session, f"#{table} thead th")
     i = heads.index(label) + 1
-    return [td.text for td in session.find_elements("css selector", f"#latest-table tbody tr td:nth-child({i})")]
+    return texts(session, f"#{table} tbody tr td:nth-child({i})")
 
 
 @needs_browser
-def test_chromium_renders_table_plots_and_sorts(report, tmp_path):
+def test_chromium_leads_with_what_changed_and_says_when_it_cannot_tell(report, tmp_path):
     with browser.chromium(BROWSER, DRIVER) as session:
         rendered(session, report)
-        rows = session.find_elements("css selector", "#latest-table tbody tr")
-        assert len(rows) == 8
-        failed = session.find_elements("css selector", "#latest-table tbody tr.failed")
-        skipped = session.find_elements("css selector", "#latest-table tbody tr.skipped")
-        assert len(failed) == 2 and len(skipped) == 4
-        assert all(r.is_displayed() for r in failed + skipped)
-        assert "broken model" in failed[0].text
+        sections = [s.get_attribute("id") for s in session.find_elements("css selector", "section")]
+        assert sections[:3] == ["changes", "latest", "history"]
+        headline = session.find_element("id", "headline")
+        assert "cannot tell" in headline.text and "confirmed changes" not in headline.text
+        assert "notice" in headline.get_attribute("class")
+        notice = session.find_element("id", "rounds-notice")
+        assert notice.is_displayed() and "2 of 8 cases cannot show a change" in notice.text
+        assert "harness bench --rounds 7" in notice.text
+
+        rows = session.find_elements("css selector", "#changes-table tbody tr")
+        assert {r.get_attribute("data-case") for r in rows[:2]} == {"seed-cpu-scratch-broken-scratch-scratch",
+                                                                   "seed-cpu-gluon-broken-scratch-scratch"}
+        verdicts = texts(session, "#changes-table tbody td.verdict")
+        assert verdicts[:2] == ["failed", "failed"] and verdicts[2:4] == ["cannot tell"] * 2
+        scratch = session.find_element("css selector", f'#changes-table tr[data-case="{CASE}"]')
+        assert len(scratch.find_elements("css selector", "svg.strip .round.latest")) == 2  # every round drawn
+        assert len(scratch.find_elements("css selector", "svg.strip .round.previous")) == 2
+        ratio = scratch.find_element("css selector", "td.ratio").text
+        assert ratio.startswith("×") and float(ratio[1:]) > 0
 
         plots = session.find_elements("css selector", "figure.plot")
         assert len(plots) == 2  # the ok cpu cases; the 2 failed and 4 skipped ones are listed instead
-        never = session.find_elements("css selector", "#never-table tbody tr")
-        assert len(never) == 6 and sum("SKIPPED" in r.text for r in never) == 4
-        scratch = session.find_element("css selector", f'figure.plot[data-case="{CASE}"]')
-        assert len(scratch.find_elements("css selector", "svg circle.point")) == 2
-        assert scratch.find_element("css selector", "svg").size["height"] > 100
+        assert len(session.find_elements("css selector", "#never-table tbody tr")) == 6
+        ticks = {tuple(t.text for t in p.find_elements("css selector", "text.ytick")) for p in plots}
+        assert len(ticks) == 1 and "1×" in next(iter(ticks))  # one shared axis, as a ratio to the first run
+        xtick = plots[0].find_element("css selector", "text.xtick").text
+        commit = report_data(report)["runs"][0]["commit"][:7]
+        assert xtick.startswith("0001") and commit in xtick and re.search(r"\d\d-\d\d \d\d:\d\d", xtick)
 
         assert len(session.find_elements("css selector", "#breakdown-table tbody tr")) == 2
-        assert session.find_element("id", "verify-status").text == "verify: all combinations agree"
+        assert session.find_element("id", "verify-status").text == "verify: all 3 combinations agree"
+        assert not session.find_elements("id", "verify-failures")
+        every = session.find_element("css selector", "#verify details")
+        assert every.get_attribute("open") is None and not every.find_element("css selector", "tbody tr").is_displayed()
+        assert "Not computed" in session.find_element("id", "effects").text
         assert len(session.find_elements("css selector", "#runs-table tbody tr")) == 2
         assert session.execute_script("return performance.getEntriesByType('resource').length") == 0
 
-        header = next(th for th in session.find_elements("css selector", "#latest-table thead th") if th.text == "epoch med (ms)")
+        assert texts(session, "#latest-table thead th") == ["combination", "ctx", "epoch ms (95% CI)", "µs/step",
+                                                            "vs scratch", "status"]
+        failed = session.find_elements("css selector", "#latest-table tbody tr.failed")
+        skipped = session.find_elements("css selector", "#latest-table tbody tr.skipped")
+        assert len(failed) == 2 and len(skipped) == 4 and "broken model" in failed[0].text
+        assert not session.find_element("id", "latest-wide-table").is_displayed()  # --wide: behind a click
+        header = next(th for th in session.find_elements("css selector", "#latest-table thead th")
+                      if th.text == "vs scratch")
         header.click()
-        up = column(session, "epoch med (ms)")
-        values = [float(v) for v in up if v]
-        assert len(values) == 2 and values == sorted(values) and up[2:] == [""] * 6  # empty (not run) last
-        order_up = column(session, "data")[:2]
-        header = next(th for th in session.find_elements("css selector", "#latest-table thead th") if th.text == "epoch med (ms)")
+        up = column(session, "vs scratch")
+        assert up[0] == "1×" and up[2:] == [""] * 6  # the all-scratch case is its own baseline; empty last
         header.click()
-        down = [float(v) for v in column(session, "epoch med (ms)") if v]
-        assert down == sorted(values, reverse=True) and column(session, "data")[:2] == order_up[::-1]
-        assert "desc" in header.get_attribute("class")
+        assert column(session, "vs scratch")[1] == "1×" and "desc" in header.get_attribute("class")
+        session.save_screenshot(str(tmp_path / "report.png"))
 
-        shot = tmp_path / "report.png"
-        session.save_screenshot(str(shot))
-        assert shot.stat().st_size > 10_000
+
+def history_with_a_slowdown(saved, tmp_path, factor=1.3, rounds=12, runs=3) -> Path:
+    """``runs`` runs from a real saved one with ``rounds`` rounds each (1 % noise); CASE ×``factor`` in the last."""
+    rng = np.random.RandomState(1)
+    base = json.loads(next((saved / history.machine_id()).glob("0002_*.json")).read_text())
+    del base["harness"]["saved"]
+    storage = tmp_path / "slowdown"
+    for i in range(runs):
+        doc = json.loads(json.dumps(base))
+        doc["datetime"] = f"2026-02-{i + 1:02d}T10:00:00+00:00"
+        for b, original in zip(doc["benchmarks"], base["benchmarks"]):
+            scale = factor if i == runs - 1 and b["param"] == CASE else 1.0
+            median = float(np.median(original["stats"]["data"]))
+            data = [median * scale * (1 + 0.01 * rng.standard_normal()) for _ in range(rounds)]
+            b["stats"].update(data=data, median=float(np.median(data)), q1=float(np.percentile(data, 25)),
+                              q3=float(np.percentile(data, 75)), rounds=rounds)
+        history.save(doc, storage)
+    return storage
+
+
+def test_a_slowdown_leads_with_its_ratio_and_verdict(saved, tmp_path):  # noqa: F811
+    storage = history_with_a_slowdown(saved, tmp_path)
+    out = tmp_path / "slow.html"
+    proc = run_cli("report", "--storage", str(storage), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "1 slower (up to ×1.3" in proc.stdout and "1 no change detected" in proc.stdout, proc.stdout
+    data = report_data(out)
+    ok = [r for r in data["changes"]["rows"] if r["verdict"] not in ("failed", "skipped")]
+    assert [(r["case"], r["verdict"]) for r in ok] == [(CASE, "slower"), (OTHER, "no change detected")]
+    slow = ok[0]
+    assert 1.25 < slow["ratio"] < 1.35 and 1 < slow["ci"][0] <= slow["ratio"] <= slow["ci"][1]
+    assert slow["p_holm"] < 0.002 and not data["changes"]["unreachable"]
+    panels = [p["case"] for p in data["history"]["panels"] if p["measured"]]
+    assert panels == [CASE, OTHER]  # the history follows the changes' order, not the alphabet
 
 
 @needs_browser
-def test_chromium_shows_a_detected_change_on_its_plot(saved, tmp_path):  # noqa: F811
+def test_chromium_shows_the_slowdown_first(saved, tmp_path):  # noqa: F811
+    storage = history_with_a_slowdown(saved, tmp_path)
+    out = tmp_path / "slow.html"
+    assert run_cli("report", "--storage", str(storage), "-o", str(out)).returncode == 0
+    with browser.chromium(BROWSER, DRIVER) as session:
+        rendered(session, out)
+        assert not session.find_elements("id", "rounds-notice")
+        rows = [r for r in session.find_elements("css selector", "#changes-table tbody tr")
+                if r.get_attribute("class") != "failed" and "skipped" not in r.text]
+        assert [r.get_attribute("data-case") for r in rows] == [CASE, OTHER]
+        first = rows[0]
+        assert first.find_element("css selector", "td.verdict").text == "slower"
+        assert first.find_element("css selector", "td.verdict").value_of_css_property("color") == "rgba(209, 36, 47, 1)"
+        ratio = float(first.find_element("css selector", "td.ratio").text.lstrip("×"))
+        low, high = (float(x) for x in first.find_element("css selector", "td.ci").text.split("–"))
+        assert 1 < low <= ratio <= high and 1.25 < ratio < 1.35
+        assert rows[1].find_element("css selector", "td.verdict").text == "no change detected"
+        latest = rows[0].find_elements("css selector", "svg.strip circle.round.latest")
+        previous = rows[0].find_elements("css selector", "svg.strip circle.round.previous")
+        assert len(latest) == len(previous) == 12
+        assert min(float(c.get_attribute("cx")) for c in latest) > max(float(c.get_attribute("cx")) for c in previous)
+        assert [f.get_attribute("data-case") for f in session.find_elements("css selector", "figure.plot")] == [CASE, OTHER]
+        assert "1 slower" in session.find_element("id", "headline").text
+
+
+@needs_browser
+def test_chromium_shows_a_detected_step_on_its_plot(saved, tmp_path):  # noqa: F811
     storage = step_storage(saved, tmp_path)
     out = tmp_path / "steps.html"
     proc = run_cli("report", "--storage", str(storage), "-o", str(out))
-    assert proc.returncode == 0 and "1 confirmed changes" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "step detection over 9 runs: 1 step, 1 confirmed" in proc.stdout, proc.stdout
     with browser.chromium(BROWSER, DRIVER) as session:
         rendered(session, out)
         changed = session.find_elements("css selector", "figure.plot.changed")
         assert [f.get_attribute("data-case") for f in changed] == [CASE]
         marks = changed[0].find_elements("css selector", "svg line.step.confirmed")
         assert len(marks) == 1 and marks[0].get_attribute("stroke") == "#d1242f"  # red: slower
-        (row,) = session.find_elements("css selector", "#changes-table tbody tr")
-        assert CASE in row.text and "0006" in row.text and "slower (confirmed)" in row.text
-        session.save_screenshot(str(tmp_path / "steps.png"))
+        points = changed[0].find_elements("css selector", "svg circle.point")
+        ys = [float(p.get_attribute("cy")) for p in points]
+        assert len(ys) == 9 and max(ys[5:]) < min(ys[:5])  # ×1.3 from run 0006 on: higher on the shared axis
+
+
+@needs_browser
+def test_chromium_expands_only_the_verify_failures(report, verify_json, saved, tmp_path):  # noqa: F811
+    doc = json.loads(verify_json.read_text())
+    doc["ok"] = False
+    doc["rows"][1].update(ok=False, max_abs_diff=0.5)
+    bad = tmp_path / "bad-verify.json"
+    bad.write_text(json.dumps(doc))
+    out = tmp_path / "verify.html"
+    assert run_cli("report", "--storage", str(saved), "-o", str(out), "--verify", str(bad)).returncode == 0
+    with browser.chromium(BROWSER, DRIVER) as session:
+        rendered(session, out)
+        assert session.find_element("id", "verify-status").text == "verify: 1 of 3 combinations differ or failed"
+        (row,) = session.find_elements("css selector", "#verify-failures tbody tr")
+        assert row.is_displayed() and "DIFFERS" in row.text and "0.5" in row.text
+        every = session.find_element("css selector", "#verify details")
+        assert every.get_attribute("open") is None
 
 
 def test_report_of_run_files_named_on_the_command_line(saved, tmp_path):  # noqa: F811

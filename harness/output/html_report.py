@@ -121,10 +121,13 @@ def changes(runs: list[Run], series: list[Series], alpha: float = ALPHA, thresho
 
 
 def _series_label(runs: list[Run], s: Series) -> str:
-    for p in reversed(s.points):
-        for b in runs[p.run].benchmarks + runs[p.run].not_run:
-            if str(b.get("name")) == s.name:
-                return _label(b)
+    """The case's ``data/model/loss/optimizer``, from its newest ok entry (a not-run entry may lack the names)."""
+    entries = [(p, b) for p in reversed(s.points) for b in runs[p.run].benchmarks + runs[p.run].not_run
+               if str(b.get("name")) == s.name]
+    for p, b in sorted(entries, key=lambda e: e[0].status != "ok"):
+        label = _label(b)
+        if label.strip("/"):
+            return label
     return s.case
 
 
@@ -204,10 +207,11 @@ def history(runs: list[Run], series: list[Series], found: dict) -> dict:
     rank = {r["case"]: i for i, r in enumerate(found["rows"])}
     latest = len(runs) - 1
 
-    def order(s: Series):
+    def order(s: Series):  # failed now, then confirmed steps (biggest first), then the order of the changes
         in_latest = bool(s.points) and s.points[-1].run == latest
-        biggest = max((abs(math.log(t.ratio)) for t in s.detection.steps if 0 < t.ratio < math.inf), default=0)
-        return (not in_latest, rank.get(s.case, len(rank)), not s.changes, -biggest, s.case)
+        failed = in_latest and s.points[-1].status == "failed"
+        biggest = max((abs(math.log(t.ratio)) for t in s.changes if 0 < t.ratio < math.inf), default=0)
+        return (not in_latest, not failed, not s.changes, -biggest, rank.get(s.case, len(rank)), s.case)
 
     panels, values = [], [1.0]
     for s in sorted(series, key=order):

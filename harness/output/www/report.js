@@ -289,7 +289,7 @@
       "first run, every panel on the same axis (" + Hs.y[0].toFixed(2) + "× to " + Hs.y[1].toFixed(2) + "×); bars: " +
       "interquartile range of the rounds; grey: the fitted levels; vertical lines: fitted steps, solid when the rank " +
       "test confirms them (red slower, green faster), dashed when it does not. A red × is a run where the case " +
-      "failed or was skipped. Same order as above. Step detection: " + D.method + ".";
+      "failed or was skipped. Failures first, then cases with a confirmed step, then the order above. Step detection: " + D.method + ".";
     var grid = document.getElementById("plot-grid"), never = [];
     Hs.panels.forEach(function (p) { if (p.measured) grid.appendChild(plot(p, Hs.y)); else never.push(p); });
     if (!never.length) return;
