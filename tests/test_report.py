@@ -40,7 +40,8 @@ OTHER = "seed-cpu-gluon-scratch-scratch-scratch"  # the other ok case of the sav
 
 def report_data(path: Path) -> dict:
     text = path.read_text()
-    return json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>', text, re.S).group(1))
+    found = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', text, re.DOTALL)
+    return json.loads(found.group(1))
 
 
 def test_the_report_is_one_file_that_fetches_nothing(report):
@@ -167,7 +168,7 @@ def test_chromium_leads_with_what_changed_and_says_when_it_cannot_tell(report, t
         session.save_screenshot(str(tmp_path / "report.png"))
 
 
-def history_with_a_slowdown(saved, tmp_path, factor=1.3, rounds=12, runs=3) -> Path:
+def history_with_a_slowdown(saved, tmp_path, factor=1.3, rounds=12, runs=3) -> Path:  # noqa: F811
     """``runs`` runs from a real saved one with ``rounds`` rounds each (1 % noise); CASE ×``factor`` in the last."""
     rng = np.random.RandomState(1)
     base = json.loads(next((saved / history.machine_id()).glob("0002_*.json")).read_text())
@@ -224,7 +225,8 @@ def test_chromium_shows_the_slowdown_first(saved, tmp_path):  # noqa: F811
         previous = rows[0].find_elements("css selector", "svg.strip circle.round.previous")
         assert len(latest) == len(previous) == 12
         assert min(float(c.get_attribute("cx")) for c in latest) > max(float(c.get_attribute("cx")) for c in previous)
-        assert [f.get_attribute("data-case") for f in session.find_elements("css selector", "figure.plot")] == [CASE, OTHER]
+        plots = session.find_elements("css selector", "figure.plot")
+        assert [f.get_attribute("data-case") for f in plots] == [CASE, OTHER]
         assert "1 slower" in session.find_element("id", "headline").text
 
 
@@ -266,7 +268,8 @@ def test_chromium_expands_only_the_verify_failures(report, verify_json, saved, t
 def test_report_of_run_files_named_on_the_command_line(saved, tmp_path):  # noqa: F811
     folder = next(saved.iterdir())  # the machine folder
     second = next(folder.glob("0002_*.json"))
-    proc = run_cli("report", second.name, "-o", str(tmp_path / "one.html"), "--storage", str(tmp_path / "none"), cwd=folder)
+    proc = run_cli("report", second.name, "-o", str(tmp_path / "one.html"), "--storage", str(tmp_path / "none"),
+                   cwd=folder)
     assert proc.returncode == 0 and "1 runs" in proc.stdout, proc.stderr
     proc = run_cli("report", "0001", "-o", str(tmp_path / "glob.html"), "--storage", str(saved))
     assert proc.returncode == 0 and "1 runs" in proc.stdout, proc.stderr
@@ -312,7 +315,8 @@ def test_a_built_wheel_ships_the_front_end_and_the_scaffold(tmp_path):
     for folder in ("harness", "plugins"):
         shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                           "-w", str(tmp_path / "dist"), str(src)], capture_output=True, text=True, timeout=600)
+                           "-w", str(tmp_path / "dist"), str(src)],
+                          check=False, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (wheel,) = (tmp_path / "dist").glob("*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())

@@ -32,7 +32,8 @@ def template(rel: str, **fields: str) -> str:
 
 
 def add_parser(sub, common) -> None:
-    p = sub.add_parser("new-plugin", parents=[common], help="write a plugin package skeleton that passes the conformance kit")
+    p = sub.add_parser("new-plugin", parents=[common],
+                       help="write a plugin package skeleton that passes the conformance kit")
     p.add_argument("name", metavar="NAME", help="plugin and component name, e.g. mysgd (package harness-NAME)")
     p.add_argument("--roles", default=",".join(ROLES), help="comma-separated roles to implement (default: %(default)s)")
     p.add_argument("--dir", default=".", help="where to create harness-NAME/ (default: current directory)")
@@ -50,7 +51,8 @@ def parse_roles(text: str) -> list[str]:
 def render(name: str, roles: list[str]) -> dict[str, str]:
     """Relative path -> file text for plugin ``name`` implementing ``roles``."""
     if not _NAME.match(name):
-        raise HarnessError(f"invalid plugin name {name!r}; valid: lower-case letters, digits, '_' and '-', starting with a letter")
+        raise HarnessError(f"invalid plugin name {name!r}; valid: lower-case letters, digits, '_' and '-', "
+                           "starting with a letter")
     module = "harness_" + name.replace("-", "_")
     dist = "harness-" + name.replace("_", "-")
     roles_text = ", ".join(_NOUN[r] for r in roles)
@@ -77,7 +79,8 @@ def cmd_new_plugin(args) -> int:
     files = render(args.name, roles)
     registry = registry_from_args(args)
     taken = [f"plugin {args.name!r}"] if args.name in registry.plugins else []
-    taken += [f"{r} {args.name!r} of plugin {registry.components[r][args.name].plugin!r}" for r in roles if args.name in registry.components[r]]
+    taken += [f"{r} {args.name!r} of plugin {registry.components[r][args.name].plugin!r}"
+              for r in roles if args.name in registry.components[r]]
     if taken:
         raise HarnessError(f"name {args.name!r} is taken ({', '.join(taken)}); choose another")
     target = Path(args.dir) / ("harness-" + args.name.replace("_", "-"))

@@ -32,36 +32,13 @@ from harness.analysis import stats
 from harness.analysis.changepoints import THRESHOLD
 from harness.analysis.compare import ALPHA
 from harness.analysis.history import Run, Series, env_key
+from harness.core.roles import ROLES
 from harness.output import bench_table
 from harness.output.model import CaseResult, Results
-
-ROLE_KEYS = ("data", "model", "loss", "optimizer")
 
 
 def _num(x):
     return x if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
-
-
-def _combination(entry: dict) -> dict:
-    info = entry.get("extra_info") or {}
-    combo = info.get("combination") or entry.get("combination") or {}
-    if "reference" in combo:
-        return {"data": f"{combo['reference']} (reference)", "model": "", "loss": "", "optimizer": ""}
-    out = {k: str(combo.get(k, "")) for k in ROLE_KEYS}
-    if combo.get("fused"):
-        out["optimizer"] += "+fused"
-    return out
-
-
-def _case(entry: dict) -> str:
-    name = str(entry.get("name"))
-    return str(entry.get("param") or (name[name.index("[") + 1:-1] if "[" in name and name.endswith("]") else name))
-
-
-def _label(entry: dict) -> str:
-    """``data/model/loss/optimizer`` or ``numpy (reference)``."""
-    combo = _combination(entry)
-    return combo["data"] if combo["data"].endswith("(reference)") else "/".join(combo[k] for k in ROLE_KEYS)
 
 
 def _ms(seconds):
@@ -79,7 +56,7 @@ def changes(runs: list[Run], series: list[Series], alpha: float = ALPHA, thresho
     Verdicts: ``slower``/``faster`` (Holm-adjusted Mann–Whitney p < ``alpha`` over the cases tested, and a
     ratio beyond ``threshold``), ``no change detected``, ``cannot tell`` (these rounds could never have
     reached significance), ``failed``/``skipped`` in the latest run, ``new`` (no earlier ok run)."""
-    latest = len(runs) - 1
+    latest, names = len(runs) - 1, labels(runs)
     rows, tested = [], []
     for s in series:
         if not s.points or s.points[-1].run != latest:
@@ -87,7 +64,7 @@ def changes(runs: list[Run], series: list[Series], alpha: float = ALPHA, thresho
         last = s.points[-1]
         earlier = [p for p in s.points[:-1] if p.status == "ok"]
         prev = earlier[-1] if earlier else None
-        row = {"case": s.case, "label": _series_label(runs, s), "status": last.status,
+        row = {"case": s.case, "label": names.get(s.name, s.case), "status": last.status,
                "prev_run": runs[prev.run].label if prev else None, "prev_median": prev.median if prev else None,
                "median": last.median, "prev_rounds": (prev.data or []) if prev else [], "rounds": last.data or [],
                "ratio": None, "ci": None, "ci_level": None, "p": None, "p_holm": None, "verdict": "", "why": ""}
@@ -120,15 +97,15 @@ def changes(runs: list[Run], series: list[Series], alpha: float = ALPHA, thresho
             "rounds_needed": stats.min_rounds(stats.holm_floor(alpha, len(tested))) if tested else None}
 
 
-def _series_label(runs: list[Run], s: Series) -> str:
-    """The case's ``data/model/loss/optimizer``, from its newest ok entry (a not-run entry may lack the names)."""
-    entries = [(p, b) for p in reversed(s.points) for b in runs[p.run].benchmarks + runs[p.run].not_run
-               if str(b.get("name")) == s.name]
-    for p, b in sorted(entries, key=lambda e: e[0].status != "ok"):
-        label = _label(b)
-        if label.strip("/"):
-            return label
-    return s.case
+def labels(runs: list[Run]) -> dict[str, str]:
+    """Benchmark name -> the case's label in the results model (``scratch/gluon/scratch/gluon``,
+    ``numpy (reference)``); an ok case names it before a failed or skipped one."""
+    found: dict[str, str] = {}
+    for run in runs:
+        for c in Results.from_document(run.document).cases:
+            if c.ok or (c.name not in found and c.label.strip("/")):
+                found[c.name] = c.label
+    return found
 
 
 def headline(runs: list[Run], series: list[Series], found: dict) -> str:
@@ -205,7 +182,7 @@ def _cell(c: CaseResult, col) -> dict | str | None:
 def history(runs: list[Run], series: list[Series], found: dict) -> dict:
     """Each series as medians over its first ok median, on one shared axis, in the order of ``found``."""
     rank = {r["case"]: i for i, r in enumerate(found["rows"])}
-    latest = len(runs) - 1
+    latest, names = len(runs) - 1, labels(runs)
 
     def order(s: Series):  # failed now, then confirmed steps (biggest first), then the order of the changes
         in_latest = bool(s.points) and s.points[-1].run == latest
@@ -227,7 +204,7 @@ def history(runs: list[Run], series: list[Series], found: dict) -> dict:
         detection = s.detection.as_dict()
         for seg in detection["segments"]:
             seg["level"] = _div(seg["level"], first)
-        panels.append({"case": s.case, "label": _series_label(runs, s), "env": s.env_id, "first_ms": _ms(first),
+        panels.append({"case": s.case, "label": names.get(s.name, s.case), "env": s.env_id, "first_ms": _ms(first),
                        "points": points, **detection, "measured": first is not None})
     lo, hi = min(values), max(values)
     pad = (hi - lo) * 0.06 or 0.05
@@ -242,10 +219,10 @@ def _div(a, b):
 
 def breakdown(run: Run) -> list[dict]:
     out = []
-    for b in run.benchmarks:
-        phases = (b.get("extra_info") or {}).get("breakdown_s_per_step")
-        if isinstance(phases, dict) and phases:
-            out.append({"case": _case(b), "phases": {k: v for k, v in phases.items() if _num(v) is not None}})
+    for c in Results.from_document(run.document).cases:
+        phases = c.metrics.get("breakdown_s_per_step")
+        if c.ok and isinstance(phases, dict) and phases:
+            out.append({"case": c.case_id, "phases": {k: v for k, v in phases.items() if _num(v) is not None}})
     return out
 
 
@@ -264,8 +241,8 @@ def verify_data(doc: dict) -> dict:
         combo = r.get("combination") or {}
         ref = r.get("reference") or {}
         rows.append({
-            "combination": "/".join(str(combo.get(k, "")) for k in ROLE_KEYS) + ("+fused" if combo.get("fused") else ""),
-            "reference": "/".join(str(ref.get(k, "")) for k in ROLE_KEYS) if isinstance(ref, dict) else str(ref),
+            "combination": "/".join(str(combo.get(k, "")) for k in ROLES) + ("+fused" if combo.get("fused") else ""),
+            "reference": "/".join(str(ref.get(k, "")) for k in ROLES) if isinstance(ref, dict) else str(ref),
             "final_loss": _num(r.get("final_loss")), "max_abs_diff": _num(r.get("max_abs_diff")),
             "status": ("ok" if r.get("ok") else "DIFFERS") if not r.get("error") else f"FAILED: {r['error']}"})
     bad = sum(r["status"] != "ok" for r in rows)

@@ -102,14 +102,19 @@
     rows.forEach(function (r) {
       var base = r.prev_median || r.median;
       if (!base) return;
-      r.prev_rounds.concat(r.rounds).forEach(function (x) { lo = Math.min(lo, x / base); hi = Math.max(hi, x / base); });
+      r.prev_rounds.concat(r.rounds).forEach(function (x) {
+        lo = Math.min(lo, x / base); hi = Math.max(hi, x / base);
+      });
     });
     lo = Math.max(lo, 1 / 3); hi = Math.min(hi, 3);  // beyond: drawn at the edge as a triangle
     var pad = (hi - lo) * 0.05 || 0.05;
     return [lo - pad, hi + pad];
   }
   var STRIP = {W: 260, H: 34, L: 8, R: 8};
-  function stripX(dom, v) { return STRIP.L + (Math.min(Math.max(v, dom[0]), dom[1]) - dom[0]) * (STRIP.W - STRIP.L - STRIP.R) / (dom[1] - dom[0]); }
+  function stripX(dom, v) {
+    var w = STRIP.W - STRIP.L - STRIP.R;
+    return STRIP.L + (Math.min(Math.max(v, dom[0]), dom[1]) - dom[0]) * w / (dom[1] - dom[0]);
+  }
   function stripAxis(dom) {
     var svg = sv("svg", {width: STRIP.W, height: 30, "class": "strip-axis"});
     svg.appendChild(sv("text", {x: STRIP.W / 2, y: 10, "text-anchor": "middle", "font-size": 10, "font-weight": 400},
@@ -134,7 +139,8 @@
         var q = v / base, x = stripX(dom, q), mark;
         if (q < dom[0] || q > dom[1]) {
           var d = q < dom[0] ? -1 : 1;
-          mark = sv("path", {d: "M" + (x + 4 * d) + " " + y + " L" + (x - 2 * d) + " " + (y - 4) + " L" + (x - 2 * d) + " " + (y + 4) + " Z",
+          mark = sv("path", {d: "M" + (x + 4 * d) + " " + y + " L" + (x - 2 * d) + " " + (y - 4) +
+            " L" + (x - 2 * d) + " " + (y + 4) + " Z",
             fill: filled ? BLUE : "none", stroke: filled ? BLUE : GREY, "class": "round " + which + " clipped"});
         } else {
           mark = sv("circle", {cx: x, cy: y, r: 3.2, fill: filled ? BLUE : "none", "fill-opacity": 0.7,
@@ -145,7 +151,8 @@
       });
       if (median) {
         var xm = stripX(dom, median / base);
-        svg.appendChild(sv("line", {x1: xm, x2: xm, y1: y - 7, y2: y + 7, stroke: filled ? BLUE : GREY, "stroke-width": 2}));
+        svg.appendChild(sv("line", {x1: xm, x2: xm, y1: y - 7, y2: y + 7, stroke: filled ? BLUE : GREY,
+          "stroke-width": 2}));
       }
     }
     lane(r.prev_rounds, 10, false, r.prev_median, "previous");
@@ -163,7 +170,8 @@
     C.unreachable.forEach(function (u) {
       notice.appendChild(el("p", {"class": "notice", id: "rounds-notice"}, u.cases + " of " + C.rows.length +
         " cases cannot show a change, whatever their times: " + u.why +
-        " (harness bench --rounds " + C.rounds_needed + "). Their verdict is \u201ccannot tell\u201d, not \u201cno change\u201d."));
+        " (harness bench --rounds " + C.rounds_needed + "). Their verdict is \u201ccannot tell\u201d, " +
+        "not \u201cno change\u201d."));
     });
     var t = document.getElementById("changes-table"), head = el("tr"), dom = stripDomain(C.rows);
     ["case", "previous (ms)", "latest (ms)", "latest / previous", "95% CI", "p (Holm)", "verdict", ""].forEach(
@@ -192,7 +200,8 @@
 
   // --- 2. the latest run ---------------------------------------------------------------------------------
   function latestRowClass(r) {
-    return r.kind === "failed" ? "failed" : r.kind === "skipped" ? "skipped" : r.kind === "reference" ? "reference" : "";
+    return r.kind === "failed" ? "failed" : r.kind === "skipped" ? "skipped"
+      : r.kind === "reference" ? "reference" : "";
   }
   function latest() {
     var L = D.latest, run = D.runs[L.run];
@@ -221,22 +230,30 @@
   function plot(p, dom) {
     var W = 420, H = 230, left = 46, right = 26, top = 10, bottom = 52;
     var n = D.runs.length, inner = 16;
-    var xs = function (i) { return left + inner + (n > 1 ? i * (W - left - right - 2 * inner) / (n - 1) : (W - left - right) / 2 - inner); };
-    var ys = function (v) { return top + (dom[1] - Math.min(Math.max(v, dom[0]), dom[1])) * (H - top - bottom) / (dom[1] - dom[0]); };
+    var xs = function (i) {
+      return left + inner + (n > 1 ? i * (W - left - right - 2 * inner) / (n - 1) : (W - left - right) / 2 - inner);
+    };
+    var ys = function (v) {
+      return top + (dom[1] - Math.min(Math.max(v, dom[0]), dom[1])) * (H - top - bottom) / (dom[1] - dom[0]);
+    };
     var svg = sv("svg", {width: W, height: H, viewBox: "0 0 " + W + " " + H, role: "img",
       "aria-label": "median epoch of " + p.case + " over the runs, as a ratio to its first run"});
-    svg.appendChild(sv("rect", {x: left, y: top, width: W - left - right, height: H - top - bottom, fill: "#fafbfc", stroke: "#ccc"}));
+    svg.appendChild(sv("rect", {x: left, y: top, width: W - left - right, height: H - top - bottom,
+      fill: "#fafbfc", stroke: "#ccc"}));
     niceTicks(dom[0], dom[1], 4).forEach(function (v) {
       var y = ys(v);
       svg.appendChild(sv("line", {x1: left, x2: W - right, y1: y, y2: y, stroke: v === 1 ? "#999" : "#eee",
         "stroke-dasharray": v === 1 ? "4 3" : ""}));
-      svg.appendChild(sv("text", {x: left - 4, y: y + 4, "text-anchor": "end", "font-size": 10, "class": "ytick"}, v + "×"));
+      svg.appendChild(sv("text", {x: left - 4, y: y + 4, "text-anchor": "end", "font-size": 10, "class": "ytick"},
+        v + "×"));
     });
     var every = Math.max(1, Math.ceil(n / 6));
     for (var i = 0; i < n; i++) {
       if (i % every && i !== n - 1) continue;
-      var r = D.runs[i], x = xs(i), tx = sv("text", {x: x, y: H - bottom + 13, "text-anchor": "middle", "font-size": 9, "class": "xtick"});
-      [r.number || String(i + 1), shortDate(r.date), (r.commit || "?").slice(0, 7) + (r.dirty ? "+" : "")].forEach(function (line, k) {
+      var r = D.runs[i], x = xs(i);
+      var tx = sv("text", {x: x, y: H - bottom + 13, "text-anchor": "middle", "font-size": 9, "class": "xtick"});
+      var lines = [r.number || String(i + 1), shortDate(r.date), (r.commit || "?").slice(0, 7) + (r.dirty ? "+" : "")];
+      lines.forEach(function (line, k) {
         tx.appendChild(sv("tspan", {x: x, dy: k ? 11 : 0}, line));
       });
       svg.appendChild(tx);
@@ -245,7 +262,8 @@
       if (g.level === null) return;
       var x1 = xs(g.start), x2 = xs(g.stop - 1);
       if (x1 === x2) { x1 -= 4; x2 += 4; }
-      svg.appendChild(sv("line", {x1: x1, x2: x2, y1: ys(g.level), y2: ys(g.level), stroke: "#888", "stroke-width": 2, "class": "level"}));
+      svg.appendChild(sv("line", {x1: x1, x2: x2, y1: ys(g.level), y2: ys(g.level), stroke: "#888",
+        "stroke-width": 2, "class": "level"}));
     });
     p.steps.forEach(function (t) {
       var x = (xs(t.index) + xs(Math.max(0, t.index - 1))) / 2;
@@ -257,13 +275,16 @@
       svg.appendChild(line);
     });
     var path = "";
-    p.points.forEach(function (q) { if (q.ratio !== undefined) path += (path ? " L" : "M") + xs(q.run) + " " + ys(q.ratio); });
+    p.points.forEach(function (q) {
+      if (q.ratio !== undefined) path += (path ? " L" : "M") + xs(q.run) + " " + ys(q.ratio);
+    });
     if (path) svg.appendChild(sv("path", {d: path, fill: "none", stroke: BLUE, "stroke-width": 1}));
     p.points.forEach(function (q) {
       var x = xs(q.run);
       if (q.ratio === undefined) {
         var y = H - bottom - 6;
-        var m = sv("path", {d: "M" + (x - 4) + " " + (y - 4) + " L" + (x + 4) + " " + (y + 4) + " M" + (x - 4) + " " + (y + 4) + " L" + (x + 4) + " " + (y - 4),
+        var m = sv("path", {d: "M" + (x - 4) + " " + (y - 4) + " L" + (x + 4) + " " + (y + 4) +
+          " M" + (x - 4) + " " + (y + 4) + " L" + (x + 4) + " " + (y - 4),
           stroke: RED, "stroke-width": 2, "class": "not-run"});
         m.appendChild(sv("title", {}, q.status.toUpperCase() + " in run " + D.runs[q.run].label + ": " + q.error));
         svg.appendChild(m);
@@ -271,7 +292,8 @@
       }
       if (q.q1 !== null) svg.appendChild(sv("line", {x1: x, x2: x, y1: ys(q.q1), y2: ys(q.q3), stroke: BLUE}));
       var c = sv("circle", {cx: x, cy: ys(q.ratio), r: 3.5, fill: BLUE, "class": "point"});
-      c.appendChild(sv("title", {}, "run " + D.runs[q.run].label + ": " + q.ms.toPrecision(4) + " ms, " + ratioText(q.ratio) +
+      c.appendChild(sv("title", {}, "run " + D.runs[q.run].label + ": " + q.ms.toPrecision(4) + " ms, " +
+        ratioText(q.ratio) +
         " the first" + (q.rounds ? " (" + q.rounds + " rounds)" : "")));
       svg.appendChild(c);
     });
@@ -289,14 +311,16 @@
       "first run, every panel on the same axis (" + Hs.y[0].toFixed(2) + "× to " + Hs.y[1].toFixed(2) + "×); bars: " +
       "interquartile range of the rounds; grey: the fitted levels; vertical lines: fitted steps, solid when the rank " +
       "test confirms them (red slower, green faster), dashed when it does not. A red × is a run where the case " +
-      "failed or was skipped. Failures first, then cases with a confirmed step, then the order above. Step detection: " + D.method + ".";
+      "failed or was skipped. Failures first, then cases with a confirmed step, then the order above. " +
+      "Step detection: " + D.method + ".";
     var grid = document.getElementById("plot-grid"), never = [];
     Hs.panels.forEach(function (p) { if (p.measured) grid.appendChild(plot(p, Hs.y)); else never.push(p); });
     if (!never.length) return;
     var box = document.getElementById("history");
     box.appendChild(el("h3", {}, "Never measured in these runs (" + never.length + ")"));
     var t = newTable("never-table", true);
-    fillTable(t, [{key: "case", label: "case"}, {key: "env", label: "env"}, {key: "runs", label: "runs"}, {key: "last", label: "last status"}],
+    fillTable(t, [{key: "case", label: "case"}, {key: "env", label: "env"}, {key: "runs", label: "runs"},
+      {key: "last", label: "last status"}],
       never.map(function (p) {
         var last = p.points[p.points.length - 1];
         return {case: p.case, env: p.env, runs: p.points.length, last: last.status.toUpperCase() + ": " + last.error};
@@ -323,41 +347,60 @@
   function breakdownBars() {
     var box = document.getElementById("breakdown-body");
     if (!D.breakdown.length) {
-      box.appendChild(el("p", {"class": "note"}, "Not recorded in the latest run (harness bench --breakdown records it)."));
+      box.appendChild(el("p", {"class": "note"},
+        "Not recorded in the latest run (harness bench --breakdown records it)."));
       return;
     }
     var colors = [BLUE, "#bf8700", "#8250df", GREEN, RED, "#57606a"];
     var phases = [];
-    D.breakdown.forEach(function (b) { Object.keys(b.phases).forEach(function (p) { if (phases.indexOf(p) < 0) phases.push(p); }); });
+    D.breakdown.forEach(function (b) {
+      Object.keys(b.phases).forEach(function (p) { if (phases.indexOf(p) < 0) phases.push(p); });
+    });
     var legend = el("p", {"class": "legend"});
-    phases.forEach(function (p, i) { var sw = el("span"); sw.style.background = colors[i % colors.length]; legend.appendChild(sw); legend.appendChild(document.createTextNode(p)); });
+    phases.forEach(function (p, i) {
+      var sw = el("span"); sw.style.background = colors[i % colors.length];
+      legend.appendChild(sw); legend.appendChild(document.createTextNode(p));
+    });
     box.appendChild(legend);
-    var max = Math.max.apply(null, D.breakdown.map(function (b) { return phases.reduce(function (s, p) { return s + (b.phases[p] || 0); }, 0); }));
+    var max = Math.max.apply(null, D.breakdown.map(function (b) {
+      return phases.reduce(function (s, p) { return s + (b.phases[p] || 0); }, 0);
+    }));
     var t = el("table", {id: "breakdown-table"}), head = el("tr");
-    ["case"].concat(phases.map(function (p) { return p + " (µs/step)"; }), ["sum (µs)", ""]).forEach(function (h) { head.appendChild(el("th", {}, h)); });
+    ["case"].concat(phases.map(function (p) { return p + " (µs/step)"; }), ["sum (µs)", ""]).forEach(function (h) {
+      head.appendChild(el("th", {}, h));
+    });
     t.appendChild(el("thead")).appendChild(head);
     var body = t.appendChild(el("tbody"));
     D.breakdown.forEach(function (b) {
       var tr = el("tr"), sum = 0;
       tr.appendChild(el("td", {}, b.case));
-      phases.forEach(function (p) { sum += b.phases[p] || 0; tr.appendChild(el("td", {"class": "num"}, fmt((b.phases[p] || 0) * 1e6))); });
+      phases.forEach(function (p) {
+        sum += b.phases[p] || 0; tr.appendChild(el("td", {"class": "num"}, fmt((b.phases[p] || 0) * 1e6)));
+      });
       tr.appendChild(el("td", {"class": "num"}, fmt(sum * 1e6)));
       var cell = el("td"), bar = el("div", {"class": "bar"});
-      phases.forEach(function (p, i) { var seg = el("span", {title: p}); seg.style.width = ((b.phases[p] || 0) / max * 300) + "px"; seg.style.background = colors[i % colors.length]; bar.appendChild(seg); });
+      phases.forEach(function (p, i) {
+        var seg = el("span", {title: p});
+        seg.style.width = ((b.phases[p] || 0) / max * 300) + "px"; seg.style.background = colors[i % colors.length];
+        bar.appendChild(seg);
+      });
       cell.appendChild(bar); tr.appendChild(cell); body.appendChild(tr);
     });
     box.appendChild(t);
-    box.appendChild(el("p", {"class": "note"}, "Measured with the engine synchronised between phases, which perturbs the total."));
+    box.appendChild(el("p", {"class": "note"},
+      "Measured with the engine synchronised between phases, which perturbs the total."));
   }
 
   function verify() {
     var box = document.getElementById("verify-body");
     if (!D.verify.length) {
-      box.appendChild(el("p", {"class": "note"}, "Not given (harness verify --json > verify.json; harness report --verify verify.json)."));
+      box.appendChild(el("p", {"class": "note"},
+        "Not given (harness verify --json > verify.json; harness report --verify verify.json)."));
       return;
     }
     var columns = [{key: "combination", label: "combination"}, {key: "reference", label: "reference"},
-      {key: "final_loss", label: "final loss"}, {key: "max_abs_diff", label: "max |Δ| vs ref"}, {key: "status", label: "status"}];
+      {key: "final_loss", label: "final loss"}, {key: "max_abs_diff", label: "max |Δ| vs ref"},
+      {key: "status", label: "status"}];
     D.verify.forEach(function (v) {
       var p = el("p");
       p.appendChild(el("span", {"class": v.ok ? "ok" : "bad", id: "verify-status"},
@@ -383,17 +426,27 @@
   function runs() {
     var t = document.getElementById("runs-table");
     fillTable(t, [{key: "number", label: "run"}, {key: "date", label: "date"}, {key: "commit", label: "commit"},
-      {key: "dirty", label: "dirty"}, {key: "branch", label: "branch"}, {key: "name", label: "name"}, {key: "env", label: "env"},
-      {key: "machine", label: "machine"}, {key: "ok", label: "ok"}, {key: "failed", label: "failed"}, {key: "skipped", label: "skipped"},
+      {key: "dirty", label: "dirty"}, {key: "branch", label: "branch"}, {key: "name", label: "name"},
+      {key: "env", label: "env"},
+      {key: "machine", label: "machine"}, {key: "ok", label: "ok"}, {key: "failed", label: "failed"},
+      {key: "skipped", label: "skipped"},
       {key: "interrupted", label: "interrupted"}, {key: "file", label: "file"}],
-      D.runs.map(function (r) { var o = Object.assign({}, r); o.dirty = r.dirty ? "yes" : ""; o.interrupted = r.interrupted ? "yes" : ""; return o; }));
+      D.runs.map(function (r) {
+        var o = Object.assign({}, r); o.dirty = r.dirty ? "yes" : ""; o.interrupted = r.interrupted ? "yes" : "";
+        return o;
+      }));
     var e = document.getElementById("env-table");
     var keys = [];
-    Object.keys(D.envs).forEach(function (id) { Object.keys(D.envs[id]).forEach(function (k) { if (keys.indexOf(k) < 0) keys.push(k); }); });
+    Object.keys(D.envs).forEach(function (id) {
+      Object.keys(D.envs[id]).forEach(function (k) { if (keys.indexOf(k) < 0) keys.push(k); });
+    });
     fillTable(e, [{key: "id", label: "env"}].concat(keys.map(function (k) { return {key: k, label: k}; })),
       Object.keys(D.envs).map(function (id) {
         var o = {id: id};
-        keys.forEach(function (k) { var v = D.envs[id][k]; o[k] = v === null || v === undefined ? "unset" : Array.isArray(v) ? v.join(" ") : v; });
+        keys.forEach(function (k) {
+          var v = D.envs[id][k];
+          o[k] = v === null || v === undefined ? "unset" : Array.isArray(v) ? v.join(" ") : v;
+        });
         return o;
       }));
   }
