@@ -148,7 +148,7 @@ def test_chromium_leads_with_what_changed_and_says_when_it_cannot_tell(report, t
         assert not session.find_elements("id", "verify-failures")
         every = session.find_element("css selector", "#verify details")
         assert every.get_attribute("open") is None and not every.find_element("css selector", "tbody tr").is_displayed()
-        assert "Not computed" in session.find_element("id", "effects").text
+        assert "no factorial of role choices" in session.find_element("id", "effects").text  # 2 combinations
         assert len(session.find_elements("css selector", "#runs-table tbody tr")) == 2
         assert session.execute_script("return performance.getEntriesByType('resource').length") == 0
 
@@ -245,6 +245,49 @@ def test_chromium_shows_a_detected_step_on_its_plot(saved, tmp_path):  # noqa: F
         points = changed[0].find_elements("css selector", "svg circle.point")
         ys = [float(p.get_attribute("cy")) for p in points]
         assert len(ys) == 9 and max(ys[5:]) < min(ys[:5])  # ×1.3 from run 0006 on: higher on the shared axis
+
+
+def factorial_run(saved, tmp_path, optimizer=0.8, rounds=12) -> Path:  # noqa: F811
+    """One run of 2×2 combinations (data × optimizer, scratch/gluon) from the saved one's two ok cases: the
+    gluon optimizer copies scale their rounds by ``optimizer``."""
+    rng = np.random.RandomState(2)
+    doc = json.loads(next((saved / history.machine_id()).glob("0002_*.json")).read_text())
+    del doc["harness"]["saved"]
+    benchmarks = []
+    for b in doc["benchmarks"]:
+        median = float(np.median(b["stats"]["data"]))
+        for level, scale in (("scratch", 1.0), ("gluon", optimizer)):
+            copy = json.loads(json.dumps(b))
+            copy["extra_info"]["combination"]["optimizer"] = level
+            copy["param"] = copy["param"].rsplit("-", 1)[0] + f"-{level}"
+            copy["name"] = f"test_epoch[{copy['param']}]"
+            data = [median * scale * (1 + 0.01 * rng.standard_normal()) for _ in range(rounds)]
+            copy["stats"].update(data=data, median=float(np.median(data)), rounds=rounds)
+            benchmarks.append(copy)
+    doc["benchmarks"] = benchmarks
+    return history.save(doc, tmp_path / "factorial")
+
+
+@needs_browser
+def test_chromium_shows_what_each_role_choice_costs(saved, tmp_path):  # noqa: F811
+    run = factorial_run(saved, tmp_path)
+    out = tmp_path / "effects.html"
+    assert run_cli("report", str(run), "-o", str(out), "--storage", str(tmp_path / "none")).returncode == 0
+    tables = report_data(out)["effects"]["tables"]
+    assert [t["title"] for t in tables] == ["seed-cpu: on epoch time (ratio)", "seed-cpu: on final loss (ratio)"]
+    with browser.chromium(BROWSER, DRIVER) as session:
+        rendered(session, out)
+        (first, *_) = session.find_elements("css selector", "#effects-body table")
+        rows = [[td.text for td in tr.find_elements("css selector", "td")]
+                for tr in first.find_elements("css selector", "tbody tr")]
+        mains = rows[:2]
+        (role, choice, effect, ci, verdict), = [r for r in mains if r[0] == "optimizer"]
+        assert (choice, verdict) == ("gluon instead of scratch", "real")
+        low, high = (float(x) for x in ci.split("–"))
+        assert 0.77 < float(effect.lstrip("×")) < 0.83 and low < 0.8 < high and high < 1
+        assert [r[0] for r in rows] in (["optimizer", "data", "data×optimizer"], ["data", "optimizer", "data×optimizer"])
+        assert [bool(r[4]) for r in mains] in ([True, True], [True, False])  # real effects lead
+        assert "4 of 4 combinations" in session.find_element("id", "effects").text
 
 
 @needs_browser

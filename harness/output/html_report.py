@@ -215,6 +215,66 @@ def _div(a, b):
     return a / b if a is not None and b else None
 
 
+# --- 4. what each role choice costs --------------------------------------------------------------------
+
+def effects_data(run: Run) -> dict:
+    """Role main effects and two-way interactions of the latest run (:mod:`harness.analysis.effects`), one
+    table per workload, context and response; main effects, then interactions, each real first (the interval
+    excludes none), biggest first."""
+    analyses = Results.from_document(run.document).effects(only_factorial=True)
+    if not analyses:
+        return {"notes": [f"Run {run.label} has no factorial of role choices to estimate (two roles varied over "
+                          "at least four combinations; harness effects)."], "tables": []}
+    notes, tables = [], []
+    for a in analyses:
+        varied = ", ".join(f"{r} ({'/'.join(lv)})" for r, lv in a.factors.items())
+        fixed = "; held fixed: " + ", ".join(f"{r} {lv}" for r, lv in a.fixed.items()) if a.fixed else ""
+        notes.append(f"{a.group}: {a.cells} of {a.grid} combinations of {varied}{fixed}; {a.confidence:.0%} CIs "
+                     f"from the {a.replicates}, Bonferroni-adjusted per family (main effects; interactions)."
+                     + "".join(f" Missing: {'/'.join(lv.values())} ({why})." for lv, why in a.missing))
+        responses = [("time", "epoch time (ratio)")]
+        if a.quality_metric:
+            responses.append((a.quality_metric, "test accuracy (difference)" if a.quality_metric == "test_acc"
+                              else "final loss (ratio)"))
+        for response, what in responses:
+            rows = [_effect_row(e) for kind in ("main", "interaction")
+                    for e in sorted(a.of(response, kind), key=lambda e: (not e.real, -_size(e)))]
+            if rows:
+                tables.append({"title": f"{a.group}: on {what}", "id": f"effects-{a.group}-{response}",
+                               "columns": ["role", "choice", "effect", "CI", "verdict"], "rows": rows})
+    return {"notes": notes, "tables": tables}
+
+
+def _size(e) -> float:
+    return 0.0 if e.estimate is None else abs(e.estimate)  # log ratio or difference: 0 is no effect
+
+
+def _effect_row(e) -> dict:
+    if e.kind == "main":
+        (role, level, ref), = e.terms
+        what = [role, f"{level} instead of {ref}"]
+    else:
+        (r1, l1, _), (r2, l2, _) = e.terms
+        what = [f"{r1}×{r2}", f"{l1} {r1} with {l2} {r2}"]
+
+    values = [e.scaled(x) for x in (e.low, e.estimate, e.high) if x is not None]
+    digits = next((d for d in range(3, 7) if len({f"{v:.{d}g}" for v in values}) == len(set(values))), 6)
+
+    def shown(x):  # enough digits that the estimate and its bounds read apart
+        return None if x is None else (f"×{x:.{digits}g}" if e.log_scale else f"{x:+.{digits}g}")
+
+    low, high = e.scaled(e.low), e.scaled(e.high)
+    ci = f"{shown(low)[e.log_scale:]}–{shown(high)[e.log_scale:]}" if low is not None else e.note
+    verdict = ""
+    if e.real:  # "< 1%": real, and too small to matter
+        small = max(abs(e.low), abs(e.high)) < (math.log(1.01) if e.log_scale else 0.01)
+        verdict = "real, < 1%" if small else "real"
+    estimate = e.ratio
+    return {"role": what[0], "choice": what[1],
+            "effect": {"text": shown(estimate), "sort": estimate} if estimate is not None else e.note,
+            "CI": ci, "verdict": verdict}
+
+
 # --- the rest ------------------------------------------------------------------------------------------
 
 def breakdown(run: Run) -> list[dict]:
@@ -264,7 +324,7 @@ def payload(runs: list[Run], series: list[Series], verify: list[dict], title: st
         "envs": {r.env_id: env_key(r.document.get("machine_info") or {}) for r in runs},
         "latest": {"run": len(runs) - 1, **latest_table(runs[-1])},
         "history": history(runs, series, found),
-        "effects": effects,
+        "effects": effects if effects is not None else effects_data(runs[-1]),
         "breakdown": breakdown(runs[-1]),
         "verify": [verify_data(v) for v in verify],
     }

@@ -339,7 +339,8 @@
     (E.tables || []).forEach(function (tab) {
       if (tab.title) box.appendChild(el("h3", {}, tab.title));
       var t = newTable(tab.id || "", true);
-      fillTable(t, tab.columns.map(function (c) { return {key: c, label: c}; }), tab.rows);
+      fillTable(t, tab.columns.map(function (c) { return {key: c, label: c}; }), tab.rows,
+        function (r) { return r.verdict === "real" ? "real" : ""; });  // "real, < 1%" stays plain
       box.appendChild(t); makeSortable(t);
     });
   }
