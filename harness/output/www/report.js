@@ -110,7 +110,7 @@
     var pad = (hi - lo) * 0.05 || 0.05;
     return [lo - pad, hi + pad];
   }
-  var STRIP = {W: 260, H: 34, L: 8, R: 8};
+  var STRIP = {W: 230, H: 34, L: 8, R: 8};
   function stripX(dom, v) {
     var w = STRIP.W - STRIP.L - STRIP.R;
     return STRIP.L + (Math.min(Math.max(v, dom[0]), dom[1]) - dom[0]) * w / (dom[1] - dom[0]);
@@ -118,7 +118,7 @@
   function stripAxis(dom) {
     var svg = sv("svg", {width: STRIP.W, height: 30, "class": "strip-axis"});
     svg.appendChild(sv("text", {x: STRIP.W / 2, y: 10, "text-anchor": "middle", "font-size": 10, "font-weight": 400},
-      "rounds ÷ previous median: ○ previous, ● latest"));
+      "÷ previous median · ○ previous ● latest"));
     niceTicks(dom[0], dom[1], 5).forEach(function (t) {
       var x = stripX(dom, t);
       svg.appendChild(sv("text", {x: x, y: 26, "text-anchor": "middle", "font-size": 10, "font-weight": 400}, t + "×"));
