@@ -139,42 +139,36 @@ def headline(runs: list[Run], series: list[Series], found: dict) -> str:
 # --- 2. the latest run in the terminal's columns --------------------------------------------------------
 
 def latest_table(run: Run) -> dict:
-    """Every case of ``run`` (failed and skipped included), fastest first, as ``harness bench`` shows it: its
-    default columns, and every column (``--wide``) for the page's expandable table."""
+    """Every case of ``run`` (failed and skipped included), fastest first, exactly as ``harness bench`` shows it
+    (:func:`harness.output.bench_table.cells`): its default columns, and every column (``--wide``) for the page's
+    expandable table, each with the lines that explain its marks; cells carry the number they sort by."""
     results = Results.from_document(run.document)
     cases = results.sorted()
 
-    def table(columns) -> dict:
+    def table(wide: bool) -> dict:
+        chosen, body, notes = bench_table.cells(results, wide=wide)
         rows = []
-        for c in cases:
+        for c, line in zip(cases, body):
             row = {"case": c.case_id, "kind": "reference" if c.reference and c.ok else c.status}
-            for col in columns:
-                row[col.key] = _cell(c, col)
+            for col, text in zip(chosen, line):
+                number = _sort_value(c, col)
+                cell = {"text": text, **({"sort": number} if number is not None else {})}
+                if col.key == "status" and c.unstable:
+                    cell["title"] = "; ".join(c.unstable)
+                row[col.key] = cell if text else None
             rows.append(row)
-        return {"columns": [{"key": col.key, "label": col.header} for col in columns], "rows": rows}
+        return {"columns": [{"key": col.key, "label": col.header} for col in chosen], "rows": rows, "notes": notes}
 
-    return {"default": table(bench_table.choose(results)), "wide": table(bench_table.choose(results, wide=True)),
-            "short_ci": any(c.ci_short for c in cases), "unstable": any(c.unstable for c in cases if c.ok)}
+    return {"default": table(False), "wide": table(True)}
 
 
-def _cell(c: CaseResult, col) -> dict | str | None:
-    """A cell as the terminal shows it (``text``) with the number it sorts by (``sort``)."""
-    if col.key == "status":
-        if not c.ok:
-            return {"text": f"{c.status.upper()}: {c.error}"}
-        text = "UNSTABLE" if c.unstable else "reference" if c.reference else "ok"
-        return {"text": text, "title": "; ".join(c.unstable)} if c.unstable else text
-    value = col.cell(c)
+def _sort_value(c: CaseResult, col) -> float | None:
     if col.key.startswith("vs_"):
-        number = c.ratios.get(col.key[3:])
-    elif col.key in ("median_ci", "ci"):
-        number = c.median_s if c.ok else None
-    else:
-        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-    if value is None or value == "":
-        return None
-    text = bench_table.sig(value) if isinstance(value, float) else str(value)
-    return {"text": text, "sort": number} if number is not None else text
+        return c.ratios.get(col.key[3:])
+    if col.key in ("median_ci", "ci"):
+        return c.median_s if c.ok else None
+    value = col.cell(c) if col.key != "status" else None
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 # --- 3. history ----------------------------------------------------------------------------------------

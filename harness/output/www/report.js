@@ -199,6 +199,12 @@
   }
 
   // --- 2. the latest run ---------------------------------------------------------------------------------
+  function notes(box, lines) {  // bench's lines under its table, one a line
+    lines.forEach(function (line, i) {
+      if (i) box.appendChild(el("br"));
+      box.appendChild(document.createTextNode(line));
+    });
+  }
   function latestRowClass(r) {
     return r.kind === "failed" ? "failed" : r.kind === "skipped" ? "skipped"
       : r.kind === "reference" ? "reference" : "";
@@ -217,13 +223,9 @@
     fillTable(wide, L.wide.columns, L.wide.rows, latestRowClass);
     makeSortable(wide);
     box.appendChild(wide); all.appendChild(box);
-    t.parentNode.parentNode.insertBefore(all, document.getElementById("latest-foot"));
-    var foot = [];
-    if (L.short_ci) foot.push("* fewer rounds than a 95% CI of the median needs: [min, max] at a lower level.");
-    if (L.unstable) foot.push("UNSTABLE: std ≥ 10% of mean, outlier ≥ 50% off, median CI > ±10% or < 95%, or " +
-      "processes ≥ 10% apart (hover for why).");
-    foot.push("vs NAME: epoch time / that baseline's (scratch = the all-scratch combination on the same ctx).");
-    document.getElementById("latest-foot").textContent = foot.join(" ");
+    document.getElementById("latest").appendChild(all);
+    notes(document.getElementById("latest-foot"), L.default.notes);
+    var wideNotes = el("p", {"class": "note"}); notes(wideNotes, L.wide.notes); all.appendChild(wideNotes);
   }
 
   // --- 3. history --------------------------------------------------------------------------------------------
