@@ -163,7 +163,7 @@ def _overhead(registry, load, ctxs) -> int:
         raise HarnessError(f"--overhead runs on cpu only (the seed's loop creates its indices there); got --ctx {','.join(ctxs)}")
     # the seed's loop is all-scratch by definition: role choices would not apply
     if load.task != DEFAULT_TASK:
-        raise HarnessError(f"--overhead compares the seed's linear-regression loop; it needs --task linreg, got {load.task}")
+        raise HarnessError(f"--overhead compares the seed's linear-regression loop; it needs --task {DEFAULT_TASK}, got {load.task}")
     task = load.build_task(registry)
     result = measure_overhead(registry, task, load.settings(task), context.resolve("cpu"), load.rounds, load.warmup)
     print(describe(result) + f"; workload {load.name}, {load.warmup} warm-up")

@@ -30,9 +30,9 @@ def add_parser(sub, common) -> None:
     p = sub.add_parser("sweep", parents=[common], help="how epoch and step time scale with N, D and batch size")
     add_role_options(p, multiple=True)
     add_task_choice(p)
-    p.add_argument("--num-examples", help="N values (default linreg 1000,4000,16000; synthetic images 1000,4000,16000; "
-                   "other data sets: their size)")
-    p.add_argument("--num-inputs", help="D values (linreg; default 2)")
+    p.add_argument("--num-examples", help=f"N values (default {DEFAULT_TASK} 1000,4000,16000; synthetic images "
+                   "1000,4000,16000; other data sets: their size)")
+    p.add_argument("--num-inputs", help=f"D values ({DEFAULT_TASK}; default 2)")
     p.add_argument("--batch-size", default="10,100,1000", help="batch sizes (default %(default)s)")
     p.add_argument("--ctx", default="cpu", help="cpu, gpu or gpu:N (default %(default)s)")
     p.add_argument("--rounds", type=int, default=3, help="timed epochs per point (default %(default)s)")

@@ -95,8 +95,8 @@ DEFAULT_WORKLOADS = (TaskWorkload("default", rounds=5, warmup=1),)
 class ReferenceLoops:
     """A task's maths outside MXNet, for the reference rows of ``harness bench``; a loop left ``None`` has no row.
 
-    Module-level functions on float32 arrays (pickled by name into the PyTorch worker), the parameters in the
-    task's order, ``X`` flattened to ``(b, inputs)``:
+    Module-level functions on float32 arrays (the PyTorch worker imports ``torch_scores`` by its module and
+    name), the parameters in the task's order, ``X`` flattened to ``(b, inputs)``:
 
     * ``numpy_scores(params, X)``: the model's output, as the task's output contract shapes it;
     * ``numpy_step(params, X, y, scale)``: one SGD step with the analytic gradient, in place, ``scale = lr / b``
@@ -142,8 +142,8 @@ class Task:
     description: str = ""
     defaults: Defaults
     target: Target
-    #: components by role that ``run``/``verify`` use when the user names none, e.g. ``{"model": "mine"}``
-    #: (roles not named here: the host's default, the seed's scratch)
+    #: default components by role, e.g. ``{"model": "mine"}``: what ``run`` trains when the user names none
+    #: (a role not named here: the seed's scratch)
     components: dict = {}
     #: the workloads ``harness bench --workload NAME`` offers, the first the default
     workloads: tuple = DEFAULT_WORKLOADS

@@ -115,11 +115,11 @@ def workload(name: str | None, task: str | None = None, registry: Registry | Non
 #: Workload fields a user may override: option name -> (type, help); ``rounds``/``warmup`` may take a prefix.
 OVERRIDES = {
     "num_examples": (int, "override the workload's N"),
-    "num_inputs": (int, "override the workload's D (linreg)"),
+    "num_inputs": (int, f"override the workload's D ({DEFAULT_TASK})"),
     "batch_size": (int, "override the workload's batch size"),
     "lr": (float, "override the workload's learning rate"),
     "seed": (int, "data, initial parameters and shuffling (default 0)"),
-    "target_loss": (float, "time to this training loss (linreg default 1e-4)"),
+    "target_loss": (float, f"time to this training loss ({DEFAULT_TASK} default 1e-4)"),
     "target_acc": (float, "time to this test accuracy (image tasks; default digits 0.9, book-scale 0.8)"),
     "dataset": (str, "image tasks: digits, synthetic or fashion-mnist (the workload's by default)"),
     "data_dir": (str, "fashion-mnist: directory of its four .gz files"),
