@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
 from harness.core.errors import Diverged, HarnessError
@@ -26,7 +26,7 @@ from harness.tasks import DEFAULT_TASK
 from harness.output.render import table, to_json, write_atomic
 from harness.core.roles import ROLES, Combination, role_columns
 
-__all__ = ["load_plugins", "plugins", "tasks", "run", "verify", "bench", "effects", "Result", "Training",
+__all__ = ["load_plugins", "plugins", "algorithms", "tasks", "run", "verify", "bench", "effects", "Result", "Training",
            "Verification", "Benchmark", "Effects", "PluginList"]
 
 
@@ -126,6 +126,20 @@ def plugins(plugins: Iterable = (), strict: bool | None = None) -> PluginList:
     return PluginList(load_plugins(plugins, strict))
 
 
+def algorithms(plugins: Iterable = (), strict: bool | None = None) -> list[dict]:
+    """Every registered optimization algorithm (``harness algorithms``): its book section, defaults, the
+    optimizers implementing it and the tolerance ``harness verify`` allows between them."""
+    registry = load_plugins(plugins, strict)
+    rows = []
+    for name in registry.algorithm_names():
+        entry, algorithm = registry.algorithms[name], registry.algorithm(name)
+        rows.append({"algorithm": name, "section": algorithm.section, "title": algorithm.title,
+                     "defaults": algorithm.describe(), "hyperparams": dict(algorithm.hyperparams), "lr": algorithm.lr,
+                     "implementations": registry.implementations(name), "plugin": entry.plugin,
+                     "tolerance": algorithm.tolerance, "why": algorithm.why})
+    return rows
+
+
 def tasks(plugins: Iterable = (), strict: bool | None = None) -> list[str]:
     """The names of every registered task."""
     return load_plugins(plugins, strict).task_names()
@@ -168,6 +182,7 @@ class Training(Result):
 
 
 def run(data: str | None = None, model: str | None = None, loss: str | None = None, optimizer: str | None = None, *,
+        algorithm: str | None = None, divisor: str | None = None,
         fused: bool = False, task: str = DEFAULT_TASK, ctx: str = "cpu", epochs: int | None = None,
         batch_size: int | None = None, lr: float | None = None, num_examples: int | None = None,
         num_inputs: int | None = None, seed: int = 0, dataset: str | None = None, data_dir: str | None = None,
@@ -176,6 +191,9 @@ def run(data: str | None = None, model: str | None = None, loss: str | None = No
     """Train one combination (``harness run``): a role not named takes the task's default component
     (``Task.components``), else scratch; ``on_epoch(record)`` after each epoch; ``echo`` prints
     the task's epoch line (the book's ``epoch 1, loss ..., train acc ..., test acc ...``) as it goes.
+    ``algorithm``: the optimization algorithm ``optimizer`` runs (``"adam"``: scratch or Gluon Adam;
+    default SGD, or the optimizer's own when it implements one other only); ``divisor``: ``"book"``
+    (default) or ``"exact"``, see :data:`harness.core.train.DIVISORS`.
 
     A diverging run is returned with ``diverged=True`` and the epochs so far."""
     from harness.core import context
@@ -184,8 +202,9 @@ def run(data: str | None = None, model: str | None = None, loss: str | None = No
     registry = load_plugins(plugins, strict)
     the_task = registry.make_task(task, num_examples=num_examples, num_inputs=num_inputs, dataset=dataset,
                                   data_dir=data_dir, seed=seed)
-    settings = Settings.for_task(the_task, epochs=epochs, batch_size=batch_size, lr=lr)
+    settings = Settings.for_task(the_task, epochs=epochs, batch_size=batch_size, lr=lr, divisor=divisor)
     combo = Combination.for_task(the_task, fused, data=data, model=model, loss=loss, optimizer=optimizer)
+    combo = replace(combo, algorithm=algorithm or registry.default_algorithm(combo.optimizer, the_task.name))
     registry.resolve(combo, the_task.name)  # unknown names, unsupported task, no fused step: before any work
     session = Session(registry, combo, the_task, settings, context.resolve(ctx))
 
@@ -232,14 +251,19 @@ class Verification(Result):
     @property
     def columns(self) -> list[str]:
         step = ["step"] if any(r["combination"].fused for r in self.rows_) else []
-        return [*ROLES, *step, *(["reference"] if len(self.references) > 1 else []), "final loss", "max |Δ| vs ref",
-                "status"]
+        algorithm = ["algorithm"] if any(r["combination"].algorithm != "sgd" for r in self.rows_) else []
+        tolerances = {r.get("tolerance") for r in self.rows_ if r.get("tolerance") == r.get("tolerance")}
+        tolerance = ["tolerance"] if tolerances - {self.task.tolerance} else []
+        return [*ROLES, *algorithm, *step, *(["reference"] if len(self.references) > 1 else []), "final loss",
+                "max |Δ| vs ref", *tolerance, "status"]
 
     def rows(self) -> list[dict]:
         return [
             {
                 **role_columns(r["combination"]),
                 "step": "fused" if r["combination"].fused else "",
+                "algorithm": r["combination"].algorithm,
+                "tolerance": r.get("tolerance"),
                 "reference": r["reference"].label,
                 "final loss": r["final_loss"],
                 "max |Δ| vs ref": r["max_abs_diff"],
@@ -265,7 +289,10 @@ class Verification(Result):
             state = " or moving statistic"
         return (f"reference{'s' if len(refs) > 1 else ''}: {', '.join(c.label for c in refs)}; shuffling off, "
                 f"same initial parameters, {self.settings.epochs} epochs on {self.ctx}{where}{scale}; tolerance "
-                f"{self.tolerance:g} (largest difference in any epoch's loss or final parameter{state})\n"
+                f"{self.tolerance:g} (largest difference in any epoch's loss or final parameter{state}"
+                + ("; an algorithm's own where larger, and Adam's on the losses' relative difference: "
+                   "harness algorithms" if "tolerance" in self.columns else "")
+                + ")\n"
                 + ("all combinations agree" if self.ok else "some combinations DIFFER from the reference"))
 
     def plot(self):
@@ -283,12 +310,14 @@ class Verification(Result):
         return fig
 
 
-def verify(task: str = DEFAULT_TASK, *, data=None, model=None, loss=None, optimizer=None, all: bool = False,
+def verify(task: str = DEFAULT_TASK, *, data=None, model=None, loss=None, optimizer=None, algorithm=None,
+           divisor: str | None = None, all: bool = False,
            against_seed: bool = False, ctx: str = "cpu", epochs: int | None = None, batch_size: int | None = None,
            lr: float | None = None, num_examples: int | None = None, num_inputs: int | None = None, seed: int = 0,
            dataset: str | None = None, data_dir: str | None = None, plugins: Iterable = (),
            strict: bool | None = None) -> Verification:
-    """Check that combinations compute the same numbers (``harness verify``); each role takes a name or a list."""
+    """Check that combinations compute the same numbers (``harness verify``); each role takes a name or a list,
+    and so does ``algorithm`` (each chosen optimizer runs each named algorithm it implements)."""
     from harness.core import context
     from harness.core.train import Settings
     from harness.check.verify import default_combinations, verify as run_verify
@@ -301,10 +330,10 @@ def verify(task: str = DEFAULT_TASK, *, data=None, model=None, loss=None, optimi
                                       dataset=dataset, data_dir=data_dir, seed=seed)
     epochs = epochs if epochs is not None else the_task.verify_epochs
     lr = lr if lr is not None else the_task.verify_lr
-    settings = Settings.for_task(the_task, epochs=epochs, batch_size=batch_size, lr=lr)
+    settings = Settings.for_task(the_task, epochs=epochs, batch_size=batch_size, lr=lr, divisor=divisor)
     device = context.resolve(ctx)
     named = {"data": _names(data), "model": _names(model), "loss": _names(loss), "optimizer": _names(optimizer)}
-    combos = default_combinations(registry, the_task.name, every=all, **named)
+    combos = default_combinations(registry, the_task.name, every=all, algorithms=_names(algorithm), **named)
     rows, reference, ok = run_verify(registry, the_task, settings, device, combos, by_component=not against_seed)
     return Verification(rows, reference, ok, the_task, settings, device)
 
@@ -454,6 +483,8 @@ class Benchmark(Result):
             data = f"{task.dataset}: " if getattr(task, "dataset", None) else ""
             what = (f"task {task.name}, workload {load.name} ({data}{task.num_examples} training examples, "
                     f"batch {settings.batch_size}, lr {settings.lr:g}; target {load.target(task).describe()})")
+        if settings.lr_default and any(c.algorithm != "sgd" for c in self.combos):
+            what += "; algorithms other than SGD at their book lr (harness algorithms)"
         where = (" in this process" if not self.processes else
                  f" per row, spread over {self.processes} fresh processes (each with its own warm-up)")
         return (f"{counted}; {self.failed} failed, {self.skipped} skipped; {what}, {load.rounds} rounds after "
@@ -563,7 +594,7 @@ def _drain() -> None:
 
 
 def plan_bench(registry, workload, *, ctx: str = "cpu", data=None, model=None, loss=None, optimizer=None,
-               all: bool = False, fused: bool = False, references: bool = True):
+               all: bool = False, fused: bool = False, references: bool = True, algorithm=None):
     """``(task, combos, planned)`` for a benchmark: every input checked before any work."""
     from harness.measure import planning
 
@@ -571,7 +602,7 @@ def plan_bench(registry, workload, *, ctx: str = "cpu", data=None, model=None, l
     task = workload.build_task(registry)  # bad task options and missing data fail before any work
     workload.settings(task)
     fixed = {"data": _names(data), "model": _names(model), "loss": _names(loss), "optimizer": _names(optimizer)}
-    combos = planning.select(registry, fixed, all, fused, workload.task)
+    combos = planning.select(registry, fixed, all, fused, workload.task, algorithms=_names(algorithm))
     planned = planning.cases(combos, ctxs, workload)
     if references:
         planned += planning.reference_cases(ctxs, workload, task)
@@ -579,7 +610,7 @@ def plan_bench(registry, workload, *, ctx: str = "cpu", data=None, model=None, l
 
 
 def bench(task: str | None = None, workload: str | None = None, *, data=None, model=None, loss=None, optimizer=None,
-          all: bool = False, fused: bool = False, ctx: str = "cpu", rounds: int | None = None,
+          algorithm=None, divisor: str | None = None, all: bool = False, fused: bool = False, ctx: str = "cpu", rounds: int | None = None,
           warmup: int | None = None, num_examples: int | None = None, num_inputs: int | None = None,
           batch_size: int | None = None, lr: float | None = None, seed: int | None = None,
           target_loss: float | None = None, target_acc: float | None = None, dataset: str | None = None,
@@ -600,9 +631,10 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
     registry = registry or load_plugins(plugins, strict)
     load = workloads.workload(workload, task, registry, num_examples=num_examples, num_inputs=num_inputs, batch_size=batch_size,
                               lr=lr, seed=seed, target_loss=target_loss, target_acc=target_acc, dataset=dataset,
-                              data_dir=data_dir, rounds=rounds, warmup=warmup)
+                              data_dir=data_dir, rounds=rounds, warmup=warmup, divisor=divisor)
     the_task, combos, planned = plan_bench(registry, load, ctx=ctx, data=data, model=model, loss=loss,
-                                           optimizer=optimizer, all=all, fused=fused, references=references)
+                                           optimizer=optimizer, all=all, fused=fused, references=references,
+                                           algorithm=algorithm)
     workers_env, thread_info = _threads(threads, processes)
     from tqdm import tqdm
 

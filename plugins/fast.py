@@ -236,14 +236,15 @@ def fused_step(net, lr):
     params = [w, b]
     ops = {}  # batch size -> CachedOp; the size is a constant of the graph
 
-    def step(X, y):
+    def step(X, y, batch_size=None):
         n = X.shape[0]
-        op = ops.get(n)
+        divisor = batch_size or n  # the host's divisor rule: the book's fixed size on a short last batch
+        op = ops.get((n, divisor))
         if op is None:
-            symbol = _sgd_step_symbol(float(lr), float(n), X.size >= FC_MIN_ELEMENTS)
+            symbol = _sgd_step_symbol(float(lr), float(divisor), X.size >= FC_MIN_ELEMENTS)
             if symbol.list_inputs() != ["w", "X", "b", "y"]:  # a CachedOp takes its inputs in this order
                 raise ValueError(f"fused step inputs {symbol.list_inputs()}")
-            op = ops[n] = nd.CachedOp(symbol, STATIC)
+            op = ops[n, divisor] = nd.CachedOp(symbol, STATIC)
         op(w, X, b, y, out=params)  # in place: w and b keep their identity for evaluation
 
     return step
@@ -345,14 +346,15 @@ def dense_fused_step(net, lr):
     widths = [W.shape[0] for W in params[::2]]
     ops = {}  # batch size -> CachedOp; the size is a constant of the graph
 
-    def step(X, y):
+    def step(X, y, batch_size=None):
         n = X.shape[0]
-        op = ops.get(n)
+        divisor = batch_size or n  # the host's divisor rule: the book's fixed size on a short last batch
+        op = ops.get((n, divisor))
         if op is None:
-            symbol = _dense_step_symbol(widths, float(lr), float(n))
+            symbol = _dense_step_symbol(widths, float(lr), float(divisor))
             # a CachedOp takes its inputs in the symbol's order: where X and y fall among the params
             order = [["X", "y", *_dense_inputs(len(widths))[1:]].index(name) for name in symbol.list_inputs()]
-            op = ops[n] = (nd.CachedOp(symbol, STATIC), order)
+            op = ops[n, divisor] = (nd.CachedOp(symbol, STATIC), order)
         cached, order = op
         given = [X, y, *params]
         cached(*(given[i] for i in order), out=params)  # in place: the params keep their identity

@@ -12,6 +12,7 @@ from mxnet.gluon import loss as gloss
 from mxnet.gluon import nn
 
 from harness.hookspecs import hookimpl
+from plugins import gluon_optim  # 第7章 优化算法: the chapter's concise Trainers
 
 
 # 读取数据集 - Gluon实现
@@ -105,6 +106,9 @@ def register_losses(register):
 @hookimpl
 def register_optimizers(register):
     register("gluon", trainer)
+    # 7.4-7.8 (plugins/gluon_optim.py): Trainer(net.collect_params(), trainer_name, trainer_hyperparams)
+    for name, make_trainer in gluon_optim.ALGORITHMS.items():
+        register("gluon", make_trainer, algorithms=[name])
 
 
 # ---- 5.10.3 简洁实现 (LeNet with Gluon's BatchNorm, the `lenet` task) ----------------------------------------------

@@ -10,9 +10,11 @@ import functools
 import random
 
 from mxnet import autograd, init, nd
+from mxnet.gluon import loss as gloss
 from mxnet.gluon import nn
 
 from harness.hookspecs import hookimpl
+from plugins import scratch_optim  # 第7章 优化算法: the chapter's algorithms from scratch
 
 
 # 读取数据集 - 从零实现
@@ -110,8 +112,9 @@ def mlp_net(X, W1, b1, W2, b2):
     return nd.dot(H, W2) + b2
 
 
-# 3.9.5 定义损失函数: the book takes Gluon's SoftmaxCrossEntropyLoss here (that is `--loss gluon`);
-# the scratch loss stays 3.6's softmax + cross_entropy, the same maths
+# 3.9.5 定义损失函数: the book's scratch MLP takes Gluon's loss here ("为了得到更好的数值稳定性")
+def mlp_loss():
+    return gloss.SoftmaxCrossEntropyLoss()
 
 
 @hookimpl
@@ -130,12 +133,16 @@ def register_models(register):
 @hookimpl
 def register_losses(register):
     register("scratch", lambda: squared_loss)  # linreg
-    register("scratch", lambda: softmax_cross_entropy, tasks=["softmax", "mlp", "lenet"])
+    register("scratch", lambda: softmax_cross_entropy, tasks=["softmax", "lenet"])
+    register("scratch", mlp_loss, tasks=["mlp"])  # 3.9.5: Gluon's loss
 
 
 @hookimpl
 def register_optimizers(register):
     register("scratch", optimizer)  # 3.6.7/3.9.6: the same sgd for every task
+    # 7.4-7.8 (plugins/scratch_optim.py): init_xxx_states() and xxx(params, states, hyperparams)
+    for name in ("momentum", "adagrad", "rmsprop", "adadelta", "adam"):
+        register("scratch", scratch_optim.optimizer(name), algorithms=[name])
 
 
 # ---- 5.10 批量归一化 (LeNet with batch normalization, the `lenet` task) ------------------------------------------------

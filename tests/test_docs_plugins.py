@@ -17,7 +17,7 @@ HOOKSPECS = [f for name, f in inspect.getmembers(hookspecs, inspect.isfunction) 
 def test_there_are_hookspecs():
     assert {f.__name__ for f in HOOKSPECS} == {
         "register_data", "register_models", "register_losses", "register_optimizers", "register_fused_steps",
-        "register_tasks",
+        "register_tasks", "register_algorithms",
     }
 
 

@@ -21,7 +21,7 @@ from .conftest import ROOT, run_cli
 BROKEN = {
     "tests.plugins.broken_import": "import of 'tests.plugins.broken_import' failed: ImportError: No module named 'a_dependency_that_is_not_installed'",
     "tests.plugins.bad_hookimpl_args": "Argument(s) {'context'} are declared in the hookimpl but can not be found in the hookspec",
-    "tests.plugins.unknown_hook": "unknown hook register_schedulers; hooks: register_data, register_fused_steps, register_losses, register_models, register_optimizers, register_tasks",
+    "tests.plugins.unknown_hook": "unknown hook register_schedulers; hooks: register_algorithms, register_data, register_fused_steps, register_losses, register_models, register_optimizers, register_tasks",
     "tests.plugins.raising_hook": "failed in register_optimizers: RuntimeError: optimizer table not found",
 }
 
@@ -138,17 +138,19 @@ def test_built_ins_can_be_blocked():
 
 
 TASKS_PLUGIN = ("tasks", "built-in", "mxnet-harness")  # the host's own tasks: loaded whatever the policy
+ALGORITHMS_PLUGIN = ("algorithms", "built-in", "mxnet-harness")  # and d2l chapter 7's algorithms
 
 
 def test_autoload_off_and_p_module_loads_an_uninstalled_plugin():
     env = {"HARNESS_DISABLE_PLUGIN_AUTOLOAD": "1"}
     out, _ = _listing(env=env)
-    assert [(p["name"], p["source"], p["distribution"]) for p in out["plugins"]] == [TASKS_PLUGIN]
+    assert [(p["name"], p["source"], p["distribution"]) for p in out["plugins"]] == [TASKS_PLUGIN, ALGORITHMS_PLUGIN]
     assert out["roles"] == {"data": {}, "model": {}, "loss": {}, "optimizer": {}}
     assert out["tasks"] == {"linreg": "tasks", "mlp": "tasks", "softmax": "tasks", "lenet": "tasks"}
     out, _ = _listing("-p", "plugins.scratch", "-p", "tests.plugins.only_loss", env=env)
     assert [(p["name"], p["source"], p["distribution"]) for p in out["plugins"]] == [
         TASKS_PLUGIN,
+        ALGORITHMS_PLUGIN,
         ("plugins.scratch", "-p", None),
         ("tests.plugins.only_loss", "-p", None),
     ]
@@ -167,9 +169,9 @@ def test_p_accepts_a_python_file(tmp_path):
 
 def test_load_plugins_allow_list():
     out, _ = _listing(env={"HARNESS_LOAD_PLUGINS": "scratch"})
-    assert [p["name"] for p in out["plugins"]] == ["tasks", "scratch"]
+    assert [p["name"] for p in out["plugins"]] == ["tasks", "algorithms", "scratch"]
     out, stderr = _listing(env={"HARNESS_LOAD_PLUGINS": "scratch,nosuch"})
-    assert [p["name"] for p in out["plugins"]] == ["tasks", "scratch"]
+    assert [p["name"] for p in out["plugins"]] == ["tasks", "algorithms", "scratch"]
     assert "HARNESS_LOAD_PLUGINS names nosuch, which no installed package provides" in stderr
 
 
@@ -216,7 +218,8 @@ def test_hook_filter(capsys):
     assert code == 2 and out == ""
     assert err.strip() == (
         "harness: error: unknown hook 'register_lossses'; hooks: "
-        "register_data, register_fused_steps, register_losses, register_models, register_optimizers, register_tasks"
+        "register_algorithms, register_data, register_fused_steps, register_losses, register_models, "
+        "register_optimizers, register_tasks"
     )
 
 

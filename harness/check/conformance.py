@@ -19,6 +19,8 @@ re-exports this module's public names; import those from there.
 """
 from __future__ import annotations
 
+import functools
+
 import importlib.metadata as md
 import itertools
 from dataclasses import dataclass, field, replace
@@ -574,6 +576,10 @@ def _contract(role: str, name: str, task_name: str, tasks: _Tasks) -> Callable[[
 
     def run() -> None:
         factory = registry.get(role, name, task_name).for_task(task_name)
+        if role == "optimizer":  # the algorithm it runs by default, with that algorithm's hyper-parameters
+            algorithm = registry.default_algorithm(name, task_name)
+            factory = functools.partial(registry.optimizer_for(name, algorithm, task_name),
+                                        **registry.algorithm(algorithm).hyperparams)
         check(what, factory, tasks.get(task_name), tasks)
 
     return run

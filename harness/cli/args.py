@@ -5,7 +5,7 @@ import argparse
 
 from harness.core.loader import Registry
 from harness.core.roles import ROLES
-from harness.core.train import Settings
+from harness.core.train import DIVISORS, Settings
 from harness.measure.workloads import task_help
 from harness.tasks import DEFAULT_TASK
 from harness.tasks.builtin import TASKS
@@ -38,6 +38,9 @@ def add_task_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-examples", type=int, help=f"N ({t.name}, default {t.num_examples}; synthetic images, default 60000)")
     parser.add_argument("--num-inputs", type=int, help=f"D ({t.name}, default {t.num_inputs})")
     parser.add_argument("--seed", type=int, default=t.seed, help="data, initial parameters and shuffling (default %(default)s)")
+    parser.add_argument("--divisor", choices=DIVISORS, default=None,
+                        help="a step divides the summed gradient by: book (the fixed batch size, also on a short last "
+                        "batch, as d2l's sgd/trainer.step; default) or exact (the batch's real length)")
 
 
 def task_options(args: argparse.Namespace) -> dict:
@@ -50,7 +53,20 @@ def task_from_args(registry: Registry, args: argparse.Namespace):
 
 
 def settings_from_args(args: argparse.Namespace, task) -> Settings:
-    return Settings.for_task(task, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)
+    return Settings.for_task(task, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                             divisor=getattr(args, "divisor", None))
+
+
+def add_algorithm_option(parser: argparse.ArgumentParser, multiple: bool) -> None:
+    """``--algorithm NAME``: the optimization algorithm the optimizer implementation runs (harness algorithms)."""
+    if multiple:
+        parser.add_argument("--algorithm", action="append", metavar="NAME",
+                            help="optimization algorithm (sgd, momentum, adagrad, rmsprop, adadelta, adam, a plugin's); "
+                            "repeat to select several; each optimizer runs those it implements (default: sgd)")
+    else:
+        parser.add_argument("--algorithm", metavar="NAME",
+                            help="optimization algorithm the --optimizer runs: sgd (default), momentum, adagrad, "
+                            "rmsprop, adadelta, adam, or a plugin's (harness algorithms)")
 
 
 def add_role_options(parser: argparse.ArgumentParser, multiple: bool) -> None:

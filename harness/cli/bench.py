@@ -20,7 +20,7 @@ from harness.core.errors import HarnessError
 from harness.tasks import DEFAULT_TASK
 from harness.output.render import table
 from harness.core.roles import ROLES
-from harness.cli.args import add_role_options, registry_from_args
+from harness.cli.args import add_algorithm_option, add_role_options, registry_from_args
 from harness.cli import distributed
 
 PROCESSES = 0  # default of bench --processes (see docs/statistics.md for the measurements behind it)
@@ -33,6 +33,7 @@ def add_parser(sub, common) -> None:
         "implementations (16 combinations); --all takes every registered one, third-party plugins included.",
     )
     add_role_options(p, multiple=True)
+    add_algorithm_option(p, multiple=True)
     p.add_argument("--all", action="store_true",
                    help="every registered implementation, not only the seed's scratch and gluon, for roles not given")
     p.add_argument("--fused", action="store_true",
@@ -110,7 +111,8 @@ def cmd_bench(args) -> int:
         history.check_name(args.save)
     if save:
         _check_writable(str(Path(args.storage) / history.machine_id() / "run.json"))
-    result = api.bench(load.task, load.name, **{role: getattr(args, role) for role in ROLES}, all=args.all,
+    result = api.bench(load.task, load.name, **{role: getattr(args, role) for role in ROLES},
+                       algorithm=args.algorithm, all=args.all,
                        fused=args.fused, ctx=args.ctx, references=not args.no_references, interleave=args.interleave,
                        processes=args.processes, worker_timeout=args.worker_timeout,
                        breakdown=args.breakdown is not None, progress=not args.quiet, registry=registry,

@@ -8,7 +8,7 @@ from harness.core.errors import HarnessError
 from harness.tasks import DEFAULT_TASK, reference
 from harness.output.render import table, to_json
 from harness.core.roles import ROLES
-from harness.cli.args import add_role_options, add_task_options, registry_from_args, settings_from_args, task_from_args, task_options
+from harness.cli.args import add_algorithm_option, add_role_options, add_task_options, registry_from_args, settings_from_args, task_from_args, task_options
 from harness.cli import distributed
 from harness.cli import newplugin
 
@@ -23,8 +23,14 @@ def add_parser(sub, common) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_tasks)
 
+    p = sub.add_parser("algorithms", parents=[common],
+                       help="list optimization algorithms, their book hyper-parameters and implementations")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_algorithms)
+
     p = sub.add_parser("run", parents=[common], help="train one combination and print its losses")
     add_role_options(p, multiple=False)
+    add_algorithm_option(p, multiple=False)
     p.add_argument(
         "--fused",
         action="store_true",
@@ -48,6 +54,7 @@ def add_parser(sub, common) -> None:
     )
     for role in ROLES:
         p.add_argument(f"--{role}", action="append", metavar="NAME", help=f"{role} implementation(s) to verify (default: built-ins)")
+    add_algorithm_option(p, multiple=True)
     p.add_argument("--all", action="store_true", help="every installed implementation of roles not named")
     p.add_argument(
         "--against-seed",
@@ -129,12 +136,29 @@ def cmd_tasks(args) -> int:
     return 0
 
 
+def cmd_algorithms(args) -> int:
+    rows = api.algorithms(args.plugin_specs, args.strict_plugins)
+    if args.json:
+        print(to_json({"algorithms": rows}))
+        return 0
+    shown = [{**r, "implementations": ", ".join(r["implementations"]),
+              "defaults": r["defaults"], "verify tolerance": f"{r['tolerance']:g}"} for r in rows]
+    print(table(shown, ["algorithm", "section", "title", "defaults", "implementations", "plugin", "verify tolerance"]))
+    print()
+    for r in rows:
+        if r["why"]:
+            print(f"{r['algorithm']}: tolerance {r['tolerance']:g}: {r['why']}")
+    print("\nscratch Adam: harness run --optimizer scratch --algorithm adam; Gluon's: --optimizer gluon --algorithm adam")
+    return 0
+
+
 def cmd_run(args) -> int:
     if args.workers is not None:
         registry = registry_from_args(args)
         task = task_from_args(registry, args)
         return distributed.cmd_run(args, registry, task, settings_from_args(args, task))
-    run = api.run(*(getattr(args, role) for role in ROLES), fused=args.fused, task=args.task, ctx=args.ctx,
+    run = api.run(*(getattr(args, role) for role in ROLES), algorithm=args.algorithm, divisor=args.divisor,
+                  fused=args.fused, task=args.task, ctx=args.ctx,
                   epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, plugins=args.plugin_specs,
                   strict=args.strict_plugins, echo=not args.json, **task_options(args))
     result, combo, task = run.result, run.result.combination, run.result.task
@@ -148,7 +172,8 @@ def cmd_run(args) -> int:
         return 0
     fused = " as one fused step" if combo.fused else ""
     where = f"; task {task.name}" + (f" on {task.dataset}" if getattr(task, "dataset", None) else "") if task.name != DEFAULT_TASK else ""
-    print(f"combination: {', '.join(f'{r}={getattr(combo, r)}' for r in ROLES)}{fused} on {result.ctx}{where}")
+    algorithm = f", algorithm={combo.algorithm} (lr {result.settings.lr:g})" if combo.algorithm != "sgd" else ""
+    print(f"combination: {', '.join(f'{r}={getattr(combo, r)}' for r in ROLES)}{algorithm}{fused} on {result.ctx}{where}")
     for name, true in (task.truth() or {}).items():
         learned = result.params[name]
         if isinstance(true, list):
@@ -163,7 +188,8 @@ def _fmt(values) -> str:
 
 
 def cmd_verify(args) -> int:
-    result = api.verify(args.task, **{role: getattr(args, role) for role in ROLES}, all=args.all,
+    result = api.verify(args.task, **{role: getattr(args, role) for role in ROLES}, algorithm=args.algorithm,
+                        divisor=args.divisor, all=args.all,
                         against_seed=args.against_seed, ctx=args.ctx, epochs=args.epochs, batch_size=args.batch_size,
                         lr=args.lr, plugins=args.plugin_specs, strict=args.strict_plugins, **task_options(args))
     if args.json:

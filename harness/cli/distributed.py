@@ -97,6 +97,8 @@ def cmd_run(args, registry, task, settings) -> int:
     from harness.core import context
 
     combo = Combination.for_task(task, args.fused, **{role: getattr(args, role) for role in ROLES})
+    algorithm = getattr(args, "algorithm", None) or registry.default_algorithm(combo.optimizer, task.name)
+    combo = replace(combo, algorithm=algorithm)
     check_combination(registry, combo, args.placement, task.name)
     context.resolve(args.ctx)  # an unusable context fails here, not in every worker
     options = job_options(args, args.workers)
@@ -190,6 +192,9 @@ def cmd_bench(args, registry, load) -> int:
     from harness.cli.bench import _check_writable
 
     counts = parse_workers(args.workers)
+    if any(a != "sgd" for a in getattr(args, "algorithm", None) or []):
+        raise HarnessError("--algorithm with --workers: the scaling benchmark runs plain SGD (drop --algorithm, "
+                           "or use harness run --workers N --algorithm NAME)")
     if args.repeat < 1:
         raise HarnessError(f"--repeat must be a positive integer, got {args.repeat}")
     options = job_options(args, max(counts))

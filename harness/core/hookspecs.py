@@ -1,5 +1,5 @@
 """The hooks a plugin implements: one registration hook per role, one for
-fused training steps, and one for tasks.
+fused training steps, one for tasks and one for optimization algorithms.
 
 Each hook receives a ``register(name, factory)`` callable and calls it once per
 implementation the plugin offers for that role.  A component declares the
@@ -94,9 +94,35 @@ def register_optimizers(register: Register) -> None:
     (use ``model.params`` for raw arrays with ``.grad``, or
     ``model.collect_params()`` for Gluon Parameters) and the learning rate,
     and returns ``step(batch_size)``, which updates the parameters in place
-    from gradients summed over ``batch_size`` examples.  The host calls
-    ``step`` once per batch after ``backward``, with the batch's real length
-    (the last batch may be short); any state (momenta) lives in the closure.
+    from gradients summed over the batch, divided by ``batch_size``.  The host calls
+    ``step`` once per batch after ``backward``, with the divisor its ``--divisor``
+    rule gives (``book``: the fixed batch size, also for a short last batch, as
+    ``sgd(params, lr, batch_size)`` and ``trainer.step(batch_size)`` do; ``exact``:
+    the batch's real length); any state (momenta) lives in the closure.
+
+    ``register(name, make_optimizer, algorithms=[...])`` declares the optimization
+    algorithms (``register_algorithms``: ``sgd``, ``momentum``, ``adam``, ...) the
+    factory implements; the same name may be registered once per algorithm.  The
+    factory is then called ``make_optimizer(model, lr, **hyperparams)`` with the
+    algorithm's hyper-parameters (the book's names: ``momentum``, ``eps``, ...).
+    Without ``algorithms`` an optimizer implements ``sgd`` (plain mini-batch SGD,
+    which takes no hyper-parameters besides ``lr``).
+    """
+
+
+@hookspec
+def register_algorithms(register: Register) -> None:
+    """Register optimization algorithms: the mathematics an optimizer implementation runs.
+
+    Call ``register(name, Algorithm)`` with an
+    ``Algorithm(name, section, title, hyperparams, lr, tolerance, why, compare)``
+    (:class:`harness.core.algorithm.Algorithm`): its hyper-parameters' defaults (passed to every
+    implementation's factory as keywords), the learning rate to use when the user gives none
+    (``None``: the task's), and the tolerance ``harness verify`` allows between two implementations
+    of it, with the reason and what it is measured on.  An algorithm
+    is to an optimizer what a task is to a model: implementations declare the algorithms they
+    implement (``register_optimizers``: ``algorithms=[...]``).  The built-in ones are d2l
+    chapter 7's: ``sgd``, ``momentum``, ``adagrad``, ``rmsprop``, ``adadelta``, ``adam``.
     """
 
 
@@ -115,6 +141,10 @@ def register_fused_steps(register: RegisterFused) -> None:
     calls it once per batch with ``X`` and ``y`` on the run's context, still
     uses the loss for evaluation, and reports such runs as a separate
     ``+fused`` combination; ``harness verify`` checks them against the seed.
+    Under the book's divisor rule (``--divisor book``, the default) the host
+    calls ``step(X, y, batch_size)`` for a short last batch, to divide by the
+    fixed batch size instead of ``b``; a step without that parameter is
+    refused on data the batch size does not divide.
     ``register(..., tasks=[...])`` names the tasks it is for (default ``linreg``).
     """
 

@@ -258,6 +258,11 @@ def load(
         infos[name] = info
 
     add(lambda: builtin_tasks, PluginInfo("tasks", "built-in", builtin_tasks.__name__, BUILTIN_DISTRIBUTION, __version__))
+    # and d2l chapter 7's optimization algorithms, which optimizer implementations declare they run
+    from harness.tasks import algorithms as builtin_algorithms
+
+    add(lambda: builtin_algorithms,
+        PluginInfo("algorithms", "built-in", builtin_algorithms.__name__, BUILTIN_DISTRIBUTION, __version__))
 
     if autoload:
         eps = md.entry_points(group=ENTRY_POINT_GROUP)

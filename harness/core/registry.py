@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import inspect
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Mapping, Protocol
 
 from harness.core.errors import HarnessError, PluginError
-from harness.core.roles import FUSED_ROLES, ROLE_HOOKS, ROLES, Combination
+from harness.core.roles import DEFAULT_ALGORITHM, FUSED_ROLES, ROLE_HOOKS, ROLES, Combination
 
 FUSED_HOOK = "register_fused_steps"
 TASK_HOOK = "register_tasks"
-#: Every registration hook, in the order the host calls them (tasks first: the tasks exist before their components).
-HOOKS = (TASK_HOOK, *ROLE_HOOKS.values(), FUSED_HOOK)
+ALGORITHM_HOOK = "register_algorithms"
+#: Every registration hook, in the order the host calls them (tasks and algorithms first: they exist before
+#: the components that implement them).
+HOOKS = (TASK_HOOK, ALGORITHM_HOOK, *ROLE_HOOKS.values(), FUSED_HOOK)
 #: Roles whose components are for every task ("*") when they do not say: a data loader only sees batches, an
 #: optimizer only parameters.  A model, loss or fused step that does not say computes the seed's maths: it is for
 #: the registry's default task, which the host's tasks name (:data:`harness.tasks.DEFAULT_TASK`; core names no task).
@@ -48,10 +50,29 @@ class Component:
     factories: dict[str, Callable]
     plugin: str
     default_task: str = ""  # the registry's: what ``factory`` and ``for_task()`` mean
+    #: optimizers: algorithm -> {task -> factory}; ``factories`` is then SGD's (or the first algorithm's)
+    algorithms: dict[str, dict[str, Callable]] = field(default_factory=dict)
 
     @property
     def tasks(self) -> list[str]:
         return sorted(self.factories)
+
+    def algorithm_names(self) -> list[str]:
+        """The algorithms this optimizer implements, SGD first."""
+        return sorted(self.algorithms, key=lambda a: (a != DEFAULT_ALGORITHM, a))
+
+    def default_algorithms(self) -> list[str]:
+        """What it runs when no ``--algorithm`` is given: SGD if it implements it, else every algorithm it does."""
+        names = self.algorithm_names()
+        return names[:1] if DEFAULT_ALGORITHM in self.algorithms else names
+
+    def implements(self, algorithm: str, task: str | None = None) -> bool:
+        found = self.algorithms.get(algorithm)
+        return found is not None and (task is None or task in found or "*" in found)
+
+    def for_algorithm(self, algorithm: str, task: str | None = None) -> Callable:
+        found = self.algorithms[algorithm]
+        return found.get(task) or found["*"]
 
     def supports(self, task: str) -> bool:
         return task in self.factories or "*" in self.factories
@@ -89,6 +110,13 @@ class TaskEntry:
         """The keyword options ``make_task`` accepts."""
         params = inspect.signature(self.factory).parameters.values()
         return [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+@dataclass
+class AlgorithmEntry:
+    name: str
+    algorithm: object  # harness.core.algorithm.Algorithm
+    plugin: str
 
 
 @dataclass
@@ -135,6 +163,8 @@ class Registry:
         #: fused steps by the (model, loss, optimizer) they replace
         self.fused: dict[tuple[str, str, str], FusedStep] = {}
         self.tasks: dict[str, TaskEntry] = {}
+        #: optimization algorithms by name (:class:`harness.core.algorithm.Algorithm`), with their plugin
+        self.algorithms: dict[str, AlgorithmEntry] = {}
         #: (role, name) or ("fused", "model/loss/optimizer") registered by more than one plugin
         #: -> those plugins; never selectable
         self.conflicts: dict[tuple[str, str], list[str]] = {}
@@ -149,6 +179,60 @@ class Registry:
 
     def task_names(self) -> list[str]:
         return sorted(self.tasks)
+
+    def algorithm_names(self) -> list[str]:
+        """Registered algorithms, SGD first, then in the order they were registered (the book's for the built-ins)."""
+        return sorted(self.algorithms, key=lambda a: a != DEFAULT_ALGORITHM)
+
+    def effective_algorithm(self, combo: Combination, task: str | None = None) -> str:
+        """The algorithm ``combo`` runs: its own, or for the default (SGD) asked of an optimizer that does
+        not implement it, :meth:`default_algorithm`."""
+        task = task or self.default_task
+        component = self.get("optimizer", combo.optimizer, task)
+        if combo.algorithm == DEFAULT_ALGORITHM and not component.implements(DEFAULT_ALGORITHM, task):
+            return self.default_algorithm(combo.optimizer, task)
+        return combo.algorithm
+
+    def default_algorithm(self, optimizer: str, task: str | None = None) -> str:
+        """The algorithm optimizer ``optimizer`` runs when none is named: SGD, or the only one it implements."""
+        task = task or self.default_task
+        own = self.get("optimizer", optimizer, task).default_algorithms()
+        return own[0] if len(own) == 1 else DEFAULT_ALGORITHM
+
+    def algorithm(self, name: str = DEFAULT_ALGORITHM):
+        """The :class:`harness.core.algorithm.Algorithm` called ``name``."""
+        entry = self.algorithms.get(name)
+        if entry is not None:
+            return entry.algorithm
+        if name == DEFAULT_ALGORITHM:  # a registry without the built-in plugin: plain SGD is still the seed's
+            from harness.core.algorithm import Algorithm
+
+            return Algorithm(DEFAULT_ALGORITHM)
+        clash = self.conflicts.get(("algorithm", name))
+        if clash:
+            owners = " and ".join(repr(p) for p in clash)
+            raise HarnessError(f"ambiguous algorithm {name!r}: registered by plugins {owners}; block one with -p no:NAME")
+        raise HarnessError(f"unknown algorithm {name!r}; available: {', '.join(self.algorithm_names()) or 'none'}")
+
+    def implementations(self, algorithm: str, task: str | None = None) -> list[str]:
+        """Optimizer names that implement ``algorithm`` (for ``task``)."""
+        return [n for n in self.names("optimizer", task) if self.components["optimizer"][n].implements(algorithm, task)]
+
+    def optimizer_for(self, name: str, algorithm: str, task: str | None = None) -> Callable:
+        """``make_optimizer`` of optimizer ``name`` for ``algorithm`` on ``task``; errors list what exists.
+
+        The default algorithm (SGD) asked of an optimizer that implements one other algorithm only
+        gives that one: a plugin's ``momentum`` runs momentum when no ``--algorithm`` is given."""
+        task = task or self.default_task
+        self.algorithm(algorithm)
+        component = self.get("optimizer", name, task)
+        if algorithm == DEFAULT_ALGORITHM and not component.implements(algorithm, task):
+            algorithm = self.default_algorithm(name, task)  # not asked for one: it runs its own
+        if not component.implements(algorithm, task):
+            others = ", ".join(self.implementations(algorithm, task)) or "none"
+            raise HarnessError(f"optimizer {name!r} does not implement algorithm {algorithm!r}; it implements: "
+                               f"{', '.join(component.algorithm_names())}; optimizers implementing {algorithm}: {others}")
+        return component.for_algorithm(algorithm, task)
 
     def make_task(self, name: str | None = None, **options):
         """The task ``name`` (default: the default task) built with the options it takes; ``None`` options are
@@ -207,6 +291,7 @@ class Registry:
         and so do a component that does not support the task and a fused combination without a fused step."""
         task = task or self.default_task
         factories = {role: self.get(role, getattr(combo, role), task).for_task(task) for role in ROLES}
+        factories["optimizer"] = self.optimizer_for(combo.optimizer, combo.algorithm, task)
         if combo.fused:
             self.fused_step(combo, task)
         return factories
@@ -214,6 +299,8 @@ class Registry:
     def fused_step(self, combo: Combination, task: str | None = None) -> Callable:
         """``make_step(net, lr)`` registered for ``combo``'s model, loss and optimizer."""
         task = task or self.default_task
+        if combo.algorithm != DEFAULT_ALGORITHM:
+            raise HarnessError(f"fused steps run plain SGD; {combo.label} asks for algorithm {combo.algorithm!r}")
         found = self.fused.get(combo.fused_key)
         if found is not None:
             if not found.supports(task):
@@ -233,7 +320,7 @@ class Registry:
         return [self.fused[key] for key in sorted(self.fused) if task is None or self.fused[key].supports(task)]
 
     def choose(self, task: str | None = None, fixed: dict | None = None, *, scope: str = "seed",
-               fused: bool = False) -> list[Combination]:
+               fused: bool = False, algorithms: Iterable[str] | None = None) -> list[Combination]:
         """The one way every command picks combinations for ``task``.
 
         ``fixed[role]`` (names) narrows a role; the roles not fixed take, by ``scope``:
@@ -242,7 +329,8 @@ class Registry:
         ``"builtin"`` every built-in plugin's (``harness verify``); ``"own"`` nothing mixed: each
         plugin's whole combination (``harness sweep``), unless a role is fixed; ``"all"`` every
         registered one (``--all``, ``pytest benchmarks/``).  ``fused`` adds the fused variant of
-        every chosen combination that has one.
+        every chosen combination that has one.  ``algorithms`` pairs each chosen optimizer with each
+        named algorithm it implements (see :meth:`with_algorithms`).
         """
         task = task or self.default_task
         fixed = {role: list(names) for role, names in (fixed or {}).items() if names}
@@ -260,9 +348,35 @@ class Registry:
             if scope == "seed" and not fixed:
                 wholes = [c for c in self.own_combinations(task) if c not in combos]
                 combos += wholes if fused else wholes + self.fused_variants(wholes, task)
+        combos = self.with_algorithms(combos, algorithms, task, fixed.get("optimizer"))
         if fused:
             combos += self.fused_variants(combos, task)
         return combos
+
+    def with_algorithms(self, combos: list[Combination], algorithms: Iterable[str] | None, task: str | None = None,
+                        named: Iterable[str] | None = None) -> list[Combination]:
+        """Each of ``combos`` once per algorithm its optimizer runs: the ``algorithms`` it implements (all of
+        them, in the order given), or, when none are given, its defaults (SGD, or its own algorithms).  An
+        optimizer the user ``named`` that implements none of the algorithms is an error; one chosen by
+        default is left out."""
+        algorithms = list(dict.fromkeys(algorithms or []))
+        for a in algorithms:
+            self.algorithm(a)
+        named = set(named or [])
+        for name in named:
+            component = self.components["optimizer"].get(name)
+            if component is not None and algorithms and not any(component.implements(a, task) for a in algorithms):
+                self.optimizer_for(name, algorithms[0], task or self.default_task)  # raises, listing what it implements
+        out = []
+        for algorithm in (algorithms or [None]):
+            for combo in combos:
+                if combo.fused:  # fused steps are plain SGD
+                    out += [combo] if algorithm in (None, DEFAULT_ALGORITHM) else []
+                    continue
+                component = self.components["optimizer"][combo.optimizer]
+                chosen = [algorithm] if algorithm else component.default_algorithms()
+                out += [replace(combo, algorithm=a) for a in chosen if component.implements(a, task)]
+        return list(dict.fromkeys(out))
 
     def own_combinations(self, task: str | None = None) -> list[Combination]:
         """For each name that every role registers (a plugin that provides them all), that name in every role."""
@@ -272,7 +386,8 @@ class Registry:
     def fused_variants(self, combos: Iterable[Combination], task: str | None = None) -> list[Combination]:
         """``combo`` with ``fused=True`` for each of ``combos`` that has a fused step (for ``task``), in order."""
         steps = {s.key for s in self.fused_steps(task)}
-        return [replace(c, fused=True) for c in combos if not c.fused and c.fused_key in steps]
+        return [replace(c, fused=True) for c in combos
+                if not c.fused and c.algorithm == DEFAULT_ALGORITHM and c.fused_key in steps]
 
     def combinations(self, task: str | None = None, **fixed: Iterable[str] | None) -> list[Combination]:
         """Every combination of registered implementations (that support ``task``); ``fixed[role]`` narrows a role."""
@@ -290,7 +405,7 @@ class Registry:
 
     def forget(self, plugin: str) -> None:
         """Drop everything ``plugin`` registered (it was skipped part-way through its hooks)."""
-        for table in [*self.components.values(), self.fused, self.tasks]:
+        for table in [*self.components.values(), self.fused, self.tasks, self.algorithms]:
             for key in [k for k, entry in table.items() if entry.plugin == plugin]:
                 del table[key]
 
@@ -309,6 +424,19 @@ def registrar(registry: Registry, hookname: str, plugin: str, policy: Policy) ->
             _claim(registry, registry.tasks, "task", name, name, TaskEntry(name, make_task, plugin), policy)
 
         return register_task
+    if hookname == ALGORITHM_HOOK:
+
+        def register_algorithm(name: str, algorithm) -> None:
+            from harness.core.algorithm import Algorithm
+
+            if not isinstance(name, str) or not name:
+                raise PluginError(f"plugin {plugin!r} registered an algorithm with an invalid name {name!r}")
+            if not isinstance(algorithm, Algorithm):
+                raise PluginError(f"plugin {plugin!r} registered algorithm {name!r} with a {type(algorithm).__name__}; "
+                                  "give a harness.core.algorithm.Algorithm")
+            _claim(registry, registry.algorithms, "algorithm", name, name, AlgorithmEntry(name, algorithm, plugin), policy)
+
+        return register_algorithm
     if hookname == FUSED_HOOK:
 
         def register_fused(model: str, loss: str, optimizer: str, make_step: Callable, tasks=None) -> None:
@@ -325,16 +453,32 @@ def registrar(registry: Registry, hookname: str, plugin: str, policy: Policy) ->
         return register_fused
     role = HOOK_ROLES[hookname]
 
-    def register(name: str, factory: Callable, tasks=None) -> None:
+    def register(name: str, factory: Callable, tasks=None, algorithms=None) -> None:
         if not isinstance(name, str) or not name:
             raise PluginError(f"plugin {plugin!r} registered a {role} with an invalid name {name!r}")
         if not callable(factory):
             raise PluginError(f"plugin {plugin!r} registered {role} {name!r} with a non-callable")
         factories = dict.fromkeys(_task_list(registry, plugin, role, name, tasks), factory)
         component = Component(role, name, factories, plugin, registry.default_task)
+        if role == "optimizer":
+            component.algorithms = {a: dict(factories) for a in _algorithm_list(plugin, name, algorithms)}
+        elif algorithms is not None:
+            raise PluginError(f"plugin {plugin!r} registered {role} {name!r} with algorithms=; only optimizers take it")
         _claim(registry, registry.components[role], role, name, name, component, policy)
 
     return register
+
+
+def _algorithm_list(plugin: str, name: str, algorithms) -> tuple[str, ...]:
+    if algorithms is None:
+        return (DEFAULT_ALGORITHM,)
+    if isinstance(algorithms, str):
+        algorithms = (algorithms,)
+    algorithms = tuple(algorithms)
+    if not algorithms or not all(isinstance(a, str) and a for a in algorithms):
+        raise PluginError(f"plugin {plugin!r} registered optimizer {name!r} with invalid algorithms {algorithms!r}; "
+                          "give algorithm names (harness algorithms)")
+    return algorithms
 
 
 def _task_list(registry: Registry, plugin: str, role: str, name: str, tasks) -> tuple[str, ...]:
@@ -364,6 +508,16 @@ def _claim(registry: Registry, table: dict, kind: str, key, label: str, entry, p
     if existing is not None and clash is None and existing.plugin == entry.plugin:
         if not isinstance(entry, Component):
             raise PluginError(f"plugin {entry.plugin!r} registered {kind} {label!r} twice")
+        if entry.algorithms:  # an optimizer: once per (algorithm, task)
+            for algorithm, factories in entry.algorithms.items():
+                overlap = sorted(set(existing.algorithms.get(algorithm, {})) & set(factories))
+                if overlap:
+                    raise PluginError(f"plugin {entry.plugin!r} registered {kind} {label!r} twice for algorithm "
+                                      f"{algorithm!r} and {', '.join('any task' if t == '*' else t for t in overlap)}")
+                existing.algorithms.setdefault(algorithm, {}).update(factories)
+            main = existing.algorithms.get(DEFAULT_ALGORITHM) or existing.algorithms[existing.algorithm_names()[0]]
+            existing.factories = dict(main)
+            return
         overlap = sorted(set(existing.factories) & set(entry.factories))
         if overlap:
             raise PluginError(f"plugin {entry.plugin!r} registered {kind} {label!r} twice for {', '.join('any task' if t == '*' else t for t in overlap)}")

@@ -27,6 +27,9 @@ ROLE_HOOKS = {
     "optimizer": "register_optimizers",
 }
 
+#: The algorithm every optimizer implemented before chapter 7 (mini-batch SGD, d2l 3.2/7.3).
+DEFAULT_ALGORITHM = "sgd"
+
 #: The roles a fused step replaces, in the order ``register`` takes their names.
 FUSED_ROLES = ("model", "loss", "optimizer")
 
@@ -34,13 +37,15 @@ FUSED_ROLES = ("model", "loss", "optimizer")
 @dataclass(frozen=True, order=True)
 class Combination:
     """One implementation name per role; ``fused`` runs model, loss and optimizer as the
-    fused step a plugin registered for them (``register_fused_steps``)."""
+    fused step a plugin registered for them (``register_fused_steps``); ``algorithm`` is the
+    optimization algorithm the optimizer implementation runs (``register_algorithms``)."""
 
     data: str = "scratch"
     model: str = "scratch"
     loss: str = "scratch"
     optimizer: str = "scratch"
     fused: bool = False
+    algorithm: str = DEFAULT_ALGORITHM
 
     @classmethod
     def for_task(cls, task, fused: bool = False, **given: str | None) -> "Combination":
@@ -49,13 +54,17 @@ class Combination:
         return cls(**{role: given.get(role) or declared.get(role) or getattr(cls, role) for role in ROLES}, fused=fused)
 
     def as_dict(self) -> dict:
-        # "fused" only when set: the unfused JSON stays what it always was
+        # "fused" and "algorithm" only when not the default: the seed's JSON stays what it always was
         roles = {role: getattr(self, role) for role in ROLES}
+        if self.algorithm != DEFAULT_ALGORITHM:
+            roles["algorithm"] = self.algorithm
         return {**roles, "fused": True} if self.fused else roles
 
     @property
     def label(self) -> str:
-        return "/".join(getattr(self, role) for role in ROLES) + ("+fused" if self.fused else "")
+        """``data/model/loss/optimizer``, ``:algorithm`` after the optimizer unless it is plain SGD, ``+fused``."""
+        algorithm = "" if self.algorithm == DEFAULT_ALGORITHM else f":{self.algorithm}"
+        return "/".join(getattr(self, role) for role in ROLES) + algorithm + ("+fused" if self.fused else "")
 
     @property
     def fused_key(self) -> tuple[str, str, str]:

@@ -201,6 +201,26 @@ class Task:
             out["test_acc"] = accuracy(net, split.test_features, split.test_labels)
         return out
 
+    @property
+    def running_metrics(self) -> bool:
+        """Whether the printed ``loss`` (and ``train_acc``) are ``train_ch3``'s running averages over the
+        epoch's batches, taken before each update (d2l 3.6 on: the classification tasks), rather than the
+        whole training split evaluated after the epoch (the seed's 3.2 line: regression)."""
+        return self.kind == "classification"
+
+    @property
+    def running_keys(self) -> tuple[str, ...]:
+        """The metrics :meth:`running_terms` returns."""
+        return ("loss", "train_acc") if self.kind == "classification" else ("loss",)
+
+    def running_terms(self, y_hat, y, l) -> dict:
+        """One batch's contribution to the running sums, as NDArrays (no host sync): ``train_ch3``'s
+        ``l.sum()`` and ``(y_hat.argmax(axis=1) == y).sum()``."""
+        terms = {"loss": l.sum()}
+        if self.kind == "classification":
+            terms["train_acc"] = (y_hat.argmax(axis=1) == y.astype("float32")).sum()
+        return terms
+
     def canonical(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         """Parameters as NumPy in :attr:`param_shapes` (a transposed 2-D weight turned back)."""
         out = []

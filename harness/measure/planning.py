@@ -74,10 +74,12 @@ def reference_cases(ctxs: list[str], load: Workload, task: Task | None = None) -
 
 
 def select(registry: Registry, fixed: dict, everything: bool, fused: bool = False,
-           task: str = DEFAULT_TASK) -> list[Combination]:
+           task: str = DEFAULT_TASK, algorithms=None) -> list[Combination]:
     """``harness bench``'s combinations: :meth:`harness.core.registry.Registry.choose` with the seed plugins
-    by default, every registered implementation (and every fused variant) with ``everything``."""
-    return registry.choose(task, fixed, scope="all" if everything else "seed", fused=fused or everything)
+    by default, every registered implementation (and every fused variant) with ``everything``; each
+    optimizer once per algorithm of ``algorithms`` it implements (default: SGD, or its own)."""
+    return registry.choose(task, fixed, scope="all" if everything else "seed", fused=fused or everything,
+                           algorithms=algorithms)
 
 
 def left_out(registry: Registry, combos: list[Combination], task: str = DEFAULT_TASK) -> list[str]:

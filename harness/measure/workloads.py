@@ -30,6 +30,7 @@ class Workload:
     dataset: str | None = None
     data_dir: str | None = None
     target_acc: float | None = None
+    divisor: str | None = None  # the step's batch divisor rule (harness.core.train.DIVISORS); None: "book"
 
     def check(self) -> None:
         if self.rounds < 1:
@@ -48,7 +49,8 @@ class Workload:
                                   dataset=self.dataset, data_dir=self.data_dir, seed=self.seed)
 
     def settings(self, task: Task) -> Settings:
-        return Settings.for_task(task, epochs=self.warmup + self.rounds, batch_size=self.batch_size, lr=self.lr)
+        return Settings.for_task(task, epochs=self.warmup + self.rounds, batch_size=self.batch_size, lr=self.lr,
+                                 divisor=self.divisor)
 
     def target(self, task: Task) -> Target:
         if self.target_loss is not None:
@@ -123,6 +125,8 @@ OVERRIDES = {
     "target_acc": (float, "time to this test accuracy (image tasks; default digits 0.9, book-scale 0.8)"),
     "dataset": (str, "image tasks: digits, synthetic or fashion-mnist (the workload's by default)"),
     "data_dir": (str, "fashion-mnist: directory of its four .gz files"),
+    "divisor": (str, "a step divides the summed gradient by: book (the fixed batch size, d2l's; default) "
+                "or exact (the batch's real length)"),
     "rounds": (int, "timed epochs per combination (seed 10, large 5, digits 10, book 3)"),
     "warmup": (int, "untimed epochs before them (default 1)"),
 }

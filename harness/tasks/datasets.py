@@ -315,3 +315,62 @@ def load(name: str, data_dir: str | None = None, num_examples: int | None = None
     if name == "synthetic":
         return synthetic_images(60000 if num_examples is None else num_examples, seed=seed)
     raise HarnessError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
+
+
+# ---- regression data for chapter 7 (优化算法) -------------------------------------------------
+
+#: ``linreg --dataset``: the seed's synthetic data, the book's airfoil file, or scikit-learn's bundled diabetes data
+REGRESSION_DATASETS = ("synthetic", "airfoil", "diabetes")
+AIRFOIL_FILE = "airfoil_self_noise.dat"
+AIRFOIL_ROWS = 1500  # get_data_ch7 keeps the first 1,500 of the file's 1,503 rows
+
+
+@dataclass(frozen=True)
+class RegressionData:
+    """Features ``(n, d)`` and targets ``(n,)``, float32, each column standardised."""
+
+    name: str
+    features: np.ndarray
+    labels: np.ndarray
+
+
+def standardize(data: np.ndarray) -> np.ndarray:
+    """``(data - data.mean(axis=0)) / data.std(axis=0)``, as ``d2l.get_data_ch7`` does."""
+    return (data - data.mean(axis=0)) / data.std(axis=0)
+
+
+def load_airfoil(path: str) -> RegressionData:
+    """NASA's airfoil self-noise data as d2l's ``get_data_ch7`` reads it: ``np.genfromtxt(path, delimiter='\\t')``,
+    every column standardised, the first 1,500 rows, the last column the target."""
+    if not os.path.isfile(path):
+        raise HarnessError(f"airfoil data: no file {path} (give --data-dir, the directory holding {AIRFOIL_FILE}; "
+                           "it is never downloaded)")
+    try:
+        data = np.genfromtxt(path, delimiter='\t', dtype=np.float64, invalid_raise=True)
+    except ValueError as exc:
+        raise HarnessError(f"airfoil data: {path} is not a tab-separated table of numbers: {str(exc).splitlines()[0]}")
+    if data.ndim != 2 or data.shape[1] < 2 or np.isnan(data).any():
+        raise HarnessError(f"airfoil data: {path} must hold rows of tab-separated numbers, features then the target")
+    if (data.std(axis=0) == 0).any():
+        raise HarnessError(f"airfoil data: {path} has a constant column, which cannot be standardised")
+    data = standardize(data)[:AIRFOIL_ROWS]
+    return RegressionData("airfoil", data[:, :-1].astype(np.float32), data[:, -1].astype(np.float32))
+
+
+def load_diabetes() -> RegressionData:
+    """scikit-learn's bundled diabetes data (442 x 10, no download): a real regression set of the airfoil's
+    shape class (hundreds of rows, a handful of features), standardised the same way."""
+    from sklearn.datasets import load_diabetes as sklearn_diabetes
+
+    bunch = sklearn_diabetes()
+    data = standardize(np.column_stack([bunch.data, bunch.target]).astype(np.float64))
+    return RegressionData("diabetes", data[:, :-1].astype(np.float32), data[:, -1].astype(np.float32))
+
+
+def load_regression(name: str, data_dir: str | None = None) -> RegressionData:
+    """A regression data set by name (not ``synthetic``, which the task draws itself)."""
+    if name == "airfoil":
+        return load_airfoil(os.path.join(data_dir or os.getcwd(), AIRFOIL_FILE))
+    if name == "diabetes":
+        return load_diabetes()
+    raise HarnessError(f"unknown regression data set {name!r}; valid: {', '.join(REGRESSION_DATASETS)}")
