@@ -34,6 +34,8 @@ class Case:
             parts = ["ref", self.reference]
         else:
             parts = [getattr(self.combo, r) for r in ROLES] + (["fused"] if self.combo.fused else [])
+            if self.combo.algorithm != "sgd":  # the seed's ids stay what they always were
+                parts.append(self.combo.algorithm)
         return "-".join([self.workload.label, self.ctx, *parts])
 
     @property

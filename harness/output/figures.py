@@ -35,7 +35,7 @@ def plugin_colours(cases) -> dict[str, str]:
     colours = dict(PLUGIN_COLOURS)
     spare = iter(PALETTE)
     for c in cases:
-        for plugin in c.roles.values():
+        for plugin in (name.split(":")[0] for name in c.roles.values()):  # "scratch:adam" is scratch's
             if plugin and plugin not in colours:
                 colours[plugin] = next(spare, "#000000")
     return colours
@@ -72,7 +72,7 @@ def _role_matrix(ax, cases) -> None:
             ax.text(len(ROLES) / 2 - 0.5, y, c.reference, ha="center", va="center", fontsize="small")
             continue
         for j, role in enumerate(ROLES):
-            ax.add_patch(Rectangle((j - 0.45, y - 0.4), 0.9, 0.8, color=colours[c.roles[role]]))
+            ax.add_patch(Rectangle((j - 0.45, y - 0.4), 0.9, 0.8, color=colours[c.roles[role].split(":")[0]]))
         if c.fused:
             ax.text(len(ROLES) - 0.5, y, "+f", ha="left", va="center", fontsize="x-small")
     ax.set_xlim(-0.5, len(ROLES) - 0.5)
@@ -83,7 +83,7 @@ def _role_matrix(ax, cases) -> None:
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
-    used = {p for c in cases for p in c.roles.values() if p}
+    used = {p.split(":")[0] for c in cases for p in c.roles.values() if p}
     handles = [Patch(color=colours[p], label=p) for p in colours if p in used]
     if any(c.fused for c in cases):
         handles.append(Patch(color="white", label="+f: fused step"))
@@ -104,6 +104,8 @@ def _time_bars(ax, cases) -> None:
     for yi, m, h, c in zip(y, medians, high, cases):
         ratio = c.ratios.get("scratch")
         text = f"{sig(m, 3)} ms" + (f"  ×{ratio:.2g}" if ratio is not None else "")
+        algorithm = c.roles.get("optimizer", "").partition(":")[2]
+        text += f"  {algorithm}" if algorithm else ""  # the optimization algorithm, when not plain SGD
         ax.text(m + h + top * 0.01, yi, text, va="center", fontsize="x-small")
     ax.set_xlim(0, top * 1.25)
     ax.tick_params(axis="y", labelleft=False)
@@ -112,7 +114,7 @@ def _time_bars(ax, cases) -> None:
     ax.grid(axis="x", alpha=0.3)
 
 
-def _time_to_quality(ax, cases, highlight: int = 6) -> None:
+def _time_to_quality(ax, cases, highlight: int = 9) -> None:
     """Loss (or test accuracy) after each epoch against the wall-clock time spent training so far (warm-up
     included): the fastest few cases, all-scratch and the references in colour, the rest in grey."""
     acc = all(c.metrics.get("test_accs") for c in cases)

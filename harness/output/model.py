@@ -321,12 +321,20 @@ def _from_row(order: int, row) -> CaseResult:
     combo = case.combo
     return CaseResult(
         case_id=case.id, name=case.name,
-        roles={r: getattr(combo, r) for r in ROLES} if combo else {r: "" for r in ROLES},
+        roles=_roles(combo.as_dict()) if combo else {r: "" for r in ROLES},
         fused=bool(combo and combo.fused), reference=case.reference or "", ctx=case.ctx,
         task=case.workload.task, workload=case.workload.name, workload_label=case.workload.label,
         status=row.status, error=row.error, order=order, metrics=dict(row.metrics), stats=stats,
         workload_info=case.workload.as_dict(), combination=case.combination(),
     )
+
+
+def _roles(combo: dict) -> dict:
+    """Role -> implementation name; the optimizer's as ``name:algorithm`` when it runs another algorithm than SGD."""
+    roles = {r: str(combo.get(r, "")) for r in ROLES}
+    if combo.get("algorithm") not in (None, "sgd"):
+        roles[ROLES[-1]] += f":{combo['algorithm']}"
+    return roles
 
 
 def _entry_names(entry: dict, info: dict) -> dict:
@@ -343,7 +351,7 @@ def _entry_names(entry: dict, info: dict) -> dict:
         label = group[: -len(ctx) - 1]
     else:  # a not-run entry has no group; its id starts with the label and the context
         label = case_id.split(f"-{ctx}-")[0] if ctx and f"-{ctx}-" in case_id else wname
-    return dict(case_id=case_id, name=name, roles={r: ("" if reference else str(combo.get(r, ""))) for r in ROLES},
+    return dict(case_id=case_id, name=name, roles={r: "" for r in ROLES} if reference else _roles(combo),
                 fused=bool(combo.get("fused")), reference=reference, ctx=ctx, task=task, workload=wname,
                 workload_label=label, workload_info=workload, combination=combo)
 
