@@ -50,7 +50,8 @@ def test_run_json_of_a_classification_task(capsys):
     doc = json.loads(out)
     assert doc["task"]["name"] == "mlp" and doc["task"]["dataset"] == "digits"
     assert doc["task"]["num_examples"] == 1437 and doc["task"]["num_test"] == 360
-    assert set(doc["epochs"][0]) == {"epoch", "loss", "train_acc", "test_acc", "seconds"}
+    # train_ch3's running loss and accuracy, the test accuracy, and the whole-split evaluation beside them
+    assert set(doc["epochs"][0]) == {"epoch", "loss", "train_acc", "test_acc", "eval_loss", "eval_train_acc", "seconds"}
     assert doc["true_params"] is None
     # the Gluon net's (out, in) weights reported in the task's (in, out) layout
     assert [doc["params"][n]["shape"] for n in ("W1", "b1", "W2", "b2")] == [[64, 256], [256], [256, 10], [10]]
@@ -162,7 +163,7 @@ def test_tasks_command_lists_components_per_task(capsys):
     assert rows["mlp"]["params"] == [{"name": "W1", "shape": [64, 256]}, {"name": "b1", "shape": [256]},
                                      {"name": "W2", "shape": [256, 10]}, {"name": "b2", "shape": [10]}]
     assert (rows["linreg"]["output"], rows["softmax"]["output"]) == ("regression", "classes")
-    assert rows["linreg"]["workloads"] == ["seed", "large"] and rows["mlp"]["workloads"] == ["digits", "book", "fashion-mnist"]
+    assert rows["linreg"]["workloads"] == ["seed", "large", "ch7"] and rows["mlp"]["workloads"] == ["digits", "book", "fashion-mnist"]
     assert rows["softmax"]["references"] == ["numpy", "torch"]
     code, out, _ = _cli(capsys, "tasks")
     assert code == 0 and "multilayer perceptron" in out
