@@ -55,7 +55,7 @@ def test_run_json_of_a_classification_task(capsys):
     assert doc["true_params"] is None
     # the Gluon net's (out, in) weights reported in the task's (in, out) layout
     assert [doc["params"][n]["shape"] for n in ("W1", "b1", "W2", "b2")] == [[64, 256], [256], [256, 10], [10]]
-    assert doc["settings"] == {"epochs": 2, "batch_size": 32, "lr": 0.5, "shuffle": True}
+    assert doc["settings"] == {"epochs": 2, "batch_size": 32, "lr": 0.5, "shuffle": True, "divisor": "book"}
 
 
 @pytest.mark.parametrize("task", ["softmax", "mlp"])
@@ -167,7 +167,7 @@ def test_tasks_command_lists_components_per_task(capsys):
     assert rows["softmax"]["references"] == ["numpy", "torch"]
     code, out, _ = _cli(capsys, "tasks")
     assert code == 0 and "multilayer perceptron" in out
-    assert "  output regression; params w (2, 1), b (1,); workloads seed, large; reference loops numpy, torch" in out
+    assert "  output regression; params w (2, 1), b (1,); workloads seed, large, ch7; reference loops numpy, torch" in out
 
 
 def test_task_contract_errors_in_the_api(registry):

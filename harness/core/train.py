@@ -59,7 +59,9 @@ class Settings:
             )
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        del out["lr_default"]  # how lr was chosen, not a setting: the result reports the lr the run used
+        return out
 
 
 class Session:
