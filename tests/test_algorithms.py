@@ -39,7 +39,7 @@ def test_every_algorithm_trains_from_scratch_and_in_gluon_and_the_pairs_agree(ta
         assert r["ok"], (r["combination"].label, r["max_abs_diff"], r["tolerance"], r["error"])
         assert r["final_loss"] < untrained, r["combination"].label
     gluon_adam = [r for r in rows if r["combination"] == Combination(optimizer="gluon", algorithm="adam")][0]
-    assert gluon_adam["tolerance"] == 1e-2  # Adam's own, stated with its reason (ε placement)
+    assert gluon_adam["tolerance"] == 3e-2  # Adam's own, stated with its reason (ε placement)
 
 
 def test_scratch_adam_is_the_books_formula():
