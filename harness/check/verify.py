@@ -107,7 +107,8 @@ def verify(
         if by_component:
             return twin(registry, combo, task.name)
         same = replace(single, algorithm=combo.algorithm, fused=False)
-        return same if registry.components["optimizer"][same.optimizer].implements(combo.algorithm, task.name) else single
+        implements = registry.components["optimizer"][same.optimizer].implements(combo.algorithm, task.name)
+        return same if implements else single
 
     reference_of = {c: against(c) for c in combos}
     references = list(dict.fromkeys(reference_of.values()))

@@ -211,7 +211,8 @@ class Registry:
         clash = self.conflicts.get(("algorithm", name))
         if clash:
             owners = " and ".join(repr(p) for p in clash)
-            raise HarnessError(f"ambiguous algorithm {name!r}: registered by plugins {owners}; block one with -p no:NAME")
+            raise HarnessError(f"ambiguous algorithm {name!r}: registered by plugins {owners}; "
+                               "block one with -p no:NAME")
         raise HarnessError(f"unknown algorithm {name!r}; available: {', '.join(self.algorithm_names()) or 'none'}")
 
     def implementations(self, algorithm: str, task: str | None = None) -> list[str]:
@@ -231,7 +232,8 @@ class Registry:
         if not component.implements(algorithm, task):
             others = ", ".join(self.implementations(algorithm, task)) or "none"
             raise HarnessError(f"optimizer {name!r} does not implement algorithm {algorithm!r}; it implements: "
-                               f"{', '.join(component.algorithm_names())}; optimizers implementing {algorithm}: {others}")
+                               f"{', '.join(component.algorithm_names())}; "
+                               f"optimizers implementing {algorithm}: {others}")
         return component.for_algorithm(algorithm, task)
 
     def make_task(self, name: str | None = None, **options):
@@ -432,9 +434,10 @@ def registrar(registry: Registry, hookname: str, plugin: str, policy: Policy) ->
             if not isinstance(name, str) or not name:
                 raise PluginError(f"plugin {plugin!r} registered an algorithm with an invalid name {name!r}")
             if not isinstance(algorithm, Algorithm):
-                raise PluginError(f"plugin {plugin!r} registered algorithm {name!r} with a {type(algorithm).__name__}; "
-                                  "give a harness.core.algorithm.Algorithm")
-            _claim(registry, registry.algorithms, "algorithm", name, name, AlgorithmEntry(name, algorithm, plugin), policy)
+                raise PluginError(f"plugin {plugin!r} registered algorithm {name!r} with a "
+                                  f"{type(algorithm).__name__}; give a harness.core.algorithm.Algorithm")
+            entry = AlgorithmEntry(name, algorithm, plugin)
+            _claim(registry, registry.algorithms, "algorithm", name, name, entry, policy)
 
         return register_algorithm
     if hookname == FUSED_HOOK:

@@ -66,7 +66,8 @@ class LinReg(Task):
 
     name = NAME
     kind = "regression"
-    description = "linear regression o = X·w + b on synthetic data (the seed, d2l 3.2/3.3) or --dataset airfoil/diabetes"
+    description = ("linear regression o = X·w + b on synthetic data (the seed, d2l 3.2/3.3) "
+                   "or --dataset airfoil/diabetes")
     tolerance = 1e-5
 
     @property
