@@ -40,7 +40,7 @@ def test_same_validation_as_the_cli():
         harness.run(lr=-1)
     with pytest.raises(HarnessError, match="unknown optimizer 'sdg'"):
         harness.run(optimizer="sdg")
-    with pytest.raises(HarnessError, match="unknown table format"):
+    with pytest.raises(HarnessError, match="unknown --format .nope.; valid: "):
         harness.run(epochs=1).table("nope")
 
 

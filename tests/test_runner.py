@@ -173,11 +173,14 @@ def test_ab_pairs_processes_and_flags_an_uninformative_ratio():
 
 
 def test_ab_notes_a_busy_machine(monkeypatch):
-    from harness.cli.args import ab
+    from harness.api import AB
+
+    def busy(load, clock):
+        return AB([], [], [], {"load_average": load, "clock": clock}, False).busy()
 
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    assert "load average 1.5 -> 4.2 on 2 cores" in ab._busy([1.5, 4.2], "wall")
-    assert ab._busy([0.4, 1.9], "wall") == "" and ab._busy([3.0, 4.0], "cpu") == ""
+    assert "load average 1.5 -> 4.2 on 2 cores" in busy([1.5, 4.2], "wall")
+    assert busy([0.4, 1.9], "wall") == "" and busy([3.0, 4.0], "cpu") == ""
 
 
 def test_bench_processes_table_and_json(tmp_path):

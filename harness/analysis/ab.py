@@ -92,7 +92,8 @@ COLUMNS = [*ROLES, "ctx", "A (ms)", "A 95% CI", "B (ms)", "B 95% CI", "B/A", "B/
            "processes×rounds", "verdict"]
 
 
-def render_table(pairs: list[Pair], tablefmt: str = "simple") -> str:
+def display_rows(pairs: list[Pair]) -> list[dict]:
+    """One table row per pair, slower first."""
     shown = []
     for p in sorted(pairs, key=_order):
         row = {**p.case.columns(), "ctx": p.case.ctx, "verdict": p.verdict}
@@ -112,7 +113,11 @@ def render_table(pairs: list[Pair], tablefmt: str = "simple") -> str:
             if errors:
                 row["verdict"] += " — " + "; ".join(errors)
         shown.append(row)
-    return table(shown, COLUMNS, tablefmt=tablefmt, floatfmt=".4g")
+    return shown
+
+
+def render_table(pairs: list[Pair], tablefmt: str = "simple") -> str:
+    return table(display_rows(pairs), COLUMNS, tablefmt=tablefmt, floatfmt=".4g")
 
 
 def _median_ci(sample: list[float]) -> str:

@@ -189,6 +189,50 @@ class Run:
         return list((self.document.get("harness") or {}).get("not_run") or [])
 
 
+def _load_each(store, path, logger) -> list:
+    try:
+        return list(store.load(path))
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        logger.warning(f"skipped {path}: cannot read it ({getattr(exc, 'strerror', None) or exc})")
+        return []
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _damage(doc) -> str:
+    """What makes a loaded document unusable as a run, or ``""``."""
+    if not isinstance(doc, dict):
+        return "not a JSON object"
+    benchmarks = doc.get("benchmarks")
+    if not isinstance(benchmarks, list):
+        return "no 'benchmarks' list"
+    for b in benchmarks:
+        if not isinstance(b, dict):
+            continue
+        stats = b.get("stats")
+        if stats is None:
+            continue
+        if not isinstance(stats, dict):
+            return f"{b.get('name')}: 'stats' is not an object"
+        for key in ("median", "q1", "q3"):
+            if stats.get(key) is not None and not _is_number(stats[key]):
+                return f"{b.get('name')}: stats.{key} is not a number ({stats[key]!r})"
+        data = stats.get("data")
+        if data is not None and (not isinstance(data, list) or not all(_is_number(x) for x in data)):
+            return f"{b.get('name')}: stats.data holds a value that is not a number"
+    harness = doc.get("harness")
+    if harness is not None and (not isinstance(harness, dict)
+                                or not isinstance(harness.get("not_run") or [], list)
+                                or not all(isinstance(e, dict) for e in harness.get("not_run") or [])):
+        return "its 'harness' section is damaged"
+    for key in ("machine_info", "commit_info"):
+        if doc.get(key) is not None and not isinstance(doc[key], dict):
+            return f"'{key}' is not an object"
+    return ""
+
+
 class _Logger:
     """Collects what pytest-benchmark's storage reports."""
 
@@ -209,6 +253,8 @@ def load_runs(storage: str | os.PathLike = DEFAULT_STORAGE, selectors: tuple[str
 
     root = Path(storage)
     explicit = [s for s in selectors if Path(s).is_file()]
+    if root.exists() and not root.is_dir() and len(explicit) < len(selectors or [None]):
+        raise HarnessError(f"--storage {storage} is a file, not a directory of saved runs")
     if not root.is_dir() and len(explicit) < len(selectors or [None]):
         raise HarnessError(f"no saved runs: {storage} does not exist; save runs with harness bench --save or --autosave")
     logger = _Logger()
@@ -221,8 +267,15 @@ def load_runs(storage: str | os.PathLike = DEFAULT_STORAGE, selectors: tuple[str
             raise HarnessError(str(exc)) from None
         if not found and selectors:
             raise HarnessError(f"no saved run matches {selector!r} in {storage}; see harness history for the runs")
-        files += [f for f in found if f not in files]
-    runs = [Run(Path(f).resolve(), doc) for f in files for _, doc in store.load(f)]
+        files += [f for f in found if f not in files and Path(f).is_file()]
+    runs = []
+    for f in files:
+        for _, doc in _load_each(store, f, logger):
+            problem = _damage(doc)
+            if problem:
+                logger.warning(f"skipped {f}: {problem}")
+            else:
+                runs.append(Run(Path(f).resolve(), doc))
     loaded = {r.path.resolve() for r in runs}
     for f in explicit:
         if Path(f).resolve() not in loaded:

@@ -1,27 +1,20 @@
 """``harness ab``: the same cases in two environments, alternated, with a corrected verdict per case."""
 from __future__ import annotations
 
-import os
 import sys
-import time
 
+from harness import api, options
 from harness.analysis import ab
 from harness.measure import environment
-from harness.measure import threads
-from harness.measure import measuring
 from harness.measure import runner
-from harness.analysis import stats
+from harness.measure import threads
 from harness.measure import workloads
-from harness.analysis.compare import parse_percent
-from harness.core.errors import HarnessError
-from harness.output.render import to_json, write_atomic
+from harness.output.render import to_json
 from harness.core.roles import ROLES
-from harness.cli.args import add_role_options, registry_from_args
-from harness.api import plan_bench
-from harness.cli.bench import _check_format, _check_writable
+from harness.cli.args import add_role_options
 
-PROCESSES = 24  # pairs of processes per case: the test's sample size; docs/statistics.md has the measurements
-ROUNDS_PER_PROCESS = 2  # more buys little: most of the noise of a short row is between processes
+PROCESSES = api.AB_PROCESSES
+ROUNDS_PER_PROCESS = api.AB_ROUNDS_PER_PROCESS
 
 
 def add_parser(sub, common) -> None:
@@ -73,111 +66,39 @@ def add_parser(sub, common) -> None:
 
 
 def cmd_ab(args) -> int:
-    _check_format(args.format)
-    if not 0 < args.alpha < 1:
-        raise HarnessError(f"--alpha must be between 0 and 1, got {args.alpha}")
-    if args.timeout <= 0:
-        raise HarnessError(f"--timeout must be > 0 seconds, got {args.timeout:g}")
-    threshold = parse_percent(args.threshold)
-    fail_at = parse_percent(args.fail_on_regression) if args.fail_on_regression is not None else None
-    sides = [runner.Environment("A", args.a_python, runner.parse_env(args.a_env, "--a-env")),
-             runner.Environment("B", args.b_python, runner.parse_env(args.b_env, "--b-env"))]
-    setting = threads.chosen(args.threads)
-    if setting is not None:  # the workers start with it; a side's own --x-env wins
-        for side in sides:
-            side.env.setdefault(threads.VAR, threads.target(setting))
-    if args.rounds is None:
-        args.rounds = ROUNDS_PER_PROCESS * args.processes
-    registry = registry_from_args(args)
-    load = workloads.workload_from(lambda dest: getattr(args, dest), registry=registry)
-    _check_writable(args.json)
-    _, _, planned = plan_bench(registry, load, ctx=args.ctx, **{role: getattr(args, role) for role in ROLES},
-                               all=args.all, fused=args.fused, references=not args.no_references)
-    runner.split_rounds(load.rounds, args.processes)
-    tested = sum(not skip for _, skip in planned)
-    why = stats.attainable_pairs(args.processes, args.alpha, tested)
-    if why:
-        raise HarnessError(f"{why} (--processes), or fewer rows, or a larger --alpha")
-    for side in sides:
-        side.check()
-
-    from tqdm import tqdm
-
-    jobs = args.processes * tested
-    progress = tqdm(total=jobs, file=sys.stderr, unit="case", leave=False, disable=args.quiet or not sys.stderr.isatty())
-    done: list[dict[int, measuring.Row]] = [{}, {}]
-    index = {id(case): i for i, (case, _) in enumerate(planned)}
-
-    def on_row(side, row):
-        done[side][index[id(row.case)]] = row
-
-    start, loadavg_before = time.perf_counter(), os.getloadavg()[0]
-    interrupted = False
-    try:
-        runner.run(planned, args.processes, sides, args.plugin_specs, args.strict_plugins, args.timeout,
-                   on_row=on_row, on_job=progress.update, per_case=False)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        progress.close()
-    wall, loadavg = time.perf_counter() - start, [loadavg_before, os.getloadavg()[0]]
-    both = sorted(set(done[0]) & set(done[1]))
-    pairs = ab.pair_up([done[0][i] for i in both], [done[1][i] for i in both], args.alpha, threshold,
-                       clock=args.clock)
-    machine = environment.machine_info(environment.threads_info(setting, workers=sides[0].environ()))
-    commit = environment.commit_info()
+    sides = {"a_env": runner.parse_env(args.a_env, "--a-env"), "b_env": runner.parse_env(args.b_env, "--b-env")}
+    options.check_outputs({"--json": args.json})
+    result = api.ab(args.task, args.workload, a_python=args.a_python, b_python=args.b_python, **sides,
+                    **{role: getattr(args, role) for role in ROLES}, all=args.all, fused=args.fused, ctx=args.ctx,
+                    **{name: getattr(args, name) for name in workloads.OVERRIDES}, processes=args.processes,
+                    clock=args.clock, alpha=args.alpha, threshold=args.threshold,
+                    fail_on_regression=args.fail_on_regression, timeout=args.timeout,
+                    references=not args.no_references, plugins=args.plugin_specs, strict=args.strict_plugins,
+                    progress=not args.quiet, threads=args.threads)
     if args.json:
-        settings = {"clock": args.clock, "alpha": args.alpha, "correction": "holm", "threshold": threshold, "confidence": stats.CONFIDENCE,
-                    "processes": args.processes, "rounds": load.rounds, "load_average": loadavg, "warmup": load.warmup,
-                    "test": "sign test over process pairs", "workload": load.as_dict(), "wall_s": wall,
-                    "order": "slot by slot, each worker measuring every case; per case A B B A, B first in odd slots"}
-        described = {s.name: {"python": s.python, "env": s.env} for s in sides}
-        write_atomic(args.json, to_json(ab.to_document(pairs, settings, described, machine, commit, interrupted)) + "\n")
-    print(ab.render_table(pairs, args.format))
-    found = ab.counts(pairs)
-    print(f"\n{_counted([p.a for p in pairs], planned)}: " + ", ".join(f"{n} {v}" for v, n in found.items())
-          + f"; A, B = median over the processes of each one's fastest epoch ({args.clock} clock), with its 95% CI; "
-          f"B/A = median of the {args.processes} process pairs' ratios with its distribution-free 95% CI; verdicts: sign test over the pairs, Holm-corrected "
-          f"over {sum(p.change is not None for p in pairs)} rows at family-wise alpha {args.alpha:g}, change beyond "
-          f"{threshold:.0%}; {load.rounds} rounds per side in {args.processes} processes; {wall:.1f} s")
-    for s in sides:
+        options.write_output(args.json, to_json(result.to_dict()) + "\n", "--json")
+    print(result.table(args.format))
+    print("\n" + result.summary())
+    for s in result.sides:
         print(f"{s.name}: {s.describe()}")
-    print(environment.summary(machine, commit))
-    if environment.threads_warning(machine):
-        print(environment.threads_warning(machine), file=sys.stderr)
-    busy = _busy(loadavg, args.clock)
+    print(environment.summary(result.machine, result.commit))
+    if environment.threads_warning(result.machine):
+        print(environment.threads_warning(result.machine), file=sys.stderr)
+    busy = result.busy()
     if busy:
         print(busy, file=sys.stderr)
-    if interrupted:
-        print(f"harness: interrupted; kept the {len(pairs)} cases both sides finished", file=sys.stderr)
+    if result.interrupted:
+        print(f"harness: interrupted; kept the {len(result.pairs)} cases both sides finished", file=sys.stderr)
         return 130
-    status = 1 if any(p.verdict.startswith("failed") for p in pairs) else 0
-    if fail_at is not None:
-        regressions = [p for p in pairs if p.regression(fail_at)]
-        for p in regressions:
+    status = 1 if result.failed else 0
+    if result.fail_at is not None:
+        for p in result.regressions:
             detail = "fails only in B" if p.verdict == "failed in B" else (
                 f"{p.change.ratio.estimate:.3f}× slower in B (95% CI {_ci(p)}, Holm p = {p.change.p_holm:.2g})")
             print(f"regression: {p.case.name} {detail}", file=sys.stderr)
-        status = 1 if regressions else status
+        status = 1 if result.regressions else status
     return status
 
 
-def _busy(load: list[float], clock: str) -> str:
-    """A warning when other jobs kept the machine's cores busy: the wall clock then loses most of its power
-    (docs/statistics.md measures how much); empty otherwise."""
-    cores = os.cpu_count() or 1
-    if max(load) <= cores or clock == "cpu":
-        return ""
-    return (f"harness: note: the machine was busy (load average {load[0]:.1f} -> {load[1]:.1f} on {cores} cores, this "
-            "run included); wall-clock verdicts lose power under load: read the intervals, repeat on a quieter "
-            "machine, or judge CPU time (--clock cpu)")
-
-
-def _ci(p: ab.Pair) -> str:
+def _ci(p) -> str:
     return f"{p.change.ratio.ci.low:.3f}–{p.change.ratio.ci.high:.3f}"
-
-
-def _counted(done, planned) -> str:
-    refs = sum(bool(case.reference) for case, _ in planned)
-    text = f"{len(done)} of {len(planned)} rows ({len(planned) - refs} combinations"
-    return text + (f" + {refs} references)" if refs else ")")

@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
-from tabulate import tabulate_formats
-
-from harness import api
+from harness import api, options
 from harness.output import breakdown
 from harness.analysis import compare
 from harness.core import context
@@ -18,7 +15,6 @@ from harness.measure import planning
 from harness.measure import workloads
 from harness.core.errors import HarnessError
 from harness.tasks import DEFAULT_TASK
-from harness.output.render import table
 from harness.core.roles import ROLES
 from harness.cli.args import add_algorithm_option, add_role_options, registry_from_args
 from harness.cli import distributed
@@ -60,11 +56,11 @@ def add_parser(sub, common) -> None:
     p.add_argument("--interleave", action="store_true",
                    help="time round r of every row before round r+1 (round robin), so drifting machine load hits "
                    "all rows alike; every row's setup stays in memory to the end")
-    p.add_argument("--processes", type=int, default=PROCESSES, metavar="K",
+    p.add_argument("--processes", type=int, metavar="K",
                    help="spread each row's rounds over K fresh worker processes, run slot by slot across rows "
-                   "(0: all in this process; default %(default)s)")
-    p.add_argument("--worker-timeout", type=float, default=600.0, metavar="S",
-                   help="with --processes: seconds a worker may take before it is killed (default %(default)g)")
+                   f"(0: all in this process; default {PROCESSES})")
+    p.add_argument("--worker-timeout", type=float, metavar="S",
+                   help="with --processes: seconds a worker may take before it is killed (default 600)")
     p.add_argument("--no-references", action="store_true",
                    help="leave out the NumPy (speed of light) and PyTorch eager reference rows")
     p.add_argument("--threads", type=threads.argument, metavar="N|auto|mxnet", help=threads.HELP)
@@ -87,37 +83,36 @@ def add_parser(sub, common) -> None:
     p.set_defaults(func=cmd_compare)
 
 
-def _check_format(fmt: str) -> None:
-    if fmt not in tabulate_formats:
-        raise HarnessError(f"unknown --format {fmt!r}; valid: {', '.join(sorted(tabulate_formats))}")
+DIST = ("workers", "repeat", "servers", "kvstore", "placement", "timeout", "deadline", "host", "port", "hosts")
 
 
 def cmd_bench(args) -> int:
-    _check_format(args.format)
+    save = args.save is not None or args.autosave
+    if args.save:
+        history.check_name(args.save)
+    outputs = {"--json": args.json, "--csv": args.csv, "--plot": args.plot, "--breakdown": args.breakdown}
+    options.check_outputs(outputs, storage=args.storage)
+    if save:
+        options.check_writable(str(Path(args.storage) / history.machine_id() / "run.json"), "--storage")
     registry = registry_from_args(args)
-    load = workloads.workload_from(lambda dest: getattr(args, dest), registry=registry)
-    if args.workers is not None:
-        return distributed.cmd_bench(args, registry, load)
     if args.overhead:
+        load = workloads.workload_from(lambda dest: getattr(args, dest), registry=registry)
         return _overhead(registry, load, planning.parse_ctxs(args.ctx))
     if args.columns:  # an unknown column fails before any work (the ratio columns exist once references ran)
         from harness.output import bench_table
 
         bench_table.check_columns(args.columns)
-    for path in (args.json, args.csv, args.plot, args.breakdown):
-        _check_writable(path)
-    save = args.save is not None or args.autosave
-    if args.save:
-        history.check_name(args.save)
-    if save:
-        _check_writable(str(Path(args.storage) / history.machine_id() / "run.json"))
-    result = api.bench(load.task, load.name, **{role: getattr(args, role) for role in ROLES},
+    result = api.bench(args.task, args.workload, **{role: getattr(args, role) for role in ROLES},
                        algorithm=args.algorithm, all=args.all,
                        fused=args.fused, ctx=args.ctx, references=not args.no_references, interleave=args.interleave,
-                       processes=args.processes, worker_timeout=args.worker_timeout,
+                       processes=args.processes or 0, worker_timeout=args.worker_timeout,
                        breakdown=args.breakdown is not None, progress=not args.quiet, registry=registry,
                        plugins=args.plugin_specs, strict=args.strict_plugins, threads=threads.chosen(args.threads),
-                       **{name: getattr(args, name) for name in workloads.OVERRIDES})
+                       **{name: getattr(args, name) for name in workloads.OVERRIDES},
+                       **{name: getattr(args, name) for name in DIST})
+    if args.workers is not None:
+        result.write(json=args.json, csv=args.csv)
+        return distributed.print_scaling(result, args.format)
     result.write(json=args.json, csv=args.csv, plot=args.plot, breakdown_png=args.breakdown or None)
     saved = result.save(args.storage, args.save or None) if save and result.rows_ else None
     print(result.table(args.format, columns=args.columns, wide=args.wide))
@@ -143,21 +138,6 @@ def cmd_bench(args) -> int:
     return 1 if result.failed else 0
 
 
-def _check_writable(path: str | None) -> None:
-    """Fail before a long run, not after it, when an output cannot be written."""
-    if not path:
-        return
-    target = Path(path)
-    if target.is_dir():
-        raise HarnessError(f"cannot write {path}: it is a directory")
-    try:  # the real test: a file can be created where the output will go
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=target.parent):
-            pass
-    except OSError as exc:
-        raise HarnessError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
 def _overhead(registry, load, ctxs) -> int:
     from harness.measure.overhead import describe, describe_counts, measure_overhead
 
@@ -173,50 +153,19 @@ def _overhead(registry, load, ctxs) -> int:
     return 0
 
 
-def _ci_ms(ci) -> str:
-    return f"{ci.low * 1e3:.4g}–{ci.high * 1e3:.4g}" + ("*" if ci.level < 0.95 - 1e-9 else "")
-
-
 def cmd_compare(args) -> int:
-    _check_format(args.format)
-    threshold = compare.parse_percent(args.threshold)
-    fail_at = compare.parse_percent(args.fail_on_regression) if args.fail_on_regression is not None else None
-    if not 0 < args.alpha < 1:
-        raise HarnessError(f"--alpha must be between 0 and 1, got {args.alpha}")
-    old, new = compare.load(args.old), compare.load(args.new)
-    results = compare.compare_runs(old, new, alpha=args.alpha, threshold=threshold)
-    rows = [
-        {
-            "benchmark": c.name,
-            "old median (ms)": c.old_median * 1e3 if c.old_median is not None else "",
-            "old 95% CI": _ci_ms(c.medians_ci[0]) if c.medians_ci else "",
-            "new median (ms)": c.new_median * 1e3 if c.new_median is not None else "",
-            "new 95% CI": _ci_ms(c.medians_ci[1]) if c.medians_ci else "",
-            "new/old": c.ratio if c.ratio is not None else "",
-            "new/old 95% CI": f"{c.ratio_ci.low:.3f}–{c.ratio_ci.high:.3f}" + ("*" if c.ratio_ci.level < 0.95 - 1e-9 else "")
-            if c.ratio_ci else "",
-            "p (Mann–Whitney U)": c.p_value if c.p_value is not None else "",
-            "p (Holm)": c.p_holm if c.p_holm is not None else "",
-            "verdict": c.verdict,
-        }
-        for c in results
-    ]
-    print(table(rows, list(rows[0]) if rows else ["benchmark"], tablefmt=args.format, floatfmt=".4g"))
-    counts = {v: sum(c.verdict == v for c in results) for v in ("slower", "faster", "same", "failed", "added", "removed")}
-    tested = sum(c.p_value is not None for c in results)
-    print("\n" + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-          + f"; significant at Holm-adjusted p < {args.alpha:g} over {tested} benchmarks with a change beyond "
-          f"{threshold:.0%}; new/old = Hodges–Lehmann ratio with its exact 95% CI (* = too few rounds for 95%)")
-    sizes = [(len(old[c.name]["data"]), len(new[c.name]["data"])) for c in results if c.p_value is not None]
-    unreachable = [why for why in (compare.stats.attainable(n, m, args.alpha, tested) for n, m in sizes) if why]
+    result = api.compare(args.old, args.new, threshold=args.threshold, alpha=args.alpha,
+                         fail_on_regression=args.fail_on_regression)
+    print(result.table(args.format))
+    print("\n" + result.summary())
+    unreachable = result.unreachable()
     if unreachable:
-        print(f"warning: no benchmark can be called changed: {unreachable[0]}; use more --rounds", file=sys.stderr)
+        print(f"warning: no benchmark can be called changed: {unreachable}; use more --rounds", file=sys.stderr)
     print("note: two separate runs drift apart on a shared machine; `harness ab` alternates both sides in one session",
           file=sys.stderr)
-    if fail_at is None:
+    if result.fail_at is None:
         return 0
-    regressions = [c for c in results if c.regression(args.alpha, fail_at)]
-    for c in regressions:
+    for c in result.regressions:
         detail = "now fails" if c.verdict == "failed" else f"{c.ratio:.2f}× slower (p = {c.p_value:.2g}, Holm p = {c.p_holm:.2g})"
         print(f"regression: {c.name} {detail}", file=sys.stderr)
-    return 1 if regressions else 0
+    return 1 if result.regressions else 0

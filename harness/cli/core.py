@@ -8,7 +8,7 @@ from harness.core.errors import HarnessError
 from harness.tasks import DEFAULT_TASK, reference
 from harness.output.render import table, to_json
 from harness.core.roles import ROLES
-from harness.cli.args import add_algorithm_option, add_role_options, add_task_options, registry_from_args, settings_from_args, task_from_args, task_options
+from harness.cli.args import add_algorithm_option, add_role_options, add_task_options, registry_from_args, task_options
 from harness.cli import distributed
 from harness.cli import newplugin
 
@@ -71,22 +71,13 @@ def add_parser(sub, common) -> None:
 
 
 def cmd_plugins(args) -> int:
-    listing = api.plugins(args.plugin_specs, args.strict_plugins)
+    listing = api.plugins(args.plugin_specs, args.strict_plugins, hook=args.hook)
     registry = listing.registry
-    infos = list(registry.plugins.values())
     skipped = registry.skipped
-    if args.hook:
-        known = sorted(n for n in dir(registry.pm.hook) if not n.startswith("_"))
-        hook = args.hook if args.hook in known else f"register_{args.hook}"  # the table's short names work too
-        if hook not in known:
-            raise HarnessError(f"unknown hook {args.hook!r}; hooks: {', '.join(known)}")
-        infos = [i for i in infos if hook in i.hooks]
     if args.json:
-        doc = listing.to_dict()
-        doc["plugins"] = [i.as_dict() for i in infos]  # --hook narrows the list
-        print(to_json(doc))
+        print(listing.to_json())
         return 0
-    rows = [listing.row(info) for info in infos]
+    rows = listing.rows()
     columns = [c for c in listing.columns if c != api.FUSED_COLUMN or any(r[c] for r in rows)]  # fused only if any
     print(table(rows, columns))
     print("components by task: harness tasks")
@@ -153,17 +144,21 @@ def cmd_algorithms(args) -> int:
 
 
 def cmd_run(args) -> int:
-    if args.workers is not None:
-        registry = registry_from_args(args)
-        task = task_from_args(registry, args)
-        return distributed.cmd_run(args, registry, task, settings_from_args(args, task))
+    dist = {name: getattr(args, name) for name in ("workers", "servers", "kvstore", "placement", "timeout",
+                                                   "deadline", "host", "port", "hosts", "write_spec")}
     run = api.run(*(getattr(args, role) for role in ROLES), algorithm=args.algorithm, divisor=args.divisor,
                   fused=args.fused, task=args.task, ctx=args.ctx,
                   epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, plugins=args.plugin_specs,
-                  strict=args.strict_plugins, echo=not args.json, **task_options(args))
+                  strict=args.strict_plugins, echo=not args.json,
+                  **task_options(args), **dist)
+    if args.workers is not None:
+        return distributed.print_run(run, args.json)
     result, combo, task = run.result, run.result.combination, run.result.task
     if args.json:
         print(run.to_json())
+    if run.interrupted:
+        print(f"harness: interrupted after {len(result.epochs)} finished epochs", file=sys.stderr)
+        return 130
     if run.diverged:
         print(f"harness: error: {combo.label} diverged at epoch {result.diverged_at} (loss not finite); try a smaller --lr",
               file=sys.stderr)

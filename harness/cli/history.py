@@ -1,14 +1,10 @@
 """``harness history`` and ``harness report``: saved runs over time, as tables and as one HTML file."""
 from __future__ import annotations
 
-import json
-
-from tabulate import tabulate_formats
-
+from harness import api
 from harness.analysis import history
-from harness.analysis.compare import ALPHA, parse_percent
-from harness.core.errors import HarnessError
-from harness.output.render import table, write_atomic
+from harness.analysis.compare import ALPHA
+from harness.output.render import table
 from harness.analysis.changepoints import THRESHOLD
 
 
@@ -53,38 +49,28 @@ def _add_selection(p) -> None:
                    help="Mann–Whitney U significance level for a step (default %(default)s)")
 
 
-def _load(args):
-    if not 0 < args.alpha < 1:
-        raise HarnessError(f"--alpha must be between 0 and 1, got {args.alpha}")
-    threshold = parse_percent(args.threshold)
-    runs = history.load_runs(args.storage, args.runs)
-    return runs, history.build_series(runs, threshold=threshold, alpha=args.alpha), threshold
-
-
-def _method(threshold: float, alpha: float) -> str:
-    return (f"piecewise-constant fit of each case's medians, steps under {threshold:.0%} merged, "
-            f"each step tested with Mann–Whitney U on the rounds either side (p < {alpha:g})")
+def _history(args) -> api.History:
+    return api.history(args.runs, storage=args.storage, threshold=args.threshold, alpha=args.alpha)
 
 
 def cmd_history(args) -> int:
-    if args.format not in tabulate_formats:
-        raise HarnessError(f"unknown --format {args.format!r}; valid: {', '.join(sorted(tabulate_formats))}")
-    runs, series, threshold = _load(args)
+    found = _history(args)
+    runs, series, method = found.runs, found.series, found.method()
     if args.case:
-        for s in history.find_case(series, args.case):
+        for s in found.case(args.case):
             _trend(runs, s, args.format)
-        print("\n" + _method(threshold, args.alpha))
+        print("\n" + method)
         return 0
     print(table(run_rows(runs), RUN_COLUMNS, tablefmt=args.format))
     print(f"\n{len(runs)} runs, {len(series)} series (case × environment); environments:")
     envs = {r.env_id: r.env for r in runs}
     print(table([{"env": k, **_env_columns(v)} for k, v in envs.items()], ["env", *ENV_COLUMNS], tablefmt=args.format))
-    found = [(s, step) for s in series for step in s.detection.steps]
-    if not found:
-        print(f"\nno changes: {_method(threshold, args.alpha)}")
+    steps = [(s, step) for s in series for step in s.detection.steps]
+    if not steps:
+        print(f"\nno changes: {method}")
         return 0
-    print("\nsteps (" + _method(threshold, args.alpha) + "):")
-    print(table([_step_row(runs, s, step) for s, step in found], STEP_COLUMNS, tablefmt=args.format, floatfmt=".3g"))
+    print("\nsteps (" + method + "):")
+    print(table([_step_row(runs, s, step) for s, step in steps], STEP_COLUMNS, tablefmt=args.format, floatfmt=".3g"))
     return 0
 
 
@@ -159,28 +145,7 @@ def _trend(runs, s: history.Series, tablefmt: str) -> None:
 
 
 def cmd_report(args) -> int:
-    from harness.output import html_report
-
-    runs, series, threshold = _load(args)
-    verify = [_read_verify(path) for path in args.verify]
-    data = html_report.payload(runs, series, verify, args.title, _method(threshold, args.alpha), alpha=args.alpha,
-                               threshold=threshold)
-    try:
-        write_atomic(args.output, html_report.page(data))
-    except OSError as exc:
-        raise HarnessError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-    print(f"wrote {args.output}: {len(runs)} runs, {len(series)} cases; {data['headline']}")
+    found = api.report(args.runs, output=args.output, storage=args.storage, threshold=args.threshold,
+                       alpha=args.alpha, verify=args.verify, title=args.title)
+    print(f"wrote {args.output}: {len(found.runs)} runs, {len(found.series)} cases; {found.headline}")
     return 0
-
-
-def _read_verify(path: str) -> dict:
-    try:
-        with open(path, encoding="utf8") as fh:
-            doc = json.load(fh)
-    except OSError as exc:
-        raise HarnessError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"{path} is not valid JSON ({exc}); expected harness verify --json output") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list) or "ok" not in doc:
-        raise HarnessError(f"{path} is not harness verify --json output (no 'ok' and 'rows')")
-    return {"path": path, **doc}

@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
+from harness import options
 from harness.core.errors import HarnessError
 from harness.core.roles import ROLE_HOOKS, ROLES
 from harness.cli.args import registry_from_args
@@ -86,10 +87,11 @@ def cmd_new_plugin(args) -> int:
     target = Path(args.dir) / ("harness-" + args.name.replace("_", "-"))
     if target.exists():
         raise HarnessError(f"{target} already exists; remove it or choose another --dir")
+    if Path(args.dir).exists() and not Path(args.dir).is_dir():
+        raise HarnessError(f"--dir {args.dir} is a file, not a directory")
+    options.check_writable(target / "setup.cfg", "--dir")  # read-only or unreachable: before any file
     for rel, text in files.items():
-        path = target / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        options.write_output(target / rel, text)
     print(f"created {target}/ with {', '.join(sorted(files))}")
     spec = str(target) if target.is_absolute() else f"./{target}"  # pip reads a bare name as a project on the index
     print(f"next: pip install -e '{spec}[test]' && (cd {spec} && pytest)")

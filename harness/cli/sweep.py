@@ -3,27 +3,11 @@ from __future__ import annotations
 
 import sys
 
-from harness.core import context
-from harness.core.errors import HarnessError
+from harness import api, options
+from harness.output.render import to_json
+from harness.core.roles import ROLES
 from harness.tasks import DEFAULT_TASK
-from harness.output.render import table, to_json, write_atomic
-from harness.core.roles import ROLES, Combination, role_columns
-from harness.measure.sweep import points, measure_point, summarize
-from harness.output.sweep import render_png
-from harness.cli.args import add_role_options, add_task_choice, registry_from_args
-
-
-def _ints(flag: str):
-    def parse(text: str) -> list[int]:
-        try:
-            values = [int(v) for v in text.split(",") if v.strip()]
-        except ValueError:
-            values = []
-        if not values or min(values) <= 0:
-            raise HarnessError(f"{flag} takes a comma-separated list of positive integers, got {text!r}")
-        return sorted(set(values))
-
-    return parse
+from harness.cli.args import add_role_options, add_task_choice
 
 
 def add_parser(sub, common) -> None:
@@ -45,63 +29,28 @@ def add_parser(sub, common) -> None:
     p.set_defaults(func=cmd_sweep)
 
 
-def _combos(registry, args) -> list[Combination]:
-    # default: each plugin that provides every role, on its own
-    return registry.choose(args.task, {role: getattr(args, role) for role in ROLES}, scope="own")
-
-
 def cmd_sweep(args) -> int:
-    sized = args.task == DEFAULT_TASK or args.dataset == "synthetic"
-    ns = _ints("--num-examples")(args.num_examples or "1000,4000,16000") if sized or args.num_examples else [None]
-    ds = _ints("--num-inputs")(args.num_inputs or "2") if args.task == DEFAULT_TASK or args.num_inputs else [None]
-    bs = _ints("--batch-size")(args.batch_size)
-    if args.rounds <= 0 or args.warmup < 0:
-        raise HarnessError(f"--rounds must be >= 1 and --warmup >= 0, got {args.rounds} and {args.warmup}")
-    if args.lr is not None and not args.lr > 0:
-        raise HarnessError(f"--lr must be a positive number, got {args.lr}")
-    registry = registry_from_args(args)
-    ctx = context.resolve(args.ctx)
-    grid = points(_combos(registry, args), ns, ds, bs)
-    rows = []
-    try:
-        for i, point in enumerate(grid, 1):
-            print(f"[{i}/{len(grid)}] {point.combo.label} N={point.num_examples} D={point.num_inputs} B={point.batch_size}", file=sys.stderr, flush=True)
-            rows.append(measure_point(registry, point, ctx, args.rounds, args.warmup, args.lr, args.seed, args.task,
-                                      dataset=args.dataset, data_dir=args.data_dir))
-    except KeyboardInterrupt:
-        print(f"harness: interrupted; reporting the {len(rows)} points finished", file=sys.stderr)
-        _report(args, rows)
-        return 130
-    return _report(args, rows)
+    options.check_outputs({"--json": args.json, "--plot": args.plot})
 
+    def announce(i, total, point):
+        print(f"[{i}/{total}] {point.combo.label} N={point.num_examples} D={point.num_inputs} B={point.batch_size}",
+              file=sys.stderr, flush=True)
 
-def _report(args, rows) -> int:
-    shown = [
-        {**role_columns(r["combo"]), "N": r["N"], "D": r["D"], "B": r["B"], "epoch s": r.get("epoch_s"), "µs/step": r.get("step_us"), "µs/sample": r.get("sample_us"), "error": r["error"]}
-        for r in rows
-    ]
-    print(table(shown, [*ROLES, "N", "D", "B", "epoch s", "µs/step", "µs/sample", "error"], tablefmt=args.format, floatfmt=".4g"))
-    fits = summarize(rows)
-    if fits:
+    result = api.sweep(args.task, **{role: getattr(args, role) for role in ROLES}, num_examples=args.num_examples,
+                       num_inputs=args.num_inputs, batch_size=args.batch_size, ctx=args.ctx, rounds=args.rounds,
+                       warmup=args.warmup, lr=args.lr, seed=args.seed, dataset=args.dataset, data_dir=args.data_dir,
+                       plugins=args.plugin_specs, strict=args.strict_plugins, on_point=announce)
+    if result.interrupted:
+        print(f"harness: interrupted; reporting the {len(result.points)} points finished", file=sys.stderr)
+    print(result.table(args.format))
+    if result.fits:
         print()
-        fit_rows = [
-            {
-                "combination": f["combo"].label,
-                "fit": f["fit"],
-                "at": f"D={f['D']} B={f['B']}" if f["B"] is not None else f"N={f['N']} D={f['D']}",
-                "slope": f["slope"],
-                "R²": f["r2"],
-                "per-sample cost stops falling at B": f["knee_B"],
-            }
-            for f in fits
-        ]
-        print(table(fit_rows, ["combination", "fit", "at", "slope", "R²", "per-sample cost stops falling at B"], tablefmt=args.format, floatfmt=".3f"))
+        print(result.fit_table(args.format))
     if args.json:
-        doc = {
-            "points": [{**r, "combo": r["combo"].as_dict()} for r in rows],
-            "fits": [{**f, "combo": f["combo"].as_dict()} for f in fits],
-        }
-        write_atomic(args.json, to_json(doc))
-    if args.plot and any(not r["error"] for r in rows):
-        write_atomic(args.plot, render_png(rows))
-    return 1 if any(r["error"] for r in rows) else 0
+        options.write_output(args.json, to_json(result.to_dict()), "--json")
+    png = result.png() if args.plot else None
+    if png is not None:
+        options.write_output(args.plot, png, "--plot")
+    if result.interrupted:
+        return 130
+    return 1 if result.failed else 0

@@ -92,8 +92,8 @@ def _register_components(registry: Registry, strict: bool, trace: bool) -> None:
                 if strict:
                     raise
                 _skip(registry, pname, str(exc))
-            except Exception as exc:  # a plugin's own bug: name it, keep going
-                msg = f"plugin {pname!r} failed in {hookname}: {type(exc).__name__}: {exc}"
+            except (Exception, SystemExit) as exc:  # a plugin's own bug (or exit): name it, keep going
+                msg = f"plugin {pname!r} failed in {hookname}: {_one_line(exc)}"
                 if strict:
                     raise PluginError(msg) from exc
                 _skip(registry, pname, msg)
@@ -223,13 +223,17 @@ def load(
         warnings.warn(f"skipped plugin {info.name!r}: {reason}", PluginWarning, stacklevel=3)
         registry.skipped.append(Skipped(info.name, reason, info.source))
 
+    seen: set[str] = set()  # every plugin name met, loaded or blocked
+
     def add(loader: Callable, info: PluginInfo) -> None:
         name = info.name
+        seen.add(name)
         if name in blocked or pm.get_plugin(name) is not None or pm.is_blocked(name):
             return
+        seen.add(name)
         try:
             plugin = loader()
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # SystemExit: a plugin that exits at import is a broken plugin
             fail(info, f"import of {info.module!r} failed: {_one_line(exc)}")
             return
         try:
@@ -274,13 +278,14 @@ def load(
                 if strict:
                     raise PluginError(msg)
                 warnings.warn(msg, PluginWarning, stacklevel=2)
-        seen = set()
+        listed = set()
         for ep in sorted(eps, key=lambda e: e.name):
+            seen.add(ep.name)
             if only is not None and ep.name not in only:
                 continue
-            if ep.name in seen:
+            if ep.name in listed:
                 continue
-            seen.add(ep.name)
+            listed.add(ep.name)
             dist = getattr(ep, "dist", None)
             builtin = dist is not None and dist.metadata["Name"] == BUILTIN_DISTRIBUTION
             info = PluginInfo(
@@ -300,8 +305,33 @@ def load(
             name = getattr(item, "__name__", None) or repr(item)
             add(lambda o=item: o, PluginInfo(name, "-p", name))
 
+    unknown = sorted(blocked - seen)
+    if unknown:
+        msg = (f"-p no:{', -p no:'.join(unknown)} blocks nothing: no plugin is named {', '.join(map(repr, unknown))}; "
+               f"plugins: {', '.join(sorted(seen)) or 'none'}")
+        if strict:
+            raise PluginError(msg)
+        warnings.warn(msg, PluginWarning, stacklevel=2)
     _register_components(registry, strict, trace)
+    _check_tasks(registry, strict)
     return registry
+
+
+def _check_tasks(registry: Registry, strict: bool) -> None:
+    """A component registered for a task no plugin provides is a warning (an error under ``strict``): a typo
+    in ``tasks=`` would otherwise leave it unusable without a word."""
+    known = set(registry.tasks) | {t for (kind, t) in registry.conflicts if kind == "task"}
+    entries = [c for table in registry.components.values() for c in table.values()] + list(registry.fused.values())
+    for entry in entries:
+        missing = sorted(t for t in entry.factories if t != "*" and t not in known)
+        if not missing:
+            continue
+        kind = "fused step" if entry.role == "fused" else entry.role
+        msg = (f"plugin {entry.plugin!r} registered {kind} {getattr(entry, 'label', entry.name)!r} for task "
+               f"{', '.join(map(repr, missing))}, which no plugin provides; tasks: {', '.join(sorted(known))}")
+        if strict:
+            raise PluginError(msg)
+        warnings.warn(msg, PluginWarning, stacklevel=3)
 
 
 def _one_line(exc: BaseException) -> str:

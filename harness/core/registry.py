@@ -244,10 +244,7 @@ class Registry:
         name = name or self.default_task
         entry = self.tasks.get(name)
         if entry is None:
-            clash = self.conflicts.get(("task", name))
-            if clash:
-                owners = " and ".join(repr(p) for p in clash)
-                raise HarnessError(f"ambiguous task {name!r}: registered by plugins {owners}; block one with -p no:NAME")
+            self._check_ambiguous("task", name)
             raise HarnessError(f"unknown task {name!r}; available: {', '.join(self.task_names()) or 'none'}")
         given = {k: v for k, v in options.items() if v is not None}
         takes = entry.options()
@@ -257,6 +254,14 @@ class Registry:
             valid = ", ".join("--" + k.replace("_", "-") for k in takes) or "none"
             raise HarnessError(f"task {name!r} does not take {flags}; its options: {valid}")
         return entry.factory(**given)
+
+    def _check_ambiguous(self, kind: str, name: str) -> None:
+        """The error for a name two plugins registered (neither is selectable)."""
+        clash = self.conflicts.get((kind, name))
+        if clash:
+            owners = " and ".join(repr(p) for p in clash)
+            what = "fused step" if kind == "fused" else kind
+            raise HarnessError(f"ambiguous {what} {name!r}: registered by plugins {owners}; block one with -p no:NAME")
 
     def check_supports(self, combo: Combination, task: str) -> None:
         """Every component of ``combo`` supports ``task``, else one error naming the tasks it supports."""
@@ -273,12 +278,7 @@ class Registry:
                     f"{PLURALS[role]} for {task}: {others}"
                 )
             return found
-        clash = self.conflicts.get((role, name))
-        if clash:
-            owners = " and ".join(repr(p) for p in clash)
-            raise HarnessError(
-                f"ambiguous {role} {name!r}: registered by plugins {owners}; block one with -p no:NAME"
-            )
+        self._check_ambiguous(role, name)
         available = ", ".join(self.names(role)) or "none"
         info = self.plugins.get(name)
         if info is not None:
@@ -309,10 +309,7 @@ class Registry:
                 raise HarnessError(f"fused step {found.label!r} does not support task {task!r}; it supports: {found.describe_tasks()}")
             return found.for_task(task)
         label = "/".join(combo.fused_key)
-        clash = self.conflicts.get(("fused", label))
-        if clash:
-            owners = " and ".join(repr(p) for p in clash)
-            raise HarnessError(f"ambiguous fused step {label!r}: registered by plugins {owners}; block one with -p no:NAME")
+        self._check_ambiguous("fused", label)
         named = ", ".join(f"{role} {name!r}" for role, name in zip(FUSED_ROLES, combo.fused_key))
         available = ", ".join(step.label for step in self.fused_steps()) or "none"
         raise HarnessError(f"no fused step for {named}; fused steps exist for: {available}")

@@ -69,6 +69,25 @@ class Job:
             raise HarnessError(f"--port must be between 1 and 65535, got {self.port}")
 
 
+def check_host(host: str) -> None:
+    """The scheduler runs on this machine and binds ``host``: an unresolvable name or an address of
+    another machine is a one-line error before any process starts."""
+    try:
+        infos = socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise HarnessError(f"--host {host!r} cannot be resolved ({getattr(exc, 'strerror', None) or exc}); "
+                           "give an address of this machine, e.g. 127.0.0.1") from None
+    address = infos[0][4][0]
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((address, 0))
+        except OSError as exc:
+            shown = host if address == host else f"{host} ({address})"
+            raise HarnessError(f"--host {shown} is not an address of this machine ({exc.strerror}); "
+                               "the scheduler runs here and binds it: give one of this machine's addresses, "
+                               "e.g. 127.0.0.1") from None
+
+
 @dataclass
 class Proc:
     """One process of the job, as the supervisor sees it."""
@@ -246,6 +265,7 @@ def launch(job: Job, on_event=None, ports=None) -> JobResult:
     ``result``) as it arrives.  ``ports``: candidate scheduler ports tried first (tests).
     """
     job.check()
+    check_host(job.host)
     with _sigterm_as_interrupt():
         return _launch(job, on_event, ports)
 
@@ -258,6 +278,8 @@ def _sigterm_as_interrupt():
         return
 
     def interrupt(signum, frame):
+        if callable(previous):  # the CLI's own handler: it remembers which signal it was
+            previous(signum, frame)
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)
@@ -397,6 +419,7 @@ def _handle(proc: Proc, kind: str, line: str | None, on_event, timings: dict, t0
     elif kind == "result":
         proc.result = event
     elif kind == "error":
-        raise _Fault(f"{proc.name} raised {event['error']}", proc)
+        verb = "" if event["error"].startswith("diverged") else " raised"
+        raise _Fault(f"{proc.name}{verb} {event['error']}", proc)
     if on_event is not None:
         on_event(proc, event)

@@ -14,6 +14,7 @@ training), ``epoch`` and ``result``; anything else on stdout is a plugin's own p
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
@@ -74,6 +75,7 @@ def run(spec: dict) -> None:
     import mxnet as mx
 
     from harness.core import context
+    from harness.core.errors import Diverged
     from harness.distributed.exchange import attach, check_placement, optimizer_options
     from harness.core.task import seed_everything
     from harness.core.timing import synced_clock
@@ -103,8 +105,11 @@ def run(spec: dict) -> None:
         start = synced_clock()
         session.run_epoch()
         seconds = synced_clock() - start
+        metrics = session.metrics()
         emit("epoch", rank=rank, epoch=epoch, seconds=seconds, exchange_seconds=exchange.seconds,
-             steps=exchange.steps, **session.metrics())
+             steps=exchange.steps, **metrics)
+        if not math.isfinite(metrics["loss"]):  # as a local run does: a broken run is never reported as fine
+            raise Diverged(epoch, None)
     arrays = session.arrays()
     emit("result", rank=rank, num_workers=num_workers, placement=exchange.placement, update=exchange.describe(),
          shard_examples=exchange.shard_examples, params=task.param_summary(arrays),
@@ -122,8 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(spec)
     except BaseException as exc:  # noqa: B902  (Ctrl-C too: no rank may linger)
-        traceback.print_exc()
-        emit("error", error=f"{type(exc).__name__}: {exc}".replace("\n", " "))
+        from harness.core.errors import Diverged
+
+        if isinstance(exc, Diverged):
+            emit("error", error=f"{exc} (loss not finite); try a smaller --lr")
+        else:
+            traceback.print_exc()
+            emit("error", error=f"{type(exc).__name__}: {exc}".replace("\n", " "))
         sys.stderr.flush()
         # now, not via the interpreter's exit: the kvstore's destructor waits at a barrier for every rank
         os._exit(1)

@@ -49,10 +49,21 @@ class Environment:
             done = subprocess.run([self.python, "-c", "import mxnet, harness.measure.worker"], capture_output=True, text=True,
                                   env=self.environ(), timeout=60)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise HarnessError(f"cannot run {self.python}: {exc}") from None
+            raise HarnessError(f"{self._side}cannot run {self.python}: {getattr(exc, 'strerror', None) or exc}") from None
         if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise HarnessError(f"{self.python} cannot run the harness worker ({last}); install mxnet-harness in that environment")
+            lines = [line.strip() for line in done.stderr.strip().splitlines() if line.strip()] or ["no output"]
+            last = ([line for line in lines if "Error" in line] or lines)[-1]  # the cause, not a trailing frame
+            if self.env:
+                flag = f"--{self.name.lower()}-env" if self.name else "the environment"
+                given = ", ".join(f"{k}={v}" for k, v in sorted(self.env.items()))
+                raise HarnessError(f"{self._side}{self.python} with {given} cannot run the harness worker ({last}); "
+                                   f"check {flag}, or install mxnet-harness in that environment")
+            raise HarnessError(f"{self._side}{self.python} cannot run the harness worker ({last}); install "
+                               "mxnet-harness in that environment")
+
+    @property
+    def _side(self) -> str:
+        return f"side {self.name}: " if self.name else ""
 
     def environ(self) -> dict:
         # a None value removes the variable (``--threads mxnet`` unsets OMP_NUM_THREADS)

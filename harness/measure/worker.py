@@ -48,9 +48,9 @@ def case_from_dict(data: dict):
 
 
 def _say(message: dict) -> None:
-    from harness.output.render import _finite
+    from harness.output.render import finite
 
-    sys.stdout.write("\n" + MARK + json.dumps(_finite(message)) + "\n")
+    sys.stdout.write("\n" + MARK + json.dumps(finite(message)) + "\n")
     sys.stdout.flush()
 
 

@@ -18,16 +18,17 @@ def table(rows: list[dict], headers: list[str], tablefmt: str = "simple", floatf
 
 def to_json(obj) -> str:
     """JSON with NaN/inf written as ``null`` so any reader can parse it."""
-    return json.dumps(_finite(obj), indent=2, sort_keys=False)
+    return json.dumps(finite(obj), indent=2, sort_keys=False)
 
 
-def _finite(obj):
+def finite(obj):
+    """``obj`` with NaN and infinities as ``None`` (JSON has no such numbers)."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: finite(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [finite(v) for v in obj]
     return obj
 
 

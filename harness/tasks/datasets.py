@@ -308,6 +308,8 @@ def load(name: str, data_dir: str | None = None, num_examples: int | None = None
     ``num_examples`` is the synthetic training-set size (default 60,000), or for a real data set the first that
     many training examples (default all); ``seed`` draws the synthetic images (real splits are fixed).
     """
+    if data_dir is not None and name != "fashion-mnist":
+        raise HarnessError(f"--data-dir is where fashion-mnist's files are; --dataset {name} reads none (drop it)")
     if name == "digits":
         return _first(load_digits(), num_examples)
     if name == "fashion-mnist":
