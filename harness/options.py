@@ -102,7 +102,8 @@ MAX_SEED = 2**32 - 1
 
 #: Every option by its Python name; the same name means the same thing in every command.
 OPTIONS: dict[str, Opt] = {
-    "epochs": POSITIVE, "batch_size": POSITIVE, "num_examples": POSITIVE, "num_inputs": POSITIVE,
+    # batch_size: its range (1..N) depends on the task, so Settings.check says it with N
+    "epochs": POSITIVE, "batch_size": Opt(int), "num_examples": POSITIVE, "num_inputs": POSITIVE,
     "lr": Opt(float, "a positive finite number", lambda v: v > 0),
     "seed": Opt(int, f"an integer from 0 to {MAX_SEED}", lambda v: 0 <= v <= MAX_SEED),
     "rounds": POSITIVE, "warmup": COUNT,
@@ -203,9 +204,9 @@ def check_writable(path, what: str = "") -> None:
     if not path:
         return
     target = Path(path)
-    label = f"{what} {path}".strip()
+    label = f" ({what})" if what else ""
     if target.is_dir():
-        raise HarnessError(f"cannot write {label}: it is a directory")
+        raise HarnessError(f"cannot write {path}: it is a directory{label}")
     if target.exists() and not target.is_file():
         return  # /dev/null, a pipe: written in place
     try:  # the real test: a file can be created where the output will go
@@ -220,7 +221,7 @@ def check_writable(path, what: str = "") -> None:
         if target.exists() and not os.access(target, os.W_OK):
             raise PermissionError(13, "Permission denied")
     except OSError as exc:
-        raise HarnessError(f"cannot write {label}: {exc.strerror or exc}") from None
+        raise HarnessError(f"cannot write {path}: {exc.strerror or exc}{label}") from None
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -257,4 +258,4 @@ def write_output(path, text: str | bytes, what: str = "") -> None:
     try:
         write_atomic(path, text)
     except OSError as exc:
-        raise HarnessError(f"cannot write {f'{what} {path}'.strip()}: {exc.strerror or exc}") from None
+        raise HarnessError(f"cannot write {path}: {exc.strerror or exc}{f' ({what})' if what else ''}") from None

@@ -152,7 +152,7 @@ def test_a_plugin_that_exits_at_import_is_a_broken_plugin(capsys):
     (lambda: harness.run(epochs=2.5), "--epochs must be a positive integer, got 2.5"),
     (lambda: harness.run(epochs=True), "--epochs must be a positive integer, got True"),
     (lambda: harness.run(lr="0.03"), "--lr must be a positive finite number, got '0.03'"),
-    (lambda: harness.run(batch_size=10.0), "--batch-size must be a positive integer, got 10.0"),
+    (lambda: harness.run(batch_size=10.0), "--batch-size must be an integer, got 10.0"),
     (lambda: harness.run(model=["scratch", "gluon"]), "--model must be one name"),
     (lambda: harness.run(servers=2), "--servers needs --workers"),
     (lambda: harness.bench(model=5), "--model must be a name or a list of names, got 5"),
