@@ -233,7 +233,7 @@ def test_table_shows_distribution_version_source_hooks_and_roles(capsys):
     (row,) = [r for r in rows if r.startswith("scratch ")]
     assert row.split()[:4] == ["scratch", "mxnet-harness", "0.1.0", "built-in"]
     (row,) = [r for r in rows if r.startswith("tasks ")]
-    assert row.split() == ["tasks", "mxnet-harness", "0.1.0", "built-in", "tasks", "linreg,", "softmax,", "mlp"]
+    assert row.split() == ["tasks", "mxnet-harness", "0.1.0", "built-in", "tasks", "linreg,", "softmax,", "mlp,", "lenet"]
     assert row.index("linreg") == header.index("tasks")  # in the tasks column
 
 
