@@ -25,7 +25,8 @@ from typing import Callable, Iterable
 from harness.core.errors import Diverged, HarnessError
 from harness import options as _options
 from harness.tasks import DEFAULT_TASK
-from harness.output.render import table, to_json
+from harness.core.files import to_json
+from harness.output.render import table
 from harness.core.roles import ROLES, Combination, role_columns
 
 __all__ = ["load_plugins", "plugins", "algorithms", "tasks", "run", "verify", "bench", "effects", "ab", "compare",
@@ -487,7 +488,7 @@ class Benchmark(Result):
         return self.to_document()
 
     def to_json(self) -> str:
-        from harness.output.render import to_json
+        from harness.core.files import to_json
 
         return to_json(self.to_document())
 
@@ -1095,20 +1096,20 @@ class AB(Result):
 
     @property
     def columns(self) -> list[str]:
-        from harness.analysis import ab as judge
+        from harness.output import ab_table
 
-        return list(judge.COLUMNS)
+        return list(ab_table.COLUMNS)
 
     def rows(self) -> list[dict]:
-        from harness.analysis import ab as judge
+        from harness.output import ab_table
 
-        return judge.display_rows(self.pairs)
+        return ab_table.display_rows(self.pairs)
 
     def table(self, tablefmt: str = "simple") -> str:
-        from harness.analysis import ab as judge
+        from harness.output import ab_table
 
         _options.check("ab", {"format": tablefmt})
-        return judge.render_table(self.pairs, tablefmt)
+        return ab_table.render_table(self.pairs, tablefmt)
 
     def to_dict(self) -> dict:
         from harness.analysis import ab as judge

@@ -253,7 +253,7 @@ def check_outputs(outputs: dict[str, Any], inputs: Iterable = (), storage: str |
 
 def write_output(path, text: str | bytes, what: str = "") -> None:
     """Write ``text`` to ``path`` atomically; a failure is one line naming the file."""
-    from harness.output.render import write_atomic
+    from harness.core.files import write_atomic
 
     try:
         write_atomic(path, text)

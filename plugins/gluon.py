@@ -12,7 +12,7 @@ from mxnet.gluon import loss as gloss
 from mxnet.gluon import nn
 
 from harness.hookspecs import hookimpl
-from plugins import gluon_optim  # 第7章 优化算法: the chapter's concise Trainers
+from . import gluon_optim  # 第7章 优化算法: the chapter's concise Trainers
 
 
 # 读取数据集 - Gluon实现

@@ -14,7 +14,7 @@ from mxnet.gluon import loss as gloss
 from mxnet.gluon import nn
 
 from harness.hookspecs import hookimpl
-from plugins import scratch_optim  # 第7章 优化算法: the chapter's algorithms from scratch
+from . import scratch_optim  # 第7章 优化算法: the chapter's algorithms from scratch
 
 
 # 读取数据集 - 从零实现

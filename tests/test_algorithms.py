@@ -10,7 +10,7 @@ from harness.core.algorithm import Algorithm
 from harness.core.roles import Combination, Model
 from harness.errors import HarnessError
 from harness.hookspecs import hookimpl
-from plugins import scratch_optim
+from mxnet_harness_plugins import scratch_optim
 from tests.conftest import run_cli
 
 CHAPTER_7 = ["sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam"]

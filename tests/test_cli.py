@@ -118,7 +118,7 @@ def test_dash_p_before_and_after_the_subcommand_both_count():
 
 
 def test_written_files_are_readable_by_others(tmp_path):
-    from harness.output.render import write_atomic
+    from harness.core.files import write_atomic
 
     path = tmp_path / "out" / "r.json"
     write_atomic(path, "{}")
@@ -133,7 +133,7 @@ def test_writing_to_a_pipe_or_device_keeps_it_one(tmp_path):
     import stat
     import threading
 
-    from harness.output.render import write_atomic
+    from harness.core.files import write_atomic
 
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from mxnet import autograd, nd
 
-import plugins.fast as fast
-import plugins.gluon as gluon_plugin
-import plugins.scratch as scratch
+import mxnet_harness_plugins.fast as fast
+import mxnet_harness_plugins.gluon as gluon_plugin
+import mxnet_harness_plugins.scratch as scratch
 from harness.core.loader import load
 from harness.roles import ROLES, Combination, Model
 from harness.tasks.builtin import LinReg
@@ -27,7 +27,7 @@ def registry():
 
 def test_fast_registers_through_its_entry_point(registry):
     info = registry.plugins["fast"]
-    assert (info.source, info.module) == ("built-in", "plugins.fast")
+    assert (info.source, info.module) == ("built-in", "mxnet_harness_plugins.fast")
     for role in ROLES:
         assert registry.get(role, "fast").plugin == "fast"
 

@@ -118,7 +118,7 @@ def test_fused_step_refuses_parameters_it_cannot_update(registry):
 
 PLUGIN = '''
 from harness.hookspecs import hookimpl
-from plugins.fast import fused_step
+from mxnet_harness_plugins.fast import fused_step
 
 
 def {name}(net, lr):
@@ -212,7 +212,7 @@ def test_large_batches_take_fully_connected_and_stay_within_tolerance_of_dot(mon
     # the real step decides by the batch's size: spy on the graphs it builds, one per batch size
     from mxnet import nd
 
-    import plugins.fast as fast
+    import mxnet_harness_plugins.fast as fast
     from harness.roles import Model
 
     built = {}

@@ -18,8 +18,8 @@ from harness.hookspecs import hookimpl
 from harness.tasks import datasets, reference
 from harness.tasks import lenet
 from harness.tasks.lenet import LeNet, initial_state
-from plugins import gluon as gluon_plugin
-from plugins import scratch
+from mxnet_harness_plugins import gluon as gluon_plugin
+from mxnet_harness_plugins import scratch
 
 ROWS = 64
 
@@ -196,7 +196,7 @@ def test_the_conformance_kit_checks_a_conv_task_and_its_components():
     report = check_plugin(_RegistersLeNet(), tasks=["lenet_copy"])
     assert report.ok and [str(c) for c in report.cases] == ["loads", "task:lenet_copy:contract"], str(report)
     # the contracts of every built-in role on 4-D batches (training each to the target is the kit's long part)
-    for plugin in ("plugins.scratch", "plugins.gluon", "plugins.fast"):
+    for plugin in ("mxnet_harness_plugins.scratch", "mxnet_harness_plugins.gluon", "mxnet_harness_plugins.fast"):
         contracts = [c for c in conformance_cases(plugin, tasks=["lenet"]) if c.kind == "contract"]
         assert len(contracts) == 4
         for case in contracts:

@@ -147,14 +147,14 @@ def test_autoload_off_and_p_module_loads_an_uninstalled_plugin():
     assert [(p["name"], p["source"], p["distribution"]) for p in out["plugins"]] == [TASKS_PLUGIN, ALGORITHMS_PLUGIN]
     assert out["roles"] == {"data": {}, "model": {}, "loss": {}, "optimizer": {}}
     assert out["tasks"] == {"linreg": "tasks", "mlp": "tasks", "softmax": "tasks", "lenet": "tasks"}
-    out, _ = _listing("-p", "plugins.scratch", "-p", "tests.plugins.only_loss", env=env)
+    out, _ = _listing("-p", "mxnet_harness_plugins.scratch", "-p", "tests.plugins.only_loss", env=env)
     assert [(p["name"], p["source"], p["distribution"]) for p in out["plugins"]] == [
         TASKS_PLUGIN,
         ALGORITHMS_PLUGIN,
-        ("plugins.scratch", "-p", None),
+        ("mxnet_harness_plugins.scratch", "-p", None),
         ("tests.plugins.only_loss", "-p", None),
     ]
-    run = run_cli("-p", "plugins.scratch", "-p", "tests.plugins.only_loss", "run", "--loss", "half_squared", "--epochs", "1", env=env)
+    run = run_cli("-p", "mxnet_harness_plugins.scratch", "-p", "tests.plugins.only_loss", "run", "--loss", "half_squared", "--epochs", "1", env=env)
     assert run.returncode == 0, run.stderr
     assert "loss=half_squared" in run.stdout
 
@@ -179,7 +179,7 @@ def test_plugins_json_and_hook_filter():
     out, _ = _listing("-p", "tests.plugins.only_loss", "-p", "tests.plugins.broken_import")
     by_name = {p["name"]: p for p in out["plugins"]}
     scratch = by_name["scratch"]
-    assert (scratch["distribution"], scratch["source"], scratch["module"]) == ("mxnet-harness", "built-in", "plugins.scratch")
+    assert (scratch["distribution"], scratch["source"], scratch["module"]) == ("mxnet-harness", "built-in", "mxnet_harness_plugins.scratch")
     assert scratch["version"] and scratch["hooks"] == ["register_data", "register_losses", "register_models", "register_optimizers"]
     assert scratch["provides"] == {"data": ["scratch"], "model": ["scratch"], "loss": ["scratch"], "optimizer": ["scratch"]}
     assert by_name["tests.plugins.only_loss"]["hooks"] == ["register_losses"]
@@ -540,7 +540,7 @@ class OldApiData:
     @staticmethod
     @hookimpl
     def register_data(register):
-        from plugins.scratch import data_iter
+        from mxnet_harness_plugins.scratch import data_iter
 
         register("old_data", data_iter)
 

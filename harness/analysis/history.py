@@ -105,7 +105,7 @@ def save(document: dict, storage: str | os.PathLike = DEFAULT_STORAGE, name: str
     except OSError as exc:
         raise HarnessError(f"cannot create {folder}: {exc.strerror or exc}") from None
     stem = "_".join([tag(doc), eid, *([name] if name else [])])
-    from harness.output.render import to_json
+    from harness.core.files import to_json
 
     data = (to_json(doc) + "\n").encode()
     fd, tmp = tempfile.mkstemp(prefix=".run.", suffix=".tmp", dir=folder)

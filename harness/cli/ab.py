@@ -9,7 +9,7 @@ from harness.measure import environment
 from harness.measure import runner
 from harness.measure import threads
 from harness.measure import workloads
-from harness.output.render import to_json
+from harness.core.files import to_json
 from harness.core.roles import ROLES
 from harness.cli.args import add_role_options
 

@@ -6,7 +6,8 @@ import sys
 from harness import api
 from harness.core.errors import HarnessError
 from harness.tasks import DEFAULT_TASK, reference
-from harness.output.render import table, to_json
+from harness.core.files import to_json
+from harness.output.render import table
 from harness.core.roles import ROLES
 from harness.cli.args import add_algorithm_option, add_role_options, add_task_options, registry_from_args, task_options
 from harness.cli import distributed

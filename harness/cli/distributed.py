@@ -9,7 +9,7 @@ import sys
 
 from harness.core.roles import ROLES
 from harness.distributed.exchange import KVSTORES, PLACEMENTS
-from harness.output.render import to_json
+from harness.core.files import to_json
 
 
 def add_options(parser, bench: bool = False) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from harness import api, options
-from harness.output.render import to_json
+from harness.core.files import to_json
 from harness.core.roles import ROLES
 from harness.tasks import DEFAULT_TASK
 from harness.cli.args import add_role_options, add_task_choice

@@ -41,6 +41,12 @@ BUILTIN_DISTRIBUTION = "mxnet-harness"
 #: The host's own tasks, loaded by module name (the plugin host imports nothing above it); the module
 #: names the default task (``DEFAULT_TASK``).
 BUILTIN_TASKS = "harness.tasks.builtin"
+#: the host's own plugins, always loaded (name, module): the built-in tasks and d2l chapter 7's algorithms
+HOST_PLUGINS = (("tasks", BUILTIN_TASKS), ("algorithms", "harness.tasks.algorithms"))
+#: the built-in implementations, loaded by module name (llm's DEFAULT_PLUGINS) under the same autoload policy
+#: as installed plugins; plugins/ installs as mxnet_harness_plugins, not as a generic top-level `plugins`
+DEFAULT_PLUGINS = (("scratch", "mxnet_harness_plugins.scratch"), ("gluon", "mxnet_harness_plugins.gluon"),
+                   ("fast", "mxnet_harness_plugins.fast"))
 
 
 class PluginWarning(UserWarning):
@@ -261,19 +267,21 @@ def load(
             return
         infos[name] = info
 
-    add(lambda: builtin_tasks, PluginInfo("tasks", "built-in", builtin_tasks.__name__, BUILTIN_DISTRIBUTION, __version__))
-    # and d2l chapter 7's optimization algorithms, which optimizer implementations declare they run
-    from harness.tasks import algorithms as builtin_algorithms
-
-    add(lambda: builtin_algorithms,
-        PluginInfo("algorithms", "built-in", builtin_algorithms.__name__, BUILTIN_DISTRIBUTION, __version__))
+    for name, module in HOST_PLUGINS:
+        add(lambda m=module: importlib.import_module(m),
+            PluginInfo(name, "built-in", module, BUILTIN_DISTRIBUTION, __version__))
 
     if autoload:
+        for name, module in DEFAULT_PLUGINS:
+            seen.add(name)
+            if only is None or name in only:
+                add(lambda m=module: importlib.import_module(m),
+                    PluginInfo(name, "built-in", module, BUILTIN_DISTRIBUTION, __version__))
         eps = md.entry_points(group=ENTRY_POINT_GROUP)
         if only is not None:
-            missing = sorted(set(only) - {ep.name for ep in eps})
+            missing = sorted(set(only) - {ep.name for ep in eps} - {name for name, _ in DEFAULT_PLUGINS})
             if missing:
-                available = ", ".join(sorted({ep.name for ep in eps})) or "none"
+                available = ", ".join(sorted({ep.name for ep in eps} | {n for n, _ in DEFAULT_PLUGINS}))
                 msg = f"HARNESS_LOAD_PLUGINS names {', '.join(missing)}, which no installed package provides; installed: {available}"
                 if strict:
                     raise PluginError(msg)

@@ -48,7 +48,7 @@ def case_from_dict(data: dict):
 
 
 def _say(message: dict) -> None:
-    from harness.output.render import finite
+    from harness.core.files import finite
 
     sys.stdout.write("\n" + MARK + json.dumps(finite(message)) + "\n")
     sys.stdout.flush()

@@ -13,7 +13,7 @@ import pytest_benchmark
 from harness import __version__
 from harness.measure.planning import Case
 from harness.output.model import CaseResult, Results
-from harness.output.render import to_json
+from harness.core.files import to_json
 
 
 def extra_info(case: Case, metrics: dict) -> dict:

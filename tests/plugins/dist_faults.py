@@ -7,7 +7,7 @@ import os
 import time
 
 from harness.hookspecs import hookimpl
-from plugins.scratch import sgd
+from mxnet_harness_plugins.scratch import sgd
 
 
 def _chosen() -> bool:

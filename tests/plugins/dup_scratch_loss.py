@@ -1,6 +1,6 @@
 """Registers a loss under a name the built-in scratch plugin already uses."""
 from harness.hookspecs import hookimpl
-from plugins.scratch import squared_loss
+from mxnet_harness_plugins.scratch import squared_loss
 
 
 @hookimpl

@@ -1,6 +1,6 @@
 """Registers optimizer 'sgd2'; so does dup_sgd_b: neither may win silently."""
 from harness.hookspecs import hookimpl
-from plugins.scratch import optimizer
+from mxnet_harness_plugins.scratch import optimizer
 
 
 @hookimpl

@@ -2,7 +2,7 @@
 import math
 
 from harness.hookspecs import hookimpl
-from plugins.scratch import sgd
+from mxnet_harness_plugins.scratch import sgd
 
 
 def broken_model(w, b):

@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 from harness.hookspecs import hookimpl
 from harness.tasks.builtin import LinReg
-from plugins.scratch import model, squared_loss
+from mxnet_harness_plugins.scratch import model, squared_loss
 
 _CACHE = {}
 

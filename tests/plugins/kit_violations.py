@@ -2,7 +2,7 @@
 from mxnet import nd
 
 from harness.hookspecs import hookimpl
-from plugins.scratch import data_iter, linreg, sgd, squared_loss
+from mxnet_harness_plugins.scratch import data_iter, linreg, sgd, squared_loss
 
 
 def column_labels(batch_size, features, labels, shuffle=True):

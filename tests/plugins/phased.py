@@ -6,7 +6,7 @@ so a breakdown or sweep must attribute at least these times.
 import time
 
 from harness.hookspecs import hookimpl
-from plugins import scratch
+from mxnet_harness_plugins import scratch
 
 DATA_S = 0.002
 FORWARD_S = 0.001

@@ -8,7 +8,7 @@ import mxnet as mx
 from mxnet import nd
 
 from harness.hookspecs import hookimpl
-from plugins.scratch import sgd
+from mxnet_harness_plugins.scratch import sgd
 
 SLEEP = 0.02  # seconds of engine work per step
 #: a file that gets one byte per finished step, so a test can time a signal by progress, not by the clock

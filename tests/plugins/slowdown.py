@@ -16,7 +16,7 @@ import random
 from mxnet import nd
 
 from harness.hookspecs import hookimpl
-from plugins import scratch
+from mxnet_harness_plugins import scratch
 
 _extra = [False]  # is the batch just handed out an extra one?
 _rng = random.Random(0)  # its own stream: the shuffling of the real batches stays what it was
