@@ -243,7 +243,7 @@ def run(data: str | None = None, model: str | None = None, loss: str | None = No
                 deadline=deadline, host=host, port=port, hosts=hosts, write_spec=write_spec)
     _options.check("run", dict(fused=fused, task=task, ctx=ctx, epochs=epochs, batch_size=batch_size, lr=lr,
                                num_examples=num_examples, num_inputs=num_inputs, seed=seed, dataset=dataset,
-                               data_dir=data_dir, echo=echo, **dist))
+                               data_dir=data_dir, echo=echo, algorithm=algorithm, divisor=divisor, **dist))
     registry = load_plugins(plugins, strict)
     the_task = registry.make_task(task, num_examples=num_examples, num_inputs=num_inputs, dataset=dataset,
                                   data_dir=data_dir, seed=seed)
@@ -383,7 +383,7 @@ def verify(task: str = DEFAULT_TASK, *, data=None, model=None, loss=None, optimi
     _options.check("verify", dict(task=task, data=data, model=model, loss=loss, optimizer=optimizer, all=all,
                                   against_seed=against_seed, ctx=ctx, epochs=epochs, batch_size=batch_size, lr=lr,
                                   num_examples=num_examples, num_inputs=num_inputs, seed=seed, dataset=dataset,
-                                  data_dir=data_dir))
+                                  data_dir=data_dir, algorithm=algorithm, divisor=divisor))
     registry = load_plugins(plugins, strict)
     the_task = registry.make_task(task, num_examples=num_examples, num_inputs=num_inputs, dataset=dataset,
                                   data_dir=data_dir, seed=seed)
@@ -702,7 +702,8 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
                   num_inputs=num_inputs, batch_size=batch_size, lr=lr, seed=seed, target_loss=target_loss,
                   target_acc=target_acc, dataset=dataset, data_dir=data_dir, references=references,
                   interleave=interleave, breakdown=breakdown, processes=processes or None,
-                  worker_timeout=worker_timeout, progress=progress, repeat=repeat, **dist)
+                  worker_timeout=worker_timeout, progress=progress, repeat=repeat, algorithm=algorithm,
+                  divisor=divisor, threads=threads, **dist)
     _options.check("bench", {**values, "workers": None if workers is None else str(workers)})
     registry = registry or load_plugins(plugins, strict)
     load = workloads.workload(workload, task, registry, num_examples=num_examples, num_inputs=num_inputs, batch_size=batch_size,
@@ -1185,7 +1186,7 @@ def ab(task: str | None = None, workload: str | None = None, *, a_python: str | 
                               num_inputs=num_inputs, batch_size=batch_size, lr=lr, seed=seed, target_loss=target_loss,
                               target_acc=target_acc, dataset=dataset, data_dir=data_dir, processes=processes,
                               clock=clock, alpha=alpha, threshold=threshold, fail_on_regression=fail_on_regression,
-                              timeout=timeout, references=references, progress=progress))
+                              timeout=timeout, references=references, progress=progress, threads=threads))
     plugins = _options.check_plugins(plugins)
     if any(not isinstance(p, str) for p in plugins):
         raise HarnessError("ab needs plugins given as module names or .py paths: worker processes import them")

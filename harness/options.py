@@ -95,6 +95,22 @@ def _clocks():
     return CLOCKS
 
 
+def _divisors():
+    from harness.core.train import DIVISORS
+
+    return DIVISORS
+
+
+def _threads_ok(value) -> bool:
+    from harness.measure.threads import parse
+
+    try:
+        parse(value)
+    except HarnessError:
+        return False
+    return True
+
+
 POSITIVE = Opt(int, "a positive integer", lambda v: v >= 1)
 COUNT = Opt(int, "an integer >= 0", lambda v: v >= 0)
 SECONDS = Opt(float, "a positive finite number of seconds", lambda v: v > 0)
@@ -121,6 +137,8 @@ OPTIONS: dict[str, Opt] = {
     "kvstore": Opt(str, choices=_kvstores), "placement": Opt(str, choices=_placements), "host": Opt(str),
     "clock": Opt(str, choices=_clocks), "threshold": Opt(str), "fail_on_regression": Opt(str),
     "storage": Opt(str), "title": Opt(str), "output": Opt(str), "case": Opt(str), "hook": Opt(str),
+    "algorithm": Opt("names"), "divisor": Opt(str, choices=_divisors),
+    "threads": Opt((int, str), "a positive integer, auto or mxnet", _threads_ok),
 }
 #: Per command, where an option means something narrower than in :data:`OPTIONS`.
 OVERRIDES: dict[str, dict[str, Opt]] = {
