@@ -60,9 +60,8 @@ def run_ab(out: Path, tag: str, fraction: float, extra: list[str], only_row: boo
 
 def matrix_rows() -> int:
     """Rows ``harness ab`` tests on the default matrix plus the slowdown row (skipped references excluded)."""
-    from harness.measure import planning
-    from harness.measure import workloads
     from harness.core.loader import load
+    from harness.measure import planning, workloads
 
     registry = load(extra=["tests/plugins/slowdown.py"])
     seed = workloads.workload("seed")

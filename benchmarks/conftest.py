@@ -16,12 +16,10 @@ from __future__ import annotations
 import pytest
 
 from harness import __version__
-from harness.measure import environment
-from harness.measure import planning
-from harness.measure import workloads
-from harness.errors import Diverged, HarnessError
-from harness.measure.overhead import describe
 from harness.api import load_plugins
+from harness.errors import Diverged, HarnessError
+from harness.measure import environment, planning, workloads
+from harness.measure.overhead import describe
 
 
 def pytest_addoption(parser):

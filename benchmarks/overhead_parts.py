@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import mxnet as mx  # noqa: E402
 
 from harness.core.context import mover  # noqa: E402
+from harness.core.timing import synced_clock  # noqa: E402
+from harness.core.train import Settings  # noqa: E402
 from harness.measure.overhead import SeedLoop, data_iter  # noqa: E402
 from harness.roles import Model  # noqa: E402
 from harness.tasks.builtin import LinReg  # noqa: E402
-from harness.core.timing import synced_clock  # noqa: E402
-from harness.core.train import Settings  # noqa: E402
 
 
 def noop(*args):

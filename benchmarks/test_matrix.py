@@ -1,10 +1,9 @@
 """One timed round = one full epoch, engine synchronised inside the clock."""
 import pytest
 
-from harness.output import bench_json
-from harness.measure import measuring
-from harness.measure import memory
 from harness.core.timing import EpochRunner, synced_clock
+from harness.measure import measuring, memory
+from harness.output import bench_json
 
 
 @pytest.mark.benchmark(timer=synced_clock)

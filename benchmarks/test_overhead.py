@@ -6,11 +6,11 @@ both see the same machine noise.  The ratio of medians goes into
 import pytest
 
 from harness.core.context import resolve
+from harness.core.timing import EpochRunner, synced_clock
+from harness.core.train import Session
 from harness.measure.overhead import SeedLoop, summarize
 from harness.roles import Combination
 from harness.task import seed_everything
-from harness.core.timing import EpochRunner, synced_clock
-from harness.core.train import Session
 
 
 @pytest.mark.benchmark(timer=synced_clock, group="overhead")

@@ -6,10 +6,9 @@ and the chapter's concise sections 3.7 (softmax regression) and 3.10
 (3.7.1 获取和读取数据) and the initial parameters; its loop is ``train_ch3``.
 """
 from mxnet import init
-from mxnet.gluon import Trainer
+from mxnet.gluon import Trainer, nn
 from mxnet.gluon import data as gdata
 from mxnet.gluon import loss as gloss
-from mxnet.gluon import nn
 
 from harness.hookspecs import hookimpl
 from . import gluon_optim  # 第7章 优化算法: the chapter's concise Trainers

@@ -1,7 +1,5 @@
 """``harness bench``: metrics on controlled plugins, failed rows, outputs, interrupts, bad options."""
-from tests.helpers import weights
 import csv
-from dataclasses import replace
 import importlib.util
 import io
 import json
@@ -12,23 +10,21 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import mxnet as mx
 import numpy as np
 import pytest
 
-from harness.output import bench_csv
-from harness.output import bench_json
-from harness.output import bench_table
-from harness.measure import measuring
-from harness.measure import planning
-from harness.measure import workloads
 from harness.cli import main
-from harness.errors import HarnessError
 from harness.core.loader import load
-from harness.roles import Combination
 from harness.core.timing import measure
+from harness.errors import HarnessError
+from harness.measure import measuring, planning, workloads
+from harness.output import bench_csv, bench_json, bench_table
+from harness.roles import Combination
 from tests.conftest import ROOT, run_cli
+from tests.helpers import weights
 from tests.plugins import slow
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None

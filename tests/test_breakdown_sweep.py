@@ -5,14 +5,14 @@ import math
 import mxnet as mx
 import pytest
 
-from harness.measure import breakdown as bd
-from harness.output import breakdown as bd_views
-from harness.measure import sweep
-from harness.errors import HarnessError
 from harness.core.loader import load
+from harness.core.train import Session, Settings
+from harness.errors import HarnessError
+from harness.measure import breakdown as bd
+from harness.measure import sweep
+from harness.output import breakdown as bd_views
 from harness.roles import Combination
 from harness.tasks.builtin import LinReg
-from harness.core.train import Session, Settings
 
 from .conftest import run_cli
 from .plugins import phased

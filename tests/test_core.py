@@ -1,5 +1,4 @@
 """The host: every combination of the seed's plugins trains, mixes and agrees."""
-from tests.helpers import weights
 import itertools
 
 import mxnet as mx
@@ -7,13 +6,14 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon, nd
 
+from harness.check.verify import TOLERANCE, verify
+from harness.core.loader import load
+from harness.core.train import Session, Settings, train
 from harness.errors import Diverged, HarnessError, PluginError
 from harness.hookspecs import hookimpl
-from harness.core.loader import load
 from harness.roles import ROLES, Combination, Model
 from harness.tasks.builtin import LinReg
-from harness.core.train import Session, Settings, train
-from harness.check.verify import TOLERANCE, verify
+from tests.helpers import weights
 
 SEED_COMBOS = [Combination(*c) for c in itertools.product(["scratch", "gluon"], repeat=4)]
 

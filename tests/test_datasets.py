@@ -10,8 +10,8 @@ import mxnet.gluon.utils as mx_utils
 import numpy as np
 import pytest
 
-from harness.tasks import datasets
 from harness.errors import HarnessError
+from harness.tasks import datasets
 
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")

@@ -1,8 +1,8 @@
 """``harness effects``: role effects estimated on synthetic cells with known effects, then on a tiny real run."""
 import itertools
 import json
-import re
 import math
+import re
 
 import numpy as np
 import pytest

@@ -1,5 +1,4 @@
 """The ``fast`` plugin: same mathematics as scratch in every mix, whatever the batch arithmetic."""
-from tests.helpers import weights
 import itertools
 
 import mxnet as mx
@@ -10,11 +9,12 @@ from mxnet import autograd, nd
 import mxnet_harness_plugins.fast as fast
 import mxnet_harness_plugins.gluon as gluon_plugin
 import mxnet_harness_plugins.scratch as scratch
+from harness.check.verify import verify
 from harness.core.loader import load
+from harness.core.train import Session, Settings, train
 from harness.roles import ROLES, Combination, Model
 from harness.tasks.builtin import LinReg
-from harness.core.train import Session, Settings, train
-from harness.check.verify import verify
+from tests.helpers import weights
 
 IMPLS = ["scratch", "gluon", "fast"]
 FAST_COMBOS = [Combination(*c) for c in itertools.product(IMPLS, repeat=4) if "fast" in c]

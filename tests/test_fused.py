@@ -7,13 +7,13 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from harness.errors import HarnessError
+from harness.check.verify import max_abs_diff
 from harness.core.loader import PluginWarning, load
+from harness.core.train import Session, Settings, train
+from harness.errors import HarnessError
 from harness.roles import Combination
 from harness.tasks.builtin import LinReg
 from harness.testing import check_plugin
-from harness.core.train import Session, Settings, train
-from harness.check.verify import max_abs_diff
 
 from .conftest import run_cli
 

@@ -15,8 +15,7 @@ from harness.cli import main
 from harness.core.roles import Combination, Model
 from harness.core.train import Session, Settings, train
 from harness.hookspecs import hookimpl
-from harness.tasks import datasets, reference
-from harness.tasks import lenet
+from harness.tasks import datasets, lenet, reference
 from harness.tasks.lenet import LeNet, initial_state
 from mxnet_harness_plugins import gluon as gluon_plugin
 from mxnet_harness_plugins import scratch

@@ -5,10 +5,10 @@ import math
 import mxnet as mx
 import pytest
 
+from harness.core.train import Session, Settings
 from harness.measure.overhead import SeedLoop, count_epoch, extra_per_step, linreg, seed_epoch, summarize
 from harness.roles import Combination
 from harness.tasks.builtin import LinReg
-from harness.core.train import Session, Settings
 
 TASK = LinReg(num_examples=100)
 SETTINGS = Settings(batch_size=10)

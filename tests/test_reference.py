@@ -1,5 +1,4 @@
 """Reference implementations outside MXNet: same data, same init, same maths as the harness, on every task."""
-from tests.helpers import weights
 import importlib
 import json
 from dataclasses import replace
@@ -8,12 +7,13 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from harness.tasks import reference
-from harness.errors import HarnessError
 from harness.core.loader import load
-from harness.roles import Combination
-from harness.tasks.builtin import LinReg
 from harness.core.train import Session, Settings, train
+from harness.errors import HarnessError
+from harness.roles import Combination
+from harness.tasks import reference
+from harness.tasks.builtin import LinReg
+from tests.helpers import weights
 
 from .conftest import run_cli
 

@@ -6,11 +6,11 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from harness.measure import workloads
 from harness.cli import main
-from harness.errors import HarnessError
-from harness.roles import Combination
 from harness.core.train import Session, Settings, train
+from harness.errors import HarnessError
+from harness.measure import workloads
+from harness.roles import Combination
 
 from .conftest import run_cli
 
@@ -190,10 +190,9 @@ def test_image_task_runs_data_parallel_on_the_parameter_server():
 
 def test_one_way_to_choose_combinations(registry):
     """bench, verify, sweep and pytest benchmarks/ all pick through Registry.choose."""
-    from harness.measure import planning
-    from harness.check import verify as verification
-
     from harness.api import load_plugins
+    from harness.check import verify as verification
+    from harness.measure import planning
 
     full = load_plugins([])
     seed = full.choose("linreg")

@@ -5,12 +5,12 @@ import time
 import mxnet as mx
 import pytest
 
-from harness.errors import Diverged
 from harness.core.loader import load
-from harness.roles import Combination
-from harness.tasks.builtin import LinReg
 from harness.core.timing import EpochRunner, measure, synced_clock
 from harness.core.train import Session, Settings
+from harness.errors import Diverged
+from harness.roles import Combination
+from harness.tasks.builtin import LinReg
 from tests.plugins import slow
 
 TASK = LinReg(num_examples=50, num_inputs=2)

@@ -20,11 +20,11 @@ re-exports this module's public names; import those from there.
 from __future__ import annotations
 
 import functools
-
 import importlib.metadata as md
 import itertools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Mapping
+from typing import Callable
 
 import mxnet as mx
 import numpy as np

@@ -14,11 +14,11 @@ import mxnet as mx
 import numpy as np
 
 from harness.core.errors import Diverged
-from harness.tasks import DEFAULT_TASK
 from harness.core.registry import Registry
 from harness.core.roles import ROLES, Combination
 from harness.core.task import Task
 from harness.core.train import Session, Settings, train
+from harness.tasks import DEFAULT_TASK
 
 #: The seed's tolerance; each task states its own (``Task.tolerance``).
 TOLERANCE = 1e-5

@@ -48,7 +48,7 @@ class Combination:
     algorithm: str = DEFAULT_ALGORITHM
 
     @classmethod
-    def for_task(cls, task, fused: bool = False, **given: str | None) -> "Combination":
+    def for_task(cls, task, fused: bool = False, **given: str | None) -> Combination:
         """The roles given, else the task's default components (``Task.components``), else the seed's scratch."""
         declared = getattr(task, "components", None) or {}
         return cls(**{role: given.get(role) or declared.get(role) or getattr(cls, role) for role in ROLES}, fused=fused)

@@ -14,7 +14,6 @@ from harness.core.roles import Combination, Model
 from harness.core.task import Task, seed_everything
 from harness.core.timing import synced_clock
 
-
 #: How a step divides the batch's summed gradient: ``book`` by the fixed batch size, also on a short
 #: last batch (``sgd(params, lr, batch_size)``, ``trainer.step(batch_size)`` in d2l); ``exact`` by the
 #: batch's real length (the true mean gradient).
@@ -38,7 +37,7 @@ class Settings:
 
     @classmethod
     def for_task(cls, task: Task, epochs: int | None = None, batch_size: int | None = None,
-                 lr: float | None = None, shuffle: bool = True, divisor: str | None = None) -> "Settings":
+                 lr: float | None = None, shuffle: bool = True, divisor: str | None = None) -> Settings:
         """The task's defaults where a value is ``None``, checked against the task."""
         d = task.defaults
         settings = cls(d.epochs if epochs is None else epochs, d.batch_size if batch_size is None else batch_size,

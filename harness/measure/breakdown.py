@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import statistics
 
-from harness.measure.measuring import Row, sorted_rows
 from harness.core.registry import Registry
 from harness.core.timing import synced_clock
+from harness.measure.measuring import Row, sorted_rows
 
 PHASES = ("data", "forward", "backward", "update")
 LABELS = {"data": "data loading", "forward": "forward + loss", "backward": "backward", "update": "update"}

@@ -13,10 +13,10 @@ from pytest_benchmark.stats import Stats
 
 from harness.analysis import stats as rowstats
 from harness.core.errors import Diverged
-from harness.measure.memory import peak_rss_mib, reset_peak_rss
-from harness.measure.planning import Case
 from harness.core.registry import Registry
 from harness.core.timing import EpochRunner, Interrupt, measure
+from harness.measure.memory import peak_rss_mib, reset_peak_rss
+from harness.measure.planning import Case
 
 
 def stats_of(seconds: list[float]) -> Stats:

@@ -116,7 +116,7 @@ class Counts:
     operators: Counter  # operators MXNet's engine ran, by name (MXNet's profiler)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _trace_file() -> str:
     """Where MXNet's profiler may write its trace at exit: a private temporary directory, removed at exit.
     Not ``os.devnull``: MXNet replaces the file it writes, and that turned /dev/null into a regular file."""

@@ -8,14 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.core import context
-from harness.tasks import reference
 from harness.core.errors import HarnessError
-from harness.tasks import DEFAULT_TASK
 from harness.core.registry import Registry
 from harness.core.roles import ROLES, Combination, role_columns
 from harness.core.task import Task
 from harness.core.train import Session
 from harness.measure.workloads import Workload
+from harness.tasks import DEFAULT_TASK, reference
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.core.errors import HarnessError
-from harness.tasks import DEFAULT_TASK
 from harness.core.roles import Combination
 from harness.core.timing import measure
 from harness.core.train import Session, Settings
+from harness.tasks import DEFAULT_TASK
 
 #: Per-sample cost "stops falling" once a larger batch buys less than this.
 KNEE_GAIN = 0.10

@@ -3,7 +3,8 @@ from mxnet import init, nd
 from mxnet.gluon import nn
 
 from harness.hookspecs import hookimpl
-from mxnet_harness_plugins.scratch import cross_entropy, data_iter, mlp_model as scratch_mlp_model, softmax, softmax_net
+from mxnet_harness_plugins.scratch import cross_entropy, data_iter, softmax, softmax_net
+from mxnet_harness_plugins.scratch import mlp_model as scratch_mlp_model
 
 
 def flat_images(batch_size, features, labels, shuffle=True):

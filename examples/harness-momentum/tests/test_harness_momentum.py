@@ -7,14 +7,14 @@ image tasks.  Adam's learning-rate scale (10x the harness lr) is tuned for linea
 regression: on softmax regression at the digits lr it overflows the book's softmax,
 so it is not checked there (see the README).
 """
+import harness_momentum
 import numpy as np
 import pytest
 from mxnet import nd
 
-import harness_momentum
+from harness.core.train import Settings
 from harness.roles import Model
 from harness.testing import check_plugin
-from harness.core.train import Settings
 
 harness_plugin = harness_momentum  # what harness_case checks
 harness_options = {"tasks": ["linreg"]}
