@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from harness.analysis import stats
+from harness.analysis import stats  # noqa: E402 (after the sys.path insert)
 
 HARNESS = str(Path(sys.executable).with_name("harness"))
 PLUGIN = ["-p", "tests/plugins/slowdown.py"]
@@ -150,7 +150,7 @@ def summary(folder: str, only: str | None = None) -> None:
                 print(f"  10% slowdown row inside the full matrix: detected in {sum(hits)} of {len(hits)} "
                       f"({sum(hits) / len(hits):.0%}, 95% CI {hci.low:.0%}–{hci.high:.0%})")
         by_fraction: dict[float, list] = {}
-        for tag, d in power:
+        for _tag, d in power:
             [row] = [c for n, c in verdicts(d, clock).items() if n.endswith(SLOW_NAME)] or [None]
             if row is None:
                 continue

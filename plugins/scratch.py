@@ -178,7 +178,7 @@ def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
 
 class BatchNorm(nn.Block):
     def __init__(self, num_features, num_dims, **kwargs):
-        super(BatchNorm, self).__init__(**kwargs)
+        super(BatchNorm, self).__init__(**kwargs)  # noqa: UP008 (the book's line)
         if num_dims == 2:
             shape = (1, num_features)
         else:

@@ -77,7 +77,7 @@ def test_verify_flags_a_combination_that_differs():
 
 
 def test_seeding_makes_runs_deterministic(builtin_registry):
-    def once(seed, combo=Combination(data="gluon", optimizer="gluon")):
+    def once(seed, combo=Combination(data="gluon", optimizer="gluon")):  # noqa: B008 (a frozen dataclass)
         r = train(Session(builtin_registry, combo, LinReg(seed=seed), Settings(epochs=2), mx.cpu()))
         return [e["loss"] for e in r.epochs], r.params
 

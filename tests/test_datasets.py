@@ -245,7 +245,7 @@ def _softmax_regression(data, epochs, lr=0.1, batch=256):
     xt, yt = data.test_images.reshape(len(data.test_labels), -1), data.test_labels.astype(int)
     w, b = np.random.RandomState(0).normal(0, 0.01, (x.shape[1], 10)).astype(np.float32), np.zeros(10, np.float32)
     accuracy = []
-    for epoch in range(epochs):
+    for _epoch in range(epochs):
         for i in range(0, len(y), batch):
             o = x[i:i + batch] @ w + b
             p = np.exp(o - o.max(1, keepdims=True))

@@ -43,7 +43,7 @@ def test_verify_passes_with_fast_in_every_mix(registry):
     assert rows[0]["final_loss"] < 1e-4
 
 
-def _converges(registry, combo, task=LinReg(), settings=Settings()):
+def _converges(registry, combo, task=LinReg(), settings=Settings()):  # noqa: B008 (frozen dataclasses)
     result = train(Session(registry, combo, task, settings, mx.cpu()))
     assert np.max(np.abs(np.array(result.params["w"]) - task.true_w)) < 0.02, result.params
     assert abs(result.params["b"] - task.true_b) < 0.02, result.params

@@ -26,7 +26,7 @@ def registry():
     return load(only=["scratch", "gluon", "fast"])
 
 
-def _train(registry, combo, task=LinReg(), settings=Settings(shuffle=False)):
+def _train(registry, combo, task=LinReg(), settings=Settings(shuffle=False)):  # noqa: B008 (frozen dataclasses)
     return train(Session(registry, combo, task, settings, mx.cpu()))
 
 

@@ -457,7 +457,7 @@ def _check_optimizer(what: str, make_optimizer, task: Task, tasks: _Tasks) -> No
             _fail(what, f"make_optimizer(model, lr) returned {type(step).__name__}; expected a step(batch_size) callable")
 
         def batch_loss() -> float:
-            return float(loss(model(X), y).mean().asscalar())
+            return float(loss(model(X), y).mean().asscalar())  # noqa: B023 (called in this iteration only)
 
         before_params = task.canonical(model.arrays())
         before = batch_loss()

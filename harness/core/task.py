@@ -251,7 +251,7 @@ class Task:
 
     def epoch_line(self, epoch: int, metrics: dict, seconds: float) -> str:
         """What ``harness run`` prints after each epoch."""
-        return "epoch %d, loss %f (%.3fs)" % (epoch, metrics["loss"], seconds)
+        return f"epoch {epoch}, loss {metrics['loss']:f} ({seconds:.3f}s)"
 
 
 def declared(make_task: Callable) -> type[Task] | None:

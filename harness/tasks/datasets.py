@@ -350,7 +350,8 @@ def load_airfoil(path: str) -> RegressionData:
     try:
         data = np.genfromtxt(path, delimiter='\t', dtype=np.float64, invalid_raise=True)
     except ValueError as exc:
-        raise HarnessError(f"airfoil data: {path} is not a tab-separated table of numbers: {str(exc).splitlines()[0]}")
+        raise HarnessError(f"airfoil data: {path} is not a tab-separated table of numbers: "
+                           f"{str(exc).splitlines()[0]}") from exc
     if data.ndim != 2 or data.shape[1] < 2 or np.isnan(data).any():
         raise HarnessError(f"airfoil data: {path} must hold rows of tab-separated numbers, features then the target")
     if (data.std(axis=0) == 0).any():

@@ -69,7 +69,7 @@ class ImageTask(Task):
         if self.num_examples_ is not None and self.dataset != "synthetic":
             raise HarnessError(f"--num-examples applies to --dataset synthetic only; {self.dataset} has a fixed size")
         check_seed(self.seed)
-        self.images  # load (and fail on missing files) before any work
+        self.images  # noqa: B018 (load, and fail on missing files, before any work)
 
     @property
     def images(self):
@@ -127,5 +127,5 @@ class ImageTask(Task):
 
     def epoch_line(self, epoch: int, metrics: dict, seconds: float) -> str:
         # the book's train_ch3 line, and the epoch's time
-        return "epoch %d, loss %.4f, train acc %.3f, test acc %.3f (%.3fs)" % (
-            epoch, metrics["loss"], metrics["train_acc"], metrics["test_acc"], seconds)
+        return (f"epoch {epoch}, loss {metrics['loss']:.4f}, train acc {metrics['train_acc']:.3f}, "
+                f"test acc {metrics['test_acc']:.3f} ({seconds:.3f}s)")

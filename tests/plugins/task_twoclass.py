@@ -68,8 +68,8 @@ class TwoClass(Task):
         return out
 
     def epoch_line(self, epoch: int, metrics: dict, seconds: float) -> str:
-        return "epoch %d, loss %.4f, train acc %.3f, test acc %.3f" % (
-            epoch, metrics["loss"], metrics["train_acc"], metrics["test_acc"])
+        return (f"epoch {epoch}, loss {metrics['loss']:.4f}, train acc {metrics['train_acc']:.3f}, "
+                f"test acc {metrics['test_acc']:.3f}")
 
 
 def linear(W, b):
