@@ -12,7 +12,8 @@ plugin ``tests/plugins/slowdown.py``, whose row is ``HARNESS_SLOWDOWN`` × slowe
   whole matrix (the family-wise error Holm's correction bounds); the slowdown row is a detection inside a
   full-size matrix at the same time.
 * ``power``: the slowdown row alone, B slower by 5, 10 and 20 %, alternated.  Detected when its test
-  (the test over process pairs; Mann–Whitney on pooled rounds for runs made before it) gives ``p < alpha / m`` (``m`` = rows of the full matrix, read from an ``aa`` run or counted here) and the
+  (the test over process pairs; Mann–Whitney on pooled rounds for runs made before it) gives ``p < alpha / m``
+  (``m`` = rows of the full matrix, read from an ``aa`` run or counted here) and the
   ratio passes the threshold: under Holm a row with that p is flagged in the full matrix whatever the other
   rows do (its adjusted p is at most ``m · p``), so this rate is a lower bound of the full-matrix power.
 
@@ -49,7 +50,8 @@ def run_ab(out: Path, tag: str, fraction: float, extra: list[str], only_row: boo
     start, load_before = time.perf_counter(), os.getloadavg()[0]
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
     wall, load_after = time.perf_counter() - start, os.getloadavg()[0]
-    print(f"{tag}: exit {done.returncode}, {wall:.0f} s, load average {load_before:.1f} -> {load_after:.1f}", flush=True)
+    print(f"{tag}: exit {done.returncode}, {wall:.0f} s, load average {load_before:.1f} -> {load_after:.1f}",
+          flush=True)
     if not path.exists():
         print(done.stderr[-2000:], file=sys.stderr)
         return
@@ -156,13 +158,16 @@ def summary(folder: str, only: str | None = None) -> None:
                 continue
             alpha, threshold = d["settings"]["alpha"], d["settings"]["threshold"]
             detected = row.p < alpha / m and row.ratio.estimate > 1 + threshold
-            fraction = (d["settings"]["processes"], d["settings"]["rounds"], float(d["sides"]["B"]["env"]["HARNESS_SLOWDOWN"]))
-            by_fraction.setdefault(fraction, []).append((detected, row.ratio.estimate, d["settings"]["wall_s"], _load(d)))
+            fraction = (d["settings"]["processes"], d["settings"]["rounds"],
+                        float(d["sides"]["B"]["env"]["HARNESS_SLOWDOWN"]))
+            by_fraction.setdefault(fraction, []).append(
+                (detected, row.ratio.estimate, d["settings"]["wall_s"], _load(d)))
         for (processes, rounds, fraction), runs in sorted(by_fraction.items()):
             k = sum(x[0] for x in runs)
             ci = stats.clopper_pearson(k, len(runs))
             ratios = sorted(x[1] for x in runs)
-            print(f"power at {fraction:.0%} slower, {rounds} rounds a side in {processes} processes: detected in {k} of {len(runs)} runs ({k / len(runs):.0%}, 95% CI "
+            print(f"power at {fraction:.0%} slower, {rounds} rounds a side in {processes} processes: "
+                  f"detected in {k} of {len(runs)} runs ({k / len(runs):.0%}, 95% CI "
                   f"{ci.low:.0%}–{ci.high:.0%}) at p < {0.05 / m:.2g} (Holm's first step over {m} rows); measured "
                   f"ratios {ratios[0]:.3f}–{ratios[-1]:.3f} (median {ratios[len(ratios) // 2]:.3f}); "
                   f"{sum(x[2] for x in runs) / len(runs):.0f} s per one-row run{_loads([x[3] for x in runs])}")

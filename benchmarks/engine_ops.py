@@ -48,7 +48,8 @@ def main() -> None:
         mx.nd.waitall()
         counts = count_epoch(session, task.seed)
         ops = sum(counts.operators.values())
-        print(f"{text}: {ops / steps:.1f} engine operators and {sum(counts.api_calls.values()) / steps:.1f} C API calls "
+        print(f"{text}: {ops / steps:.1f} engine operators and "
+              f"{sum(counts.api_calls.values()) / steps:.1f} C API calls "
               f"per step ({steps} steps of batch {settings.batch_size})")
         for name, n in counts.operators.most_common(args.top):
             print(f"    {n / steps:6.2f} {name}")

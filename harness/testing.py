@@ -80,7 +80,8 @@ def registry_from_pytest(config):
 def pytest_configure(config) -> None:
     config.addinivalue_line(
         "markers",
-        "harness_plugin(plugin, **options): the plugin harness_case checks; options as harness.testing.conformance_cases "
+        "harness_plugin(plugin, **options): the plugin harness_case checks; "
+        "options as harness.testing.conformance_cases "
         "(roles, task, tasks, settings, thresholds, partners, ctx)",
     )
 

@@ -145,7 +145,7 @@ def register_optimizers(register):
         register("scratch", scratch_optim.optimizer(name), algorithms=[name])
 
 
-# ---- 5.10 批量归一化 (LeNet with batch normalization, the `lenet` task) ------------------------------------------------
+# ---- 5.10 批量归一化 (LeNet with batch normalization, the `lenet` task) --------------------------------------------
 #
 # The book's 5.10 from-scratch section: its batch_norm and BatchNorm, in its 5.5 LeNet.  The conv, pool and dense
 # layers are Gluon's, as in the book; what is from scratch is the batch normalization.

@@ -26,7 +26,8 @@ def test_import_is_cheap_and_lists_the_api():
     import subprocess
     import sys
 
-    code = "import sys, harness; assert 'mxnet' not in sys.modules; print(sorted(n for n in dir(harness) if not n.startswith('_')))"
+    code = ("import sys, harness; assert 'mxnet' not in sys.modules; "
+            "print(sorted(n for n in dir(harness) if not n.startswith('_')))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     for name in ("bench", "plugins", "run", "verify"):

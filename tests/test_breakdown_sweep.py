@@ -99,7 +99,8 @@ def test_measure_point_arithmetic_on_a_controlled_plugin(registry):
 
 def test_summarize_fits_each_series():
     rows = [
-        {"combo": Combination(), "N": n, "D": 2, "B": b, "epoch_s": n * 1e-6 * (100 / b), "sample_us": 100 / b, "error": ""}
+        {"combo": Combination(), "N": n, "D": 2, "B": b, "epoch_s": n * 1e-6 * (100 / b), "sample_us": 100 / b,
+         "error": ""}
         for n in (1000, 10000)
         for b in (10, 100)
     ]

@@ -6,7 +6,8 @@ from harness.core import context
 from harness.errors import HarnessError
 
 
-@pytest.mark.parametrize("spec, parsed", [("cpu", ("cpu", 0)), ("gpu", ("gpu", 0)), ("gpu:3", ("gpu", 3)), (" GPU:1 ", ("gpu", 1))])
+@pytest.mark.parametrize("spec, parsed", [("cpu", ("cpu", 0)), ("gpu", ("gpu", 0)), ("gpu:3", ("gpu", 3)),
+                                          (" GPU:1 ", ("gpu", 1))])
 def test_parse(spec, parsed):
     assert context.parse(spec) == parsed
 

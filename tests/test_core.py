@@ -139,7 +139,8 @@ def test_unknown_name_lists_the_available_ones(builtin_registry):
 def test_plugin_that_provides_none_of_the_roles_asked():
     reg = load(only=["scratch", "gluon"], extra=["tests.plugins.only_loss"])
     assert reg.plugins["tests.plugins.only_loss"].provides == {"loss": ["half_squared"]}
-    with pytest.raises(HarnessError, match=r"plugin 'tests.plugins.only_loss' provides no optimizer \(it provides: loss\)"):
+    with pytest.raises(HarnessError,
+                       match=r"plugin 'tests.plugins.only_loss' provides no optimizer \(it provides: loss\)"):
         reg.get("optimizer", "tests.plugins.only_loss")
     assert reg.get("loss", "half_squared").plugin == "tests.plugins.only_loss"
 
@@ -194,7 +195,8 @@ def test_divergence_keeps_the_partial_history(builtin_registry):
 
 def test_short_last_batch_and_other_sizes(builtin_registry):
     task = LinReg(num_examples=1005, num_inputs=4)
-    for combo in (Combination(), Combination("gluon", "gluon", "gluon", "gluon"), Combination("gluon", "scratch", "gluon", "scratch")):
+    for combo in (Combination(), Combination("gluon", "gluon", "gluon", "gluon"),
+                  Combination("gluon", "scratch", "gluon", "scratch")):
         result = train(Session(builtin_registry, combo, task, Settings(batch_size=10), mx.cpu()))
         assert np.max(np.abs(np.array(result.params["w"]) - task.true_w)) < 0.02
     assert task.true_w.tolist() == [2.0, -3.4, 2.0, -3.4]

@@ -100,8 +100,10 @@ def test_fashion_mnist_through_mxnets_reader(fmnist, no_network, monkeypatch):
     assert data.name == "fashion-mnist" and data.num_inputs == 784
     assert data.train_images.shape == (20, 1, 28, 28) and data.test_images.shape == (10, 1, 28, 28)
     assert data.train_images.dtype == np.float32 and data.train_labels.dtype == np.float32
-    np.testing.assert_array_equal(data.train_images[:, 0], arrays["train-images-idx3-ubyte.gz"].astype(np.float32) / 255)
-    np.testing.assert_array_equal(data.test_images[:, 0], arrays["t10k-images-idx3-ubyte.gz"].astype(np.float32) / 255)
+    np.testing.assert_array_equal(data.train_images[:, 0],
+                                  arrays["train-images-idx3-ubyte.gz"].astype(np.float32) / 255)
+    np.testing.assert_array_equal(data.test_images[:, 0],
+                                  arrays["t10k-images-idx3-ubyte.gz"].astype(np.float32) / 255)
     np.testing.assert_array_equal(data.train_labels, arrays["train-labels-idx1-ubyte.gz"])
     np.testing.assert_array_equal(data.test_labels, arrays["t10k-labels-idx1-ubyte.gz"])
     # through the dispatcher, cut to the first examples
@@ -288,7 +290,8 @@ def test_available_memory_reads_meminfo():
 
 def test_synthetic_too_large_for_memory(monkeypatch):
     monkeypatch.setattr(datasets, "available_memory", lambda: 2**30)
-    with pytest.raises(HarnessError, match=r"synthetic 1x28x28 images \(float32\) needs .* GiB; this machine has 1.0 GiB"):
+    with pytest.raises(HarnessError,
+                       match=r"synthetic 1x28x28 images \(float32\) needs .* GiB; this machine has 1.0 GiB"):
         datasets.load("synthetic", num_examples=10**6)
 
 

@@ -71,7 +71,8 @@ def test_hookspecs_are_typed_and_explained(spec):
 
 def test_every_environment_variable_is_documented():
     names = set(re.findall(r"HARNESS_[A-Z_]+", inspect.getsource(plugins)))
-    assert names >= {"HARNESS_DISABLE_PLUGIN_AUTOLOAD", "HARNESS_LOAD_PLUGINS", "HARNESS_STRICT_PLUGINS", "HARNESS_TRACE_PLUGINS"}
+    assert names >= {"HARNESS_DISABLE_PLUGIN_AUTOLOAD", "HARNESS_LOAD_PLUGINS", "HARNESS_STRICT_PLUGINS",
+                     "HARNESS_TRACE_PLUGINS"}
     assert not [n for n in names if f"`{n}" not in DOC]
 
 
@@ -82,7 +83,8 @@ def test_the_tutorial_plugin_is_short_and_passes_the_kit(tmp_path):
     path.write_text(code)
     report = check_plugin(str(path), partners="each")
     assert report.ok, str(report)
-    assert {(c.role, c.name) for c in report.cases if c.kind == "contract"} == {("optimizer", "fused_sgd"), ("loss", "half_square")}
+    assert {(c.role, c.name) for c in report.cases if c.kind == "contract"} == {("optimizer", "fused_sgd"),
+                                                                                ("loss", "half_square")}
 
 
 def test_readme_points_to_the_guide():

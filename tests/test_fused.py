@@ -53,7 +53,8 @@ def test_registry_lists_fast_fused_steps(registry):
 
 def test_unknown_fused_triple_is_one_line_naming_the_available_ones(registry):
     combo = Combination("fast", "gluon", "fast", "fast", fused=True)
-    message = "no fused step for model 'gluon', loss 'fast', optimizer 'fast'; fused steps exist for: fast/fast/fast, scratch/scratch/scratch"
+    message = ("no fused step for model 'gluon', loss 'fast', optimizer 'fast'; "
+               "fused steps exist for: fast/fast/fast, scratch/scratch/scratch")
     with pytest.raises(HarnessError) as exc:
         registry.fused_step(combo)
     assert str(exc.value) == message
@@ -83,7 +84,8 @@ def test_short_last_batch_with_wide_features(registry):
     assert plain.final_loss < plain.epochs[0]["loss"]
 
 
-@pytest.mark.parametrize("combo", [Combination(*["fast"] * 4, fused=True), Combination("gluon", fused=True)], ids=lambda c: c.label)
+@pytest.mark.parametrize("combo", [Combination(*["fast"] * 4, fused=True), Combination("gluon", fused=True)],
+                         ids=lambda c: c.label)
 def test_fused_step_converges_shuffled_at_seed_settings(registry, combo):
     task = LinReg()
     result = _train(registry, combo, task, Settings())
@@ -161,7 +163,8 @@ def test_the_kit_checks_a_fused_step_against_its_unfused_triple(tmp_path):
 
 
 def test_run_fused_via_the_cli():
-    proc = run_cli("run", "--data", "fast", "--model", "fast", "--loss", "fast", "--optimizer", "fast", "--fused", "--json")
+    proc = run_cli("run", "--data", "fast", "--model", "fast", "--loss", "fast", "--optimizer", "fast", "--fused",
+                   "--json")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["combination"] == {"data": "fast", "model": "fast", "loss": "fast", "optimizer": "fast", "fused": True}

@@ -73,7 +73,8 @@ def test_generated_package_installs_is_listed_runs_and_passes_its_tests(tmp_path
     [
         (["scratch"], "harness: error: name 'scratch' is taken (plugin 'scratch', data 'scratch' of plugin 'scratch'"),
         (["My-Plugin"], "harness: error: invalid plugin name 'My-Plugin'; valid: lower-case letters, digits"),
-        (["ok", "--roles", "optimiser"], "harness: error: invalid --roles 'optimiser'; valid: comma-separated data, model, loss, optimizer"),
+        (["ok", "--roles", "optimiser"],
+         "harness: error: invalid --roles 'optimiser'; valid: comma-separated data, model, loss, optimizer"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, args, message):

@@ -276,7 +276,8 @@ def test_bench_image_task_has_both_reference_rows_with_torch_threads(tmp_path):
                    "--optimizer", "scratch", "--rounds", "1", "--warmup", "0", "-q", "--json", str(out),
                    env={reference.THREADS_ENV: "1"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    rows = {b["extra_info"]["combination"].get("reference"): b["extra_info"] for b in json.loads(out.read_text())["benchmarks"]}
+    rows = {b["extra_info"]["combination"].get("reference"): b["extra_info"]
+            for b in json.loads(out.read_text())["benchmarks"]}
     assert set(rows) == {None, "numpy", "torch"}
     assert rows["torch"]["torch_threads"] == 1 and rows["torch"]["mxnet_imported"] is False
     for name in ("numpy", "torch"):

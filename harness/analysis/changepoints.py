@@ -139,7 +139,8 @@ def merge_small(values: list[float], segments: list[Segment], threshold: float) 
     y = np.asarray(values, dtype=float)
     segments = list(segments)
     while len(segments) > 1:
-        rel = [abs(b.level - a.level) / max(min(abs(a.level), abs(b.level)), 1e-300) for a, b in zip(segments, segments[1:])]
+        rel = [abs(b.level - a.level) / max(min(abs(a.level), abs(b.level)), 1e-300)
+               for a, b in zip(segments, segments[1:])]
         i = int(np.argmin(rel))
         if rel[i] >= threshold:
             break

@@ -270,7 +270,8 @@ class Change:
     p: float
     p_holm: float | None = None
     verdict: str = "same"
-    unit: str = "rounds"  # what a and b hold: rounds (Mann–Whitney) or the processes' fastest rounds (paired, sign test)
+    # what a and b hold: rounds (Mann–Whitney) or the processes' fastest rounds (paired, sign test)
+    unit: str = "rounds"
     test: str = "mann-whitney"
 
     @property
@@ -287,8 +288,10 @@ class Change:
             "ratio": self.ratio.estimate, "ratio_ci": self.ratio.ci.as_dict(),
             "p": self.p, "p_holm": self.p_holm,
             "test": self.test,
-            "a": {"median": self.median_a, "median_ci": median_ci(self.a, confidence).as_dict(), self.unit: len(self.a)},
-            "b": {"median": self.median_b, "median_ci": median_ci(self.b, confidence).as_dict(), self.unit: len(self.b)},
+            "a": {"median": self.median_a, "median_ci": median_ci(self.a, confidence).as_dict(),
+                  self.unit: len(self.a)},
+            "b": {"median": self.median_b, "median_ci": median_ci(self.b, confidence).as_dict(),
+                  self.unit: len(self.b)},
         }
 
 

@@ -103,7 +103,8 @@ class ReferenceLoops:
       (``y`` is ``(b, 1)`` for one output, class indices ``(b,)`` for scores per class);
     * ``torch_scores(params, X)``: the output with PyTorch tensors; autograd and the contract's loss do the rest.
 
-    The loss, the accuracies and the update around these come from the output contract, in :mod:`harness.tasks.reference`.
+    The loss, the accuracies and the update around these come from the output contract, in
+    :mod:`harness.tasks.reference`.
     """
 
     numpy_scores: Callable | None = None

@@ -1,5 +1,6 @@
 """Where a training step's time goes: data loading, forward + loss, backward, update, for one session and
-for every measured row of a benchmark (``harness bench --breakdown``); its table and PNG are :mod:`harness.output.breakdown`.
+for every measured row of a benchmark (``harness bench --breakdown``); its table and PNG are
+:mod:`harness.output.breakdown`.
 
 Each phase ends with ``mx.nd.waitall()`` so its work is charged to it; that
 synchronisation itself costs time and removes overlap between phases, so the

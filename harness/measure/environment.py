@@ -63,7 +63,8 @@ def _git(*args: str, cwd: Path) -> str:
 def commit_info(path: str | os.PathLike | None = None) -> dict:
     """pytest-benchmark's ``commit_info`` shape, for the checkout holding ``path`` (default: this package)."""
     cwd = Path(path) if path else Path(__file__).resolve().parent
-    info = {"id": "unversioned", "time": None, "author_time": None, "dirty": False, "project": "mxnet-harness", "branch": None}
+    info = {"id": "unversioned", "time": None, "author_time": None, "dirty": False, "project": "mxnet-harness",
+            "branch": None}
     try:
         info["id"] = _git("rev-parse", "HEAD", cwd=cwd)
         info["time"] = _git("show", "-s", "--pretty=format:%cI", cwd=cwd)

@@ -106,7 +106,8 @@ def _partial(runner) -> dict:
 
 
 def run_matrix(registry: Registry, planned: list[tuple[Case, str | None]], on_row=None) -> list[Row]:
-    """Run every case in order; ``on_row(row)`` after each.  Ctrl-C propagates; rows so far are in ``on_row``'s hands."""
+    """Run every case in order; ``on_row(row)`` after each.  Ctrl-C propagates; rows so far are in ``on_row``'s
+    hands."""
     rows = []
     for case, skip in planned:
         row = Row(case, "skipped", skip) if skip else run_case(registry, case)

@@ -244,8 +244,10 @@ def describe_counts(extra: dict) -> str:
 
     ops = sum(extra["operators"].values())
     return (
-        f"per step, counted: harness {extra['python_calls']:+.1f} Python calls (seed {extra['seed_python_calls']:.0f}), "
-        f"{extra['api_calls']:+g} MXNet C API calls (seed {extra['seed_api_calls']:.0f}{by_name(extra['api_calls_by_name'])}), "
+        f"per step, counted: harness {extra['python_calls']:+.1f} Python calls "
+        f"(seed {extra['seed_python_calls']:.0f}), "
+        f"{extra['api_calls']:+g} MXNet C API calls "
+        f"(seed {extra['seed_api_calls']:.0f}{by_name(extra['api_calls_by_name'])}), "
         f"{ops:+g} engine operations (seed {extra['seed_operators']:.0f}"
         f"{by_name(extra['operators']) if extra['operators'] else '; the same ones'})"
     )

@@ -82,7 +82,8 @@ def summarize(rows: list[dict]) -> list[dict]:
     for (combo, d, b), group in itertools.groupby(sorted(ok, key=by_series), key=by_series):
         group = list(group)
         slope, r2 = fit_loglog([r["N"] for r in group], [r["epoch_s"] for r in group])
-        out.append({"combo": combo, "D": d, "B": b, "fit": "epoch time vs N", "slope": slope, "r2": r2, "knee_B": None, "N": None})
+        out.append({"combo": combo, "D": d, "B": b, "fit": "epoch time vs N", "slope": slope, "r2": r2,
+                    "knee_B": None, "N": None})
     by_n = lambda r: (r["combo"], r["N"], r["D"])  # noqa: E731
     for (combo, n, d), group in itertools.groupby(sorted(ok, key=by_n), key=by_n):
         group = list(group)
@@ -90,5 +91,6 @@ def summarize(rows: list[dict]) -> list[dict]:
             bs = [r["B"] for r in group]
             k = knee(bs, [r["sample_us"] for r in group])
             k = k if k is not None else f"> {max(bs)}"
-            out.append({"combo": combo, "D": d, "B": None, "fit": "per-sample cost vs B", "slope": None, "r2": None, "knee_B": k, "N": n})
+            out.append({"combo": combo, "D": d, "B": None, "fit": "per-sample cost vs B", "slope": None, "r2": None,
+                        "knee_B": k, "N": n})
     return out

@@ -133,7 +133,8 @@ OVERRIDES = {
 
 
 def add_workload_options(add, timing_prefix: str = "") -> None:
-    """Add ``--task``, ``--workload`` and the overrides with ``add`` (argparse's ``add_argument`` or pytest's ``addoption``)."""
+    """Add ``--task``, ``--workload`` and the overrides with ``add`` (argparse's ``add_argument`` or pytest's
+    ``addoption``)."""
     add("--task", default=None, help=f"{task_help()}, or a plugin's task")
     add("--workload", default=None, help=f"{workload_help()} (`harness tasks` lists each task's workloads)")
     for name, (kind, text) in OVERRIDES.items():

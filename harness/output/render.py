@@ -6,7 +6,8 @@ from tabulate import tabulate
 
 def table(rows: list[dict], headers: list[str], tablefmt: str = "simple", floatfmt: str = "g") -> str:
     """A tabulate table of ``rows`` restricted to ``headers``, in that order."""
-    return tabulate([[row.get(h, "") for h in headers] for row in rows], headers=headers, tablefmt=tablefmt, floatfmt=floatfmt)
+    return tabulate([[row.get(h, "") for h in headers] for row in rows], headers=headers, tablefmt=tablefmt,
+                    floatfmt=floatfmt)
 
 
 def figure(width: float, height: float):

@@ -65,7 +65,8 @@ class ImageTask(Task):
         from harness.tasks import datasets
 
         if self.dataset not in datasets.DATASETS:
-            raise HarnessError(f"unknown --dataset {self.dataset!r} for task {self.name}; valid: {', '.join(datasets.DATASETS)}")
+            raise HarnessError(f"unknown --dataset {self.dataset!r} for task {self.name}; "
+                               f"valid: {', '.join(datasets.DATASETS)}")
         if self.num_examples_ is not None and self.dataset != "synthetic":
             raise HarnessError(f"--num-examples applies to --dataset synthetic only; {self.dataset} has a fixed size")
         check_seed(self.seed)

@@ -149,7 +149,8 @@ class LeNet(ImageTask):
         from harness.tasks import datasets
 
         if self.dataset not in datasets.DATASETS:
-            raise HarnessError(f"unknown --dataset {self.dataset!r} for task lenet; valid: {', '.join(datasets.DATASETS)}")
+            raise HarnessError(f"unknown --dataset {self.dataset!r} for task lenet; "
+                               f"valid: {', '.join(datasets.DATASETS)}")
         check_seed(self.seed)
         shape = self.images.train_images.shape[1:]
         if len(shape) != 3 or feature_size(*shape[1:]) < CONV_CHANNELS[-1]:

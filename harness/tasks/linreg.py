@@ -100,10 +100,12 @@ class LinReg(Task):
         from harness.tasks.datasets import REGRESSION_DATASETS, check_memory
 
         if self.dataset not in REGRESSION_DATASETS:
-            raise HarnessError(f"unknown --dataset {self.dataset!r} for task linreg; valid: {', '.join(REGRESSION_DATASETS)}")
+            raise HarnessError(f"unknown --dataset {self.dataset!r} for task linreg; "
+                               f"valid: {', '.join(REGRESSION_DATASETS)}")
         if self.dataset != "synthetic":
             if (self.num_examples, self.num_inputs) != (1000, 2):
-                raise HarnessError(f"--num-examples and --num-inputs apply to synthetic data; {self.dataset} has a fixed size")
+                raise HarnessError(f"--num-examples and --num-inputs apply to synthetic data; "
+                                   f"{self.dataset} has a fixed size")
             data = self.real  # load (and fail on a missing file) before any work
             object.__setattr__(self, "num_examples", len(data.labels))
             object.__setattr__(self, "num_inputs", data.features.shape[1])

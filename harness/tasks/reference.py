@@ -441,9 +441,11 @@ class TorchReference:
         data = _host_data(task, self.name)
         self.num_examples = len(data["features"])
         threads = threads or _threads_from_env()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_package_root(), os.environ.get("PYTHONPATH")]))}
-        self._proc = subprocess.Popen([sys.executable, "-c", "from harness.tasks.reference import _worker_main; _worker_main()"],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        env = {**os.environ,
+               "PYTHONPATH": os.pathsep.join(filter(None, [_package_root(), os.environ.get("PYTHONPATH")]))}
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", "from harness.tasks.reference import _worker_main; _worker_main()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self._finalizer = weakref.finalize(self, _end, self._proc)
         self.worker_seconds: list[float] = []  # each epoch as the worker timed it
         try:
