@@ -250,8 +250,8 @@ def test_kept_or_pending_batches_are_never_overwritten_by_a_later_epoch():
 
 FAST = Combination(*["fast"] * 4)
 IMAGE_MIXES = [Combination(), FAST, Combination(*["fast"] * 4, fused=True),
-               Combination("gluon", "fast", "fast", "gluon"), Combination("fast", "gluon", "fast", "scratch"), Combination("scratch", "fast", "scratch", "fast"),
-               Combination("fast", "scratch", "gluon", "fast")]
+               Combination("gluon", "fast", "fast", "gluon"), Combination("fast", "gluon", "fast", "scratch"),
+               Combination("scratch", "fast", "scratch", "fast"), Combination("fast", "scratch", "gluon", "fast")]
 
 
 @pytest.mark.parametrize("task_name", ["softmax", "mlp"])

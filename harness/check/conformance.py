@@ -242,7 +242,8 @@ def _reference_loss(task: Task) -> Callable:
 def _is_affine_regression(task: Task) -> bool:
     """Linear regression: a ``(D, 1)`` weight and a ``(1,)`` bias, ``y_hat = X·w + b``."""
     shapes = tuple(tuple(s) for s in task.param_shapes)
-    return task.output == REGRESSION and len(shapes) == 2 and len(shapes[0]) == 2 and shapes[0][1] == 1 and shapes[1] == (1,)
+    return (task.output == REGRESSION and len(shapes) == 2 and len(shapes[0]) == 2 and shapes[0][1] == 1
+            and shapes[1] == (1,))
 
 
 # ---- contracts, one per role -------------------------------------------------------
@@ -261,7 +262,8 @@ def _check_data(what: str, data_iter, task: Task, tasks: _Tasks) -> None:
                 X, y = _arrays(X), _arrays(y)
                 b = X.shape[0] if X.ndim else 0
                 if tuple(X.shape[1:]) != row_shape or not 1 <= b <= _SMALL_BATCH:
-                    _fail(what, f"batch {i} has X of shape {X.shape}; expected {want_x_shape} with 1 <= b <= {_SMALL_BATCH}")
+                    _fail(what, f"batch {i} has X of shape {X.shape}; "
+                                f"expected {want_x_shape} with 1 <= b <= {_SMALL_BATCH}")
                 if y.shape != (b,):
                     _fail(what, f"batch {i} has y of shape {y.shape}; expected ({b},), one label per row of X")
                 xs.append(X)
@@ -269,7 +271,8 @@ def _check_data(what: str, data_iter, task: Task, tasks: _Tasks) -> None:
         except ConformanceError:
             raise
         except Exception as exc:
-            _fail(what, f"data_iter({_SMALL_BATCH}, features, labels, shuffle={shuffle}) raised {type(exc).__name__}: {exc}")
+            _fail(what, f"data_iter({_SMALL_BATCH}, features, labels, shuffle={shuffle}) "
+                        f"raised {type(exc).__name__}: {exc}")
         if not xs:
             _fail(what, "yielded no batches")
         return np.concatenate(xs), np.concatenate(ys)
@@ -285,7 +288,8 @@ def _check_data(what: str, data_iter, task: Task, tasks: _Tasks) -> None:
     if X.shape[0] != n:
         _fail(what, f"one epoch yielded {X.shape[0]} examples; expected each of the {n} exactly once")
     if not (np.array_equal(X, want_x) and np.array_equal(y, want_y)):
-        _fail(what, "with shuffle=False the batches must follow the row order of features, labels paired with their rows")
+        _fail(what, "with shuffle=False the batches must follow the row order of features, "
+                    "labels paired with their rows")
     for _ in range(2):  # called once per epoch: a second call must give a full epoch again
         X, y = epoch(shuffle=True)
         if X.shape[0] != n:
@@ -327,7 +331,8 @@ def _check_model(what: str, factory, task: Task, tasks: _Tasks) -> None:
         y_hat = _call(what, f"net(X) with X of shape {X.shape}", model, X)
     if y_hat.shape != (b, width):
         kind = {CLASSES: " scores, one per class (before the softmax)",
-                BINARY: ", one logit per row (before the sigmoid): the task's output contract is binary"}.get(task.output, "")
+                BINARY: ", one logit per row (before the sigmoid): the task's output contract is binary",
+                }.get(task.output, "")
         _fail(what, f"net(X) with X of shape {X.shape} returned shape {y_hat.shape}; expected ({b}, {width}){kind}")
     out = y_hat.asnumpy()
     if _is_affine_regression(task):
@@ -399,7 +404,8 @@ def _check_loss(what: str, make_loss, task: Task, tasks: _Tasks) -> None:
             hint = "; did you forget y.reshape(y_hat.shape)?"
         elif l.size == 1:
             hint = "; do not sum or average: backward sums the terms"
-        _fail(what, f"loss(y_hat {y_hat.shape}, y {y.shape}) returned shape {l.shape}; expected ({b},) or ({b}, 1){hint}")
+        _fail(what, f"loss(y_hat {y_hat.shape}, y {y.shape}) returned shape {l.shape}; "
+                    f"expected ({b},) or ({b}, 1){hint}")
     got = l.asnumpy().reshape(b)
     if task.output == BINARY:
         if not np.allclose(got, want, rtol=1e-4, atol=1e-5):
@@ -454,7 +460,8 @@ def _check_optimizer(what: str, make_optimizer, task: Task, tasks: _Tasks) -> No
         except Exception as exc:
             _fail(what, f"make_optimizer(model, lr) raised {type(exc).__name__}: {exc} ({with_model})")
         if not callable(step):
-            _fail(what, f"make_optimizer(model, lr) returned {type(step).__name__}; expected a step(batch_size) callable")
+            _fail(what, f"make_optimizer(model, lr) returned {type(step).__name__}; "
+                        "expected a step(batch_size) callable")
 
         def batch_loss() -> float:
             return float(loss(model(X), y).mean().asscalar())  # noqa: B023 (called in this iteration only)
@@ -502,7 +509,8 @@ def _check_task(what: str, make_task, name: str, tasks: _Tasks) -> None:
     _check_declarations(what, task, tasks.registry)
     d = task.defaults
     if not (d.epochs >= 1 and 1 <= d.batch_size <= task.num_examples and d.lr > 0):
-        _fail(what, f"defaults {d} must have epochs >= 1, 1 <= batch_size <= num_examples ({task.num_examples}) and lr > 0")
+        _fail(what, f"defaults {d} must have epochs >= 1, 1 <= batch_size <= num_examples ({task.num_examples}) "
+                    "and lr > 0")
     ctx = tasks.ctx
     split = task.data(ctx)
     n = task.num_examples
@@ -532,7 +540,8 @@ def _check_task(what: str, make_task, name: str, tasks: _Tasks) -> None:
         p[:] = p + 1  # a model may update its parameters in place: the next run must not see that
     for pname, want, got in zip(task.param_names, values, task.initial_params(ctx)):
         if not np.array_equal(want, got.asnumpy()):
-            _fail(what, f"initial_params() must return fresh arrays with the same values on every call ({pname} changed)")
+            _fail(what, "initial_params() must return fresh arrays with the same values on every call "
+                        f"({pname} changed)")
     models = _models_for(tasks.registry, name)
     losses = tasks.registry.builtin_names("loss", name) or tasks.registry.names("loss", name)
     if models and losses:
@@ -625,12 +634,14 @@ def _converges(role: str, name: str, combo: Combination, task_name: str, tasks: 
         try:
             result = train(Session(tasks.registry, combo, task, settings, tasks.ctx))
         except Diverged as exc:
-            _fail(what, f"loss stopped being finite at epoch {exc.epoch} (lr {settings.lr:g}, batch {settings.batch_size})")
+            _fail(what, f"loss stopped being finite at epoch {exc.epoch} "
+                        f"(lr {settings.lr:g}, batch {settings.batch_size})")
         except Exception as exc:
             _fail(what, f"training raised {type(exc).__name__}: {exc}")
         problem = _converged(task, result, thresholds)
         if problem:
-            _fail(what, f"did not converge in {settings.epochs} epochs (lr {settings.lr:g}, batch {settings.batch_size}): {problem}")
+            _fail(what, f"did not converge in {settings.epochs} epochs "
+                        f"(lr {settings.lr:g}, batch {settings.batch_size}): {problem}")
 
     return run
 
@@ -764,7 +775,8 @@ def conformance_cases(
     if selected is not None:
         missing = [t for t, obj in selected.items() if obj is None and t not in registry.tasks]
         if missing:
-            raise HarnessError(f"unknown task {', '.join(map(repr, missing))}; available: {', '.join(registry.task_names())}")
+            raise HarnessError(f"unknown task {', '.join(map(repr, missing))}; "
+                               f"available: {', '.join(registry.task_names())}")
     given = {name: obj for name, obj in (selected or {}).items() if obj is not None}
     plan = _Tasks(registry, given, settings, ctx)
     info = registry.plugins[pname]
@@ -785,7 +797,8 @@ def conformance_cases(
             if step.plugin == pname and (wanted is None or step.label in wanted):
                 fused += [(t, step.key) for t in _tasks_of(step.factories, selected)]
     own_tasks = [t for t in info.provides.get("task", [])
-                 if (roles is None or "task" in roles) and (selected is None or t in selected) and (wanted is None or t in wanted)]
+                 if (roles is None or "task" in roles) and (selected is None or t in selected)
+                 and (wanted is None or t in wanted)]
 
     def loads() -> None:
         if not provided and not fused and not own_tasks:
@@ -804,7 +817,8 @@ def conformance_cases(
     for t, role, name in provided:
         found = _partners(registry, role, t, partners == "all")
         if not found:
-            message = f"{role} {name!r}: no implementation of every other role supports task {t!r}, so it cannot be trained"
+            message = (f"{role} {name!r}: no implementation of every other role supports task {t!r}, "
+                       "so it cannot be trained")
 
             def untrainable(message=message) -> None:
                 raise ConformanceError(message)
@@ -812,7 +826,8 @@ def conformance_cases(
             cases.append(Case("converges", role, name, None, untrainable, task=t))
         for fixed in found:
             combo = Combination(**{**fixed, role: name})
-            cases.append(Case("converges", role, name, combo, _converges(role, name, combo, t, plan, thresholds), task=t))
+            cases.append(Case("converges", role, name, combo, _converges(role, name, combo, t, plan, thresholds),
+                              task=t))
     for t, key in fused:
         cases.append(Case("fused", "", "/".join(key), run=_fused_matches(key, t, plan), task=t))
     return cases
