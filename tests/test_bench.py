@@ -90,7 +90,8 @@ def test_failed_and_skipped_rows_are_kept(registry):
 def test_ratio_and_order_use_the_all_scratch_median(registry):
     load_ = workloads.workload("seed", **TINY)
     fast = measuring.Row(planning.Case(Combination(), "cpu", load_), "ok", stats=measuring.stats_of([0.2, 0.1, 0.3]))
-    slow_row = measuring.Row(planning.Case(Combination(data="gluon"), "cpu", load_), "ok", stats=measuring.stats_of([0.5, 0.4, 0.6]))
+    slow_row = measuring.Row(planning.Case(Combination(data="gluon"), "cpu", load_), "ok",
+                             stats=measuring.stats_of([0.5, 0.4, 0.6]))
     failed = measuring.Row(planning.Case(Combination(model="broken"), "cpu", load_), "failed", "boom")
     for row in (fast, slow_row):
         row.metrics = {"epoch_median_s": row.stats.median, "samples_per_s": 50 / row.stats.median}
@@ -129,7 +130,8 @@ def test_workloads_belong_to_tasks():
     assert workloads.workload(None, "mlp").name == "digits"
     book = workloads.workload("book", "mlp")
     assert (book.task, book.dataset, book.label) == ("mlp", "synthetic", "mlp-book")
-    with pytest.raises(HarnessError, match="workload 'seed' is not for task 'softmax'; valid for softmax: digits, book"):
+    with pytest.raises(HarnessError,
+                       match="workload 'seed' is not for task 'softmax'; valid for softmax: digits, book"):
         workloads.workload("seed", "softmax")
     with pytest.raises(HarnessError, match="workload 'book' is not for task 'linreg'"):
         workloads.workload("book")
@@ -168,7 +170,8 @@ def test_bench_writes_table_json_csv_plot(tmp_path):
                    "--csv", str(out["csv"]), "--plot", str(out["png"]), "--format", "github", "--wide")
     assert proc.returncode == 0, proc.stderr
     # the seed's 16, all-fast on its own and fused, and the references (torch's skipped where it is not installed)
-    status = [line.rstrip(" |").rsplit("|", 1)[-1].strip() for line in proc.stdout.splitlines() if line.startswith("| ")]
+    status = [line.rstrip(" |").rsplit("|", 1)[-1].strip()
+              for line in proc.stdout.splitlines() if line.startswith("| ")]
     assert status.count("ok") == 18
     refs = 1 + HAS_TORCH
     assert status.count("reference") == refs
@@ -193,7 +196,8 @@ def test_bench_writes_table_json_csv_plot(tmp_path):
     assert len(lines) == 20 and [line["status"] for line in lines].count("ok") == 18 + refs
     numpy_line = next(line for line in lines if line["reference"] == "numpy")
     assert float(numpy_line["ratio_to_numpy"]) == 1.0 and float(numpy_line["ratio_to_scratch"]) > 0
-    assert {line["mxnet"] for line in lines} == {mx.__version__} and {line["commit"] for line in lines} == {doc["commit_info"]["id"]}
+    assert {line["mxnet"] for line in lines} == {mx.__version__}
+    assert {line["commit"] for line in lines} == {doc["commit_info"]["id"]}
     assert f"MXNet {mx.__version__} [" in proc.stdout and "OMP_NUM_THREADS=" in proc.stdout
     assert [float(line["epoch_median_s"]) for line in lines if line["status"] == "ok"] == pytest.approx(medians)
     assert out["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -255,9 +259,9 @@ def test_real_sigint_while_a_case_runs(tmp_path):
     path = tmp_path / "run.json"
     # the second case takes ~16 s (200 steps x 20 ms x 4 epochs); the signal lands inside it
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/harness"), "-p", "tests.plugins.slow", "bench", "--num-examples", "2000", "--rounds", "3",
-         "--data", "scratch", "--model", "scratch", "--loss", "scratch", "--optimizer", "scratch", "--optimizer", "slow",
-         "--json", str(path)],
+        [str(ROOT / ".venv/bin/harness"), "-p", "tests.plugins.slow", "bench", "--num-examples", "2000",
+         "--rounds", "3", "--data", "scratch", "--model", "scratch", "--loss", "scratch",
+         "--optimizer", "scratch", "--optimizer", "slow", "--json", str(path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_step_log(tmp_path),
     )
     _wait_for_steps(proc, tmp_path, 50)  # inside the slow case
@@ -295,8 +299,8 @@ def stderr_on_a_terminal(*args) -> str:
 
 
 def test_progress_bar_only_on_a_terminal_and_not_with_quiet():
-    args = ["bench", "--num-examples", "40", "--rounds", "2", "--data", "scratch", "--model", "scratch", "--loss", "scratch",
-            "--no-references"]
+    args = ["bench", "--num-examples", "40", "--rounds", "2", "--data", "scratch", "--model", "scratch",
+            "--loss", "scratch", "--no-references"]
     assert "0/2 [" in stderr_on_a_terminal(*args)  # later updates may be throttled on a run this short
     assert "combo" not in stderr_on_a_terminal(*args, "--quiet")
 
@@ -307,7 +311,8 @@ def test_overhead_option_prints_the_ratio():
     assert "harness overhead: seed loop" in proc.stdout and "ratio" in proc.stdout
     assert "(Hodges–Lehmann), 95% CI" in proc.stdout and "undecided: 90% is all these rounds give" in proc.stdout
     # the counted line: what each harness step asks beyond the seed's (tests/test_overhead.py checks the numbers)
-    assert "per step, counted: harness +5" in proc.stdout and "engine operations (seed 42; the same ones)" in proc.stdout
+    assert "per step, counted: harness +5" in proc.stdout
+    assert "engine operations (seed 42; the same ones)" in proc.stdout
 
 
 def test_benchmarks_suite_runs_syncs_and_lists_failures(tmp_path):
@@ -350,7 +355,8 @@ def test_default_matrix_adds_each_whole_plugin_on_its_own():
     assert len(combos) == 18 and combos[-2:] == [fast, replace(fast, fused=True)]
     with_fused = planning.select(registry, {}, everything=False, fused=True)
     assert len(with_fused) == len(set(with_fused)) and replace(fast, fused=True) in with_fused
-    assert len(planning.select(registry, {"data": ["fast"]}, everything=False)) == 1 * 2 * 2 * 2  # role given: no extras
+    # role given: no extras
+    assert len(planning.select(registry, {"data": ["fast"]}, everything=False)) == 1 * 2 * 2 * 2
     chosen = planning.select(registry, {"data": ["scratch"], "model": ["scratch", "fast"], "loss": ["scratch", "fast"],
                                         "optimizer": ["fast"]}, everything=False, fused=True)
     assert len(chosen) == 4 + 1 and chosen[-1] == Combination("scratch", "fast", "fast", "fast", fused=True)
@@ -362,7 +368,8 @@ def test_reference_rows_and_ratios(registry):
     planned = planning.cases([Combination()], ["cpu", "gpu"], load_) + planning.reference_cases(["cpu", "gpu"], load_)
     assert [c.reference for c, _ in planned[-2:]] == ["numpy", "torch"]
     assert all(c.ctx == "cpu" for c, _ in planned[-2:])  # references run once, on the CPU
-    rows = measuring.run_matrix(registry, [(c, s) for c, s in planned if not (c.reference == "torch" and not HAS_TORCH)])
+    rows = measuring.run_matrix(registry,
+                                [(c, s) for c, s in planned if not (c.reference == "torch" and not HAS_TORCH)])
     by = {r.case.reference or r.case.combo.label + "@" + r.case.ctx: r for r in rows}
     numpy_row, scratch_row = by["numpy"], by["scratch/scratch/scratch/scratch@cpu"]
     assert numpy_row.status == "ok" and numpy_row.metrics["param_error"] < 5  # trained the same task
@@ -385,14 +392,16 @@ def test_bench_breakdown_table_and_png(tmp_path):
     data_us, forward_us, backward_us, update_us = (float(v) for v in line.split()[4:8])
     from tests.plugins import phased
 
-    assert data_us >= phased.DATA_S * 1e6 and update_us >= phased.UPDATE_S * 1e6 and forward_us >= phased.FORWARD_S * 1e6
+    assert (data_us >= phased.DATA_S * 1e6 and update_us >= phased.UPDATE_S * 1e6
+            and forward_us >= phased.FORWARD_S * 1e6)
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert "reference" not in proc.stdout.split("Per-phase")[0]  # --no-references
 
 
 def test_interleaved_rounds_go_round_robin_and_keep_failures(registry):
     load_ = workloads.workload("seed", **TINY)
-    combos = [Combination(), Combination(optimizer="slow"), Combination(model="broken"), Combination(optimizer="explode")]
+    combos = [Combination(), Combination(optimizer="slow"), Combination(model="broken"),
+              Combination(optimizer="explode")]
     planned = planning.cases(combos, ["cpu", "gpu"], load_)
     rows = measuring.run_interleaved(registry, planned)
     assert [r.case for r in rows] == [c for c, _ in planned]  # planned order, whatever happened
@@ -423,5 +432,6 @@ def test_interleaved_ctrl_c_keeps_what_was_measured(tmp_path):
     doc = json.loads(path.read_text())
     assert doc["harness"]["interrupted"] is True
     rounds = {b["name"]: len(b["stats"]["data"]) for b in doc["benchmarks"]}
-    assert set(rounds) == {"test_epoch[seed-cpu-scratch-scratch-scratch-scratch]", "test_epoch[seed-cpu-scratch-scratch-scratch-slow]"}
+    assert set(rounds) == {"test_epoch[seed-cpu-scratch-scratch-scratch-scratch]",
+                           "test_epoch[seed-cpu-scratch-scratch-scratch-slow]"}
     assert all(1 <= n < 3 for n in rounds.values())  # partial, not a full run

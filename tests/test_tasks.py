@@ -76,14 +76,16 @@ def test_verify_tells_apart_different_maths(registry):
     task = registry.make_task("softmax")
     settings = Settings.for_task(task, epochs=1, shuffle=False)
     base = train(Session(registry, Combination(), task, settings, mx.cpu()))
-    other = train(Session(registry, Combination(), task, Settings.for_task(task, epochs=1, lr=0.45, shuffle=False), mx.cpu()))
+    other = train(Session(registry, Combination(), task, Settings.for_task(task, epochs=1, lr=0.45, shuffle=False),
+                          mx.cpu()))
     assert max_abs_diff(base, base) == 0
     assert max_abs_diff(base, other) > task.tolerance
 
 
 def test_canonical_layout_compares_scratch_and_gluon_weights(registry):
     task = registry.make_task("softmax")
-    sessions = [Session(registry, Combination(model=m), task, Settings.for_task(task), mx.cpu()) for m in ("scratch", "gluon")]
+    sessions = [Session(registry, Combination(model=m), task, Settings.for_task(task), mx.cpu())
+                for m in ("scratch", "gluon")]
     raw = [s.net.arrays()[0].shape for s in sessions]
     assert raw == [(64, 10), (10, 64)]  # Dense holds (out, in)
     a, b = (s.arrays() for s in sessions)
@@ -125,7 +127,8 @@ def test_linreg_stays_the_default_everywhere(capsys):
         (["-p", "tests.plugins.only_loss", "run", "--task", "mlp", "--loss", "half_squared"],
          "loss 'half_squared' does not support task 'mlp'; it supports: linreg; losses for mlp: "),
         (["run", "--task", "mlp", "--num-inputs", "5"], "task 'mlp' does not take --num-inputs"),
-        (["run", "--task", "softmax", "--dataset", "mnist"], "unknown --dataset 'mnist' for task softmax; valid: digits"),
+        (["run", "--task", "softmax", "--dataset", "mnist"],
+         "unknown --dataset 'mnist' for task softmax; valid: digits"),
         (["run", "--seed", "-1"], "--seed must be an integer from 0 to"),
         (["run", "--task", "mlp", "--seed", "-1"], "--seed must be an integer from 0 to"),
         (["run", "--num-examples", "100000000", "--num-inputs", "1000"], "needs"),
@@ -163,15 +166,18 @@ def test_tasks_command_lists_components_per_task(capsys):
     assert rows["mlp"]["params"] == [{"name": "W1", "shape": [64, 256]}, {"name": "b1", "shape": [256]},
                                      {"name": "W2", "shape": [256, 10]}, {"name": "b2", "shape": [10]}]
     assert (rows["linreg"]["output"], rows["softmax"]["output"]) == ("regression", "classes")
-    assert rows["linreg"]["workloads"] == ["seed", "large", "ch7"] and rows["mlp"]["workloads"] == ["digits", "book", "fashion-mnist"]
+    assert rows["linreg"]["workloads"] == ["seed", "large", "ch7"]
+    assert rows["mlp"]["workloads"] == ["digits", "book", "fashion-mnist"]
     assert rows["softmax"]["references"] == ["numpy", "torch"]
     code, out, _ = _cli(capsys, "tasks")
     assert code == 0 and "multilayer perceptron" in out
-    assert "  output regression; params w (2, 1), b (1,); workloads seed, large, ch7; reference loops numpy, torch" in out
+    assert ("  output regression; params w (2, 1), b (1,); workloads seed, large, ch7; "
+            "reference loops numpy, torch") in out
 
 
 def test_task_contract_errors_in_the_api(registry):
-    with pytest.raises(HarnessError, match="model 'scratch' does not support task 'ghost'; it supports: lenet, linreg, mlp, softmax; models for ghost: none"):
+    with pytest.raises(HarnessError, match="model 'scratch' does not support task 'ghost'; "
+                                           "it supports: lenet, linreg, mlp, softmax; models for ghost: none"):
         registry.resolve(Combination(), "ghost")
     task = registry.make_task("mlp", dataset="synthetic", num_examples=500)
     assert task.num_examples == 500 and task.num_inputs == 784
@@ -183,7 +189,8 @@ def test_image_task_runs_data_parallel_on_the_parameter_server():
     proc = run_cli("run", "--task", "softmax", "--workers", "2", "--epochs", "2", "--timeout", "60", timeout=180)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert re.match(r"^epoch 2, loss \d+\.\d{4}, train acc 0\.\d{3}, test acc (0\.\d{3}) \(.*rank 0, exchange \d+%\)$", lines[1])
+    assert re.match(r"^epoch 2, loss \d+\.\d{4}, train acc 0\.\d{3}, test acc (0\.\d{3}) "
+                    r"\(.*rank 0, exchange \d+%\)$", lines[1])
     assert float(re.search(r"test acc (0\.\d+)", lines[1]).group(1)) > 0.8
     assert "global batch 64" in proc.stdout
 
@@ -235,7 +242,8 @@ def test_bench_on_a_plugin_task_says_why_rows_are_missing(tmp_path):
     proc = run_cli("-p", "tests.plugins.task_twoclass", "bench", "--task", "twoclass", "--data", "scratch",
                    "--optimizer", "scratch", "--rounds", "1", "--warmup", "0", "-q", "--wide", "--json", str(out))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "SKIPPED: task 'twoclass' declares no numpy loop (Task.reference_loops.numpy_scores, numpy_step)" in proc.stdout
+    assert ("SKIPPED: task 'twoclass' declares no numpy loop (Task.reference_loops.numpy_scores, numpy_step)"
+            in proc.stdout)
     assert "SKIPPED: task 'twoclass' declares no torch loop" in proc.stdout
     assert "'vs scratch' is blank: scratch provides no model, loss for task twoclass" in proc.stdout
     assert "'vs scratch' = epoch time" not in proc.stdout
@@ -250,7 +258,8 @@ def test_bench_runs_a_plugin_tasks_own_workload_and_reference_loops(tmp_path):
                    "--data", "scratch", "--optimizer", "scratch", "--rounds", "1", "--warmup", "0", "-q",
                    "--json", str(out), cwd=tmp_path, env={"HARNESS_TORCH_THREADS": "1"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    rows = {b["extra_info"]["combination"].get("reference"): b["extra_info"] for b in json.loads(out.read_text())["benchmarks"]}
+    rows = {b["extra_info"]["combination"].get("reference"): b["extra_info"]
+            for b in json.loads(out.read_text())["benchmarks"]}
     assert {None, "numpy"} <= set(rows) and rows[None]["workload"]["batch_size"] == 1000
     torch_ran = "torch" in rows
     assert torch_ran or "SKIPPED: torch is not importable" in proc.stdout
