@@ -38,17 +38,25 @@ def _passed(report) -> set:
 @pytest.mark.parametrize(
     "case_id, message",
     [
-        ("data:column_labels:contract", "data 'column_labels': batch 0 has y of shape (5, 1); expected (5,), one label per row of X"),
-        ("softmax:data:column_labels:contract", "data 'column_labels' on softmax: batch 0 has y of shape (5, 1); expected (5,)"),
+        ("data:column_labels:contract",
+         "data 'column_labels': batch 0 has y of shape (5, 1); expected (5,), one label per row of X"),
+        ("softmax:data:column_labels:contract",
+         "data 'column_labels' on softmax: batch 0 has y of shape (5, 1); expected (5,)"),
         ("model:detached:contract", "model 'detached': net(X) is not connected to the autograd graph of its params"),
         ("model:biasless:contract", "model 'biasless': parameter 1 (shape (1,)) received no gradient after backward"),
         ("model:gradless:contract", "model 'gradless': model parameter has no gradient buffer; call attach_grad()"),
-        ("loss:broadcast:contract", "loss 'broadcast': loss(y_hat (5, 1), y (5,)) returned shape (5, 5); expected (5,) or (5, 1); did you forget y.reshape(y_hat.shape)?"),
+        ("loss:broadcast:contract",
+         "loss 'broadcast': loss(y_hat (5, 1), y (5,)) returned shape (5, 5); "
+         "expected (5,) or (5, 1); did you forget y.reshape(y_hat.shape)?"),
         ("optimizer:frozen:contract", "optimizer 'frozen': step(5) did not change the parameters of the "),
-        ("softmax:optimizer:frozen:contract", "optimizer 'frozen' on softmax: step(5) did not change the parameters of the "),
+        ("softmax:optimizer:frozen:contract",
+         "optimizer 'frozen' on softmax: step(5) did not change the parameters of the "),
         ("optimizer:ascent:contract", "optimizer 'ascent': one step on a batch did not lower that batch's loss"),
-        ("softmax:optimizer:ascent:contract", "optimizer 'ascent' on softmax: one step on a batch did not lower that batch's loss"),
-        ("optimizer:timid:converges[scratch/scratch/scratch/timid]", "optimizer 'timid' with data=scratch, model=scratch, loss=scratch: did not converge in 3 epochs (lr 0.03, batch 10): final loss "),
+        ("softmax:optimizer:ascent:contract",
+         "optimizer 'ascent' on softmax: one step on a batch did not lower that batch's loss"),
+        ("optimizer:timid:converges[scratch/scratch/scratch/timid]",
+         "optimizer 'timid' with data=scratch, model=scratch, loss=scratch: "
+         "did not converge in 3 epochs (lr 0.03, batch 10): final loss "),
     ],
 )
 def test_each_violation_gets_a_readable_failure(violations, case_id, message):
@@ -58,14 +66,27 @@ def test_each_violation_gets_a_readable_failure(violations, case_id, message):
 @pytest.mark.parametrize(
     "case_id, message",
     [
-        ("softmax:data:flat_images:contract", "data 'flat_images' on softmax: batch 0 has X of shape (5, 64); expected (b, 1, 8, 8) with 1 <= b <= 5"),
-        ("mlp:model:fresh_mlp:contract", "model 'fresh_mlp' on mlp: does not start from the initial parameters the host passed in (W1 differs); copy the given W1, b1, W2, b2 into its parameters"),
-        ("softmax:model:probabilities:contract", "model 'probabilities' on softmax: net(X) returns probabilities (each row sums to 1); return the scores before the softmax"),
-        ("softmax:model:one_score:contract", "model 'one_score' on softmax: net(X) with X of shape (5, 1, 8, 8) returned shape (5, 1); expected (5, 10) scores, one per class"),
-        ("softmax:loss:no_softmax:contract", "loss 'no_softmax' on softmax: values are -log(y_hat[y]) of the scores themselves, not the cross-entropy of their softmax"),
-        ("mlp:loss:no_softmax:contract", "loss 'no_softmax' on mlp: values are -log(y_hat[y]) of the scores themselves"),
-        ("softmax:loss:batch_mean:contract", "loss 'batch_mean' on softmax: loss(y_hat (5, 10), y (5,)) returned shape (1,); expected (5,) or (5, 1); do not sum or average"),
-        ("no_such_task:model:elsewhere:contract", "task 'no_such_task' is not registered by any loaded plugin; tasks: lenet, linreg, mlp, softmax"),
+        ("softmax:data:flat_images:contract",
+         "data 'flat_images' on softmax: batch 0 has X of shape (5, 64); expected (b, 1, 8, 8) with 1 <= b <= 5"),
+        ("mlp:model:fresh_mlp:contract",
+         "model 'fresh_mlp' on mlp: does not start from the initial parameters the host passed in (W1 differs); "
+         "copy the given W1, b1, W2, b2 into its parameters"),
+        ("softmax:model:probabilities:contract",
+         "model 'probabilities' on softmax: net(X) returns probabilities (each row sums to 1); "
+         "return the scores before the softmax"),
+        ("softmax:model:one_score:contract",
+         "model 'one_score' on softmax: net(X) with X of shape (5, 1, 8, 8) returned shape (5, 1); "
+         "expected (5, 10) scores, one per class"),
+        ("softmax:loss:no_softmax:contract",
+         "loss 'no_softmax' on softmax: values are -log(y_hat[y]) of the scores themselves, "
+         "not the cross-entropy of their softmax"),
+        ("mlp:loss:no_softmax:contract",
+         "loss 'no_softmax' on mlp: values are -log(y_hat[y]) of the scores themselves"),
+        ("softmax:loss:batch_mean:contract",
+         "loss 'batch_mean' on softmax: loss(y_hat (5, 10), y (5,)) returned shape (1,); "
+         "expected (5,) or (5, 1); do not sum or average"),
+        ("no_such_task:model:elsewhere:contract",
+         "task 'no_such_task' is not registered by any loaded plugin; tasks: lenet, linreg, mlp, softmax"),
     ],
 )
 def test_each_task_violation_gets_a_readable_failure(task_violations, case_id, message):
@@ -74,7 +95,8 @@ def test_each_task_violation_gets_a_readable_failure(task_violations, case_id, m
 
 def test_any_task_components_are_checked_on_linreg_and_an_image_task(violations, task_violations):
     timid = [msg for case, msg in violations.failures if str(case).startswith("softmax:optimizer:timid:converges[")]
-    assert timid and all(" on softmax: did not converge in " in m and "final test_acc " in m and "(needs >= 0.9)" in m for m in timid)
+    assert timid and all(" on softmax: did not converge in " in m and "final test_acc " in m and "(needs >= 0.9)" in m
+                         for m in timid)
     passed = _passed(task_violations)
     assert "data:flat_images:contract" in passed  # flat rows are right for linreg ...
     assert {p for p in passed if p.startswith("data:flat_images:converges[")}
@@ -85,7 +107,8 @@ def test_any_task_components_are_checked_on_linreg_and_an_image_task(violations,
 def test_good_components_of_a_task_pass_and_are_trained_on_it(task_violations):
     passed = _passed(task_violations)
     assert {"mlp:model:good_mlp:contract", "softmax:loss:good_xent:contract"} <= passed
-    trained = {p for p in passed if p.startswith(("mlp:model:good_mlp:converges[", "softmax:loss:good_xent:converges["))}
+    trained = {p for p in passed
+               if p.startswith(("mlp:model:good_mlp:converges[", "softmax:loss:good_xent:converges["))}
     assert len(trained) == 6  # partners="each": three combinations for each
     assert not [c for c in task_violations.cases if c.name == "good_mlp" and c.task != "mlp"]
 
@@ -106,7 +129,8 @@ def test_good_components_pass_and_broken_ones_are_not_trained(violations):
 def test_a_registered_task_gets_a_contract_check():
     cases = {str(c): c for c in conformance_cases("tests.plugins.kit_task_violations", partners="each")}
     assert {"task:stale:contract", "stale:model:stale_model:contract", "stale:loss:stale_loss:contract"} <= set(cases)
-    with pytest.raises(ConformanceError, match=r"task 'stale': initial_params\(\) must return fresh arrays with the same values on every call \(w changed\)"):
+    with pytest.raises(ConformanceError, match=r"task 'stale': initial_params\(\) must return fresh arrays "
+                                               r"with the same values on every call \(w changed\)"):
         cases["task:stale:contract"].check()
     cases["stale:loss:stale_loss:contract"].check()  # its components are checked against its kind's contracts
 
@@ -187,11 +211,13 @@ def test_thresholds_are_configurable():
     assert not report.ok
     assert all("final loss" in msg and "(needs < 1e-06)" in msg for _, msg in report.failures)
     loose = Thresholds(weight=5, bias=5, loss=100)
-    report = check_plugin("tests.plugins.kit_violations", roles=["optimizer"], partners="each", thresholds=loose, task="linreg")
+    report = check_plugin("tests.plugins.kit_violations", roles=["optimizer"], partners="each", thresholds=loose,
+                          task="linreg")
     assert {c.name for c, _ in report.failures} == {"frozen", "ascent"}  # timid is good enough for loose thresholds
     (case,) = [c for c in conformance_cases("tests.plugins.kit_tasks", names=["good_xent"], partners="each",
                                              thresholds=Thresholds(accuracy=0.999)) if c.kind == "converges"][:1]
-    with pytest.raises(ConformanceError, match=r"on softmax: did not converge in 10 epochs .*final test_acc 0\.9\d+ \(needs >= 0\.999\)"):
+    with pytest.raises(ConformanceError,
+                       match=r"on softmax: did not converge in 10 epochs .*final test_acc 0\.9\d+ \(needs >= 0\.999\)"):
         case.check()
 
 
@@ -252,7 +278,8 @@ def test_as_a_pytest_plugin_one_test_per_check(tmp_path):
             def test_marked(harness_case):
                 harness_case.check()
 
-            @pytest.mark.harness_plugin("tests.plugins.kit_tasks", task="softmax", names=["no_softmax"], partners="each")
+            @pytest.mark.harness_plugin("tests.plugins.kit_tasks", task="softmax", names=["no_softmax"],
+                                        partners="each")
             def test_marked_task(harness_case):
                 harness_case.check()
             """
@@ -272,7 +299,8 @@ def test_as_a_pytest_plugin_one_test_per_check(tmp_path):
 
     partners = len(builtin_plugin_names())
     marked = len(conformance_cases("tests.plugins.only_loss", partners="each"))
-    no_softmax = len(conformance_cases("tests.plugins.kit_tasks", task="softmax", names=["no_softmax"], partners="each"))
+    no_softmax = len(conformance_cases("tests.plugins.kit_tasks", task="softmax", names=["no_softmax"],
+                                       partners="each"))
     # kit_violations' optimizers: loads and timid's contract pass; frozen's and ascent's contracts fail,
     # and all three fail training with each partner set (no skipping in pytest mode); no_softmax: loads passes,
     # its contract fails, and training with it diverges with every partner set
@@ -291,7 +319,8 @@ def test_the_docs_tutorials_pass_the_kit(tmp_path):
     assert blobs.ok, str(blobs)
     assert {str(c) for c in blobs.cases if c.kind == "contract"} == {
         "task:blobs:contract", "blobs:model:linear:contract", "blobs:loss:xent:contract"}
-    run = run_cli("-p", "harness_blobs", "run", "--task", "blobs", "--model", "linear", "--loss", "xent", "--json", cwd=tmp_path)
+    run = run_cli("-p", "harness_blobs", "run", "--task", "blobs", "--model", "linear", "--loss", "xent", "--json",
+                  cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["epochs"][-1]["test_acc"] >= 0.9
 
@@ -391,7 +420,8 @@ def test_binary_contract_violations_are_one_clear_line_each(tmp_path):
     assert _failure(report, "task:oddkind:contract") == (
         "task 'oddkind': output 'binary' does not fit kind 'regression'; expected one of 'regression' "
         "(output contracts: regression, binary, classes)")
-    assert _failure(report, "task:noloss:contract").startswith("task 'noloss': default loss 'nope': unknown loss 'nope'")
+    assert _failure(report, "task:noloss:contract").startswith(
+        "task 'noloss': default loss 'nope': unknown loss 'nope'")
     assert len(report.failures) == 5
     for _, message in report.failures:  # one line, never MXNet's stack trace
         assert "\n" not in message and "Stack trace" not in message and len(message) < 400
