@@ -104,7 +104,7 @@ class LinReg(Task):
                                f"valid: {', '.join(REGRESSION_DATASETS)}")
         if self.dataset != "synthetic":
             if (self.num_examples, self.num_inputs) != (1000, 2):
-                raise HarnessError(f"--num-examples and --num-inputs apply to synthetic data; "
+                raise HarnessError("--num-examples and --num-inputs apply to synthetic data; "
                                    f"{self.dataset} has a fixed size")
             data = self.real  # load (and fail on a missing file) before any work
             object.__setattr__(self, "num_examples", len(data.labels))
