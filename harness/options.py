@@ -16,9 +16,10 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from harness.core.errors import HarnessError
 

@@ -11,6 +11,7 @@ from mxnet.gluon import data as gdata
 from mxnet.gluon import loss as gloss
 
 from harness.hookspecs import hookimpl
+
 from . import gluon_optim  # 第7章 优化算法: the chapter's concise Trainers
 
 

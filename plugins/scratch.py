@@ -14,6 +14,7 @@ from mxnet.gluon import loss as gloss
 from mxnet.gluon import nn
 
 from harness.hookspecs import hookimpl
+
 from . import scratch_optim  # 第7章 优化算法: the chapter's algorithms from scratch
 
 

@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 import pytest_benchmark
 
 from harness import __version__
+from harness.core.files import to_json
 from harness.measure.planning import Case
 from harness.output.model import CaseResult, Results
-from harness.core.files import to_json
 
 
 def extra_info(case: Case, metrics: dict) -> dict:
