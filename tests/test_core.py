@@ -18,14 +18,14 @@ from tests.helpers import weights
 SEED_COMBOS = [Combination(*c) for c in itertools.product(["scratch", "gluon"], repeat=4)]
 
 
-def test_builtins_register_through_entry_points(builtin_registry):
+def test_builtins_register_by_module_name(builtin_registry):
     for role in ROLES:
         assert builtin_registry.names(role) == ["gluon", "scratch"]
     for name in ("scratch", "gluon"):
         info = builtin_registry.plugins[name]
         assert info.source == "built-in"
         assert info.distribution == "mxnet-harness"
-        assert info.module == f"plugins.{name}"
+        assert info.module == f"mxnet_harness_plugins.{name}"  # plugins/, installed under the project's name
         assert info.hooks == ["register_data", "register_losses", "register_models", "register_optimizers"]
     assert sorted(builtin_registry.combinations()) == sorted(SEED_COMBOS)
 

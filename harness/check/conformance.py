@@ -20,6 +20,7 @@ re-exports this module's public names; import those from there.
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.metadata as md
 import itertools
 from collections.abc import Iterable, Mapping
@@ -31,7 +32,7 @@ import numpy as np
 from mxnet import autograd, nd
 
 from harness.core.errors import Diverged, HarnessError
-from harness.core.loader import BUILTIN_DISTRIBUTION, ENTRY_POINT_GROUP, Registry, import_plugin, load
+from harness.core.loader import DEFAULT_PLUGINS, ENTRY_POINT_GROUP, Registry, import_plugin, load
 from harness.core.roles import ROLES, Combination, Model
 from harness.core.task import BINARY, CLASSES, OUTPUTS, REGRESSION, Target, Task, TaskWorkload
 from harness.core.train import Session, Settings, train
@@ -89,15 +90,17 @@ class Thresholds:
 
 
 def builtin_plugin_names() -> list[str]:
-    """The host's own plugins, as installed: the partners every component is checked with."""
-    eps = md.entry_points(group=ENTRY_POINT_GROUP)
-    return sorted(ep.name for ep in eps if ep.dist is not None and ep.dist.metadata["Name"] == BUILTIN_DISTRIBUTION)
+    """The host's own implementations (scratch, gluon, fast): the partners every component is checked with."""
+    return sorted(name for name, _ in DEFAULT_PLUGINS)
 
 
 def _plugin_object(plugin):
-    """A module or object as given; a string is an installed entry-point name or a ``-p`` spec."""
+    """A module or object as given; a string is a built-in's or an installed entry point's name, or a ``-p`` spec."""
     if not isinstance(plugin, str):
         return plugin
+    builtins = dict(DEFAULT_PLUGINS)
+    if plugin in builtins:
+        return importlib.import_module(builtins[plugin])
     for ep in md.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == plugin:
             return ep.load()
@@ -108,8 +111,8 @@ def _load_with_builtins(plugin) -> tuple[Registry, str]:
     obj = _plugin_object(plugin)
     module = getattr(obj, "__name__", None)
     # a built-in under test is not its own partner
-    eps = {ep.name: ep.value for ep in md.entry_points(group=ENTRY_POINT_GROUP)}
-    partners = [n for n in builtin_plugin_names() if eps[n] != module]
+    builtins = dict(DEFAULT_PLUGINS)
+    partners = [n for n in builtin_plugin_names() if builtins[n] != module]
     # strict: a duplicate name or a bad hookimpl must fail the author's test, not warn
     registry = load(extra=[obj], autoload=True, only=partners, strict=True, trace=False)
     name = getattr(obj, "__name__", None) or repr(obj)
