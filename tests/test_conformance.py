@@ -85,12 +85,17 @@ def test_each_violation_gets_a_readable_failure(violations, case_id, message):
         ("softmax:loss:batch_mean:contract",
          "loss 'batch_mean' on softmax: loss(y_hat (5, 10), y (5,)) returned shape (1,); "
          "expected (5,) or (5, 1); do not sum or average"),
-        ("no_such_task:model:elsewhere:contract",
-         "task 'no_such_task' is not registered by any loaded plugin; tasks: lenet, linreg, mlp, softmax"),
     ],
 )
 def test_each_task_violation_gets_a_readable_failure(task_violations, case_id, message):
     assert message in _failure(task_violations, case_id)
+
+
+def test_a_component_for_a_task_nobody_provides_fails_the_load_with_its_name():
+    report = check_plugin("tests.plugins.kit_unknown_task")
+    assert not report.ok
+    assert ("registered model 'elsewhere' for task 'no_such_task', which no plugin provides; "
+            "tasks: lenet, linreg, mlp, softmax") in _failure(report, "loads")
 
 
 def test_any_task_components_are_checked_on_linreg_and_an_image_task(violations, task_violations):

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,3 +129,10 @@ def test_setup_cfg_installs_every_package_and_no_top_level_plugins():
     assert on_disk <= listed, f"setup.cfg does not install {sorted(on_disk - listed)}"
     assert "plugins" not in listed and "mxnet_harness_plugins" in listed
     assert config["options"]["package_dir"].split() == ["mxnet_harness_plugins", "=", "plugins"]
+
+
+def test_ruff_finds_nothing():
+    """The project's lint (pyproject.toml's [tool.ruff]) over the whole tree, as CI runs the suite."""
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

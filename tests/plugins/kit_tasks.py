@@ -54,7 +54,6 @@ def register_models(register):
     register("probabilities", probability_softmax, tasks=["softmax"])
     register("one_score", one_score, tasks=["softmax"])
     register("good_mlp", scratch_mlp_model, tasks=["mlp"])
-    register("elsewhere", scratch_mlp_model, tasks=["no_such_task"])
 
 
 @hookimpl
