@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
-from harness.core.errors import Diverged, HarnessError
 from harness import options as _options
-from harness.tasks import DEFAULT_TASK
+from harness.core.errors import Diverged, HarnessError
 from harness.core.files import to_json
-from harness.output.render import table
 from harness.core.roles import ROLES, Combination, role_columns
+from harness.output.render import table
+from harness.tasks import DEFAULT_TASK
 
 __all__ = ["load_plugins", "plugins", "algorithms", "tasks", "run", "verify", "bench", "effects", "ab", "compare",
            "sweep", "history", "report", "Result", "Training", "DistributedTraining", "Verification", "Benchmark",
@@ -114,7 +115,8 @@ class PluginList(Result):
         return {"plugin": info.name, "distribution": info.distribution or "", "version": info.version or "",
                 "source": info.source, "hooks": ", ".join(h.removeprefix("register_") for h in info.hooks),
                 **{r: ", ".join(info.provides.get(r, [])) for r in ROLES},
-                FUSED_COLUMN: ", ".join(info.provides.get("fused", [])), "tasks": ", ".join(info.provides.get("task", []))}
+                FUSED_COLUMN: ", ".join(info.provides.get("fused", [])),
+                "tasks": ", ".join(info.provides.get("task", []))}
 
     def rows(self) -> list[dict]:
         return [self.row(info) for info in self.infos]
@@ -168,7 +170,8 @@ def tasks(plugins: Iterable = (), strict: bool | None = None) -> list[str]:
 
 @dataclass
 class Training(Result):
-    """One combination trained: ``result`` is :class:`harness.core.train.RunResult`; ``diverged`` when the loss stopped being finite."""
+    """One combination trained: ``result`` is :class:`harness.core.train.RunResult`; ``diverged`` when the loss
+    stopped being finite."""
 
     result: object
     diverged: bool = False
@@ -338,7 +341,10 @@ class Verification(Result):
 
     def describe(self) -> str:
         dataset = getattr(self.task, "dataset", None)
-        where = "" if self.task.name == DEFAULT_TASK else f", task {self.task.name}" + (f" ({dataset})" if dataset else "")
+        if self.task.name == DEFAULT_TASK:
+            where = ""
+        else:
+            where = f", task {self.task.name}" + (f" ({dataset})" if dataset else "")
         refs = self.references
         scale = state = ""
         if self.task.verify_num_examples is not None or self.task.verify_lr is not None:
@@ -376,9 +382,10 @@ def verify(task: str = DEFAULT_TASK, *, data=None, model=None, loss=None, optimi
            strict: bool | None = None) -> Verification:
     """Check that combinations compute the same numbers (``harness verify``); each role takes a name or a list,
     and so does ``algorithm`` (each chosen optimizer runs each named algorithm it implements)."""
+    from harness.check.verify import default_combinations
+    from harness.check.verify import verify as run_verify
     from harness.core import context
     from harness.core.train import Settings
-    from harness.check.verify import default_combinations, verify as run_verify
 
     _options.check("verify", dict(task=task, data=data, model=model, loss=loss, optimizer=optimizer, all=all,
                                   against_seed=against_seed, ctx=ctx, epochs=epochs, batch_size=batch_size, lr=lr,
@@ -404,7 +411,8 @@ def verify(task: str = DEFAULT_TASK, *, data=None, model=None, loss=None, optimi
 
 @dataclass
 class Benchmark(Result):
-    """A benchmark matrix's rows (:class:`harness.measure.measuring.Row`, failed and skipped included) and how it ran."""
+    """A benchmark matrix's rows (:class:`harness.measure.measuring.Row`, failed and skipped included) and how it
+    ran."""
 
     rows_: list
     planned: list
@@ -504,7 +512,7 @@ class Benchmark(Result):
 
         return render_figure(self.results)
 
-    def effects(self, confidence: float = 0.95, only_factorial: bool = False) -> "Effects":
+    def effects(self, confidence: float = 0.95, only_factorial: bool = False) -> Effects:
         """What each role choice costs: main effects and two-way interactions on log epoch time and on the final
         quality metric (:mod:`harness.analysis.effects`), per workload and context (``only_factorial``: only
         where two roles vary over at least four combinations that ran)."""
@@ -672,9 +680,10 @@ def plan_bench(registry, workload, *, ctx: str = "cpu", data=None, model=None, l
 
 
 def bench(task: str | None = None, workload: str | None = None, *, data=None, model=None, loss=None, optimizer=None,
-          algorithm=None, divisor: str | None = None, all: bool = False, fused: bool = False, ctx: str = "cpu", rounds: int | None = None,
-          warmup: int | None = None, num_examples: int | None = None, num_inputs: int | None = None,
-          batch_size: int | None = None, lr: float | None = None, seed: int | None = None,
+          algorithm=None, divisor: str | None = None, all: bool = False, fused: bool = False, ctx: str = "cpu",
+          rounds: int | None = None, warmup: int | None = None, num_examples: int | None = None,
+          num_inputs: int | None = None, batch_size: int | None = None, lr: float | None = None,
+          seed: int | None = None,
           target_loss: float | None = None, target_acc: float | None = None, dataset: str | None = None,
           data_dir: str | None = None, references: bool = True, interleave: bool = False, breakdown: bool = False,
           processes: int = 0, worker_timeout: float | None = None, plugins: Iterable = (),
@@ -690,9 +699,7 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
     ``OMP_NUM_THREADS`` on import; the CLI sets it first), else a :class:`HarnessError`.  ``workers="1,2,4"``
     (or a list) measures instead the scaling on MXNet's parameter server, one job per worker count (a
     :class:`Scaling`); the other distributed options need it."""
-    from harness.measure import environment
-    from harness.measure import measuring
-    from harness.measure import workloads
+    from harness.measure import environment, measuring, workloads
     from harness.measure.breakdown import run_breakdown
 
     dist = dict(servers=servers, kvstore=kvstore, placement=placement, timeout=timeout, deadline=deadline,
@@ -706,8 +713,9 @@ def bench(task: str | None = None, workload: str | None = None, *, data=None, mo
                   divisor=divisor, threads=threads, **dist)
     _options.check("bench", {**values, "workers": None if workers is None else str(workers)})
     registry = registry or load_plugins(plugins, strict)
-    load = workloads.workload(workload, task, registry, num_examples=num_examples, num_inputs=num_inputs, batch_size=batch_size,
-                              lr=lr, seed=seed, target_loss=target_loss, target_acc=target_acc, dataset=dataset,
+    load = workloads.workload(workload, task, registry, num_examples=num_examples, num_inputs=num_inputs,
+                              batch_size=batch_size, lr=lr, seed=seed, target_loss=target_loss, target_acc=target_acc,
+                              dataset=dataset,
                               data_dir=data_dir, rounds=rounds, warmup=warmup, divisor=divisor)
     if workers is not None:
         if any(a != "sgd" for a in _names(algorithm) or []):
@@ -779,7 +787,8 @@ def _threads(setting, processes: int) -> tuple[dict, dict]:
 
 
 def _run_processes(planned, processes, plugins, strict, interleave, timeout, on_row, env=None) -> None:
-    """Each row's rounds in ``processes`` fresh worker processes, slot by slot across rows (:mod:`harness.measure.runner`)."""
+    """Each row's rounds in ``processes`` fresh worker processes, slot by slot across rows
+    (:mod:`harness.measure.runner`)."""
     from harness.measure import runner
 
     specs = [p for p in plugins if isinstance(p, str)]

@@ -14,11 +14,11 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from harness.distributed.launch import Job, launch
-from harness.roles import Combination
-from harness.distributed.sharding import shard_indices, steps_per_epoch
-from harness.tasks.builtin import LinReg as Task
 from harness.core.train import Session, Settings, train
+from harness.distributed.launch import Job, launch
+from harness.distributed.sharding import shard_indices, steps_per_epoch
+from harness.roles import Combination
+from harness.tasks.builtin import LinReg as Task
 from tests.conftest import HARNESS, ROOT, run_cli
 from tests.helpers import interruptible
 
@@ -66,7 +66,8 @@ def test_shards_make_the_global_batch():
 def one_process(combo: Combination, task: Task, batch: int, epochs: int) -> np.ndarray:
     from harness.core.loader import load
 
-    session = Session(load(only=["scratch", "gluon"]), combo, task, Settings(epochs, batch, 0.03, shuffle=False), mx.cpu())
+    settings = Settings(epochs, batch, 0.03, shuffle=False)
+    session = Session(load(only=["scratch", "gluon"]), combo, task, settings, mx.cpu())
     params = train(session).params
     return np.append(params["w"], params["b"])
 
@@ -86,7 +87,7 @@ def test_dist_sync_two_workers_equal_one_process_on_the_global_batch(tag, combo,
     assert result.status == "ok", result.error
     expected = one_process(combo, task, batch * 2, epochs)
     assert sorted(result.workers) == [0, 1]
-    for rank, worker in result.workers.items():
+    for _rank, worker in result.workers.items():
         got = np.append(worker["result"]["params"]["w"], worker["result"]["params"]["b"])
         np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
         assert worker["result"]["placement"] == placement
@@ -177,7 +178,9 @@ def test_a_busy_port_named_by_the_user_is_a_one_line_error(tag):
         port = held.getsockname()[1]
         result = run_cli("run", "--workers", "2", "--port", str(port), timeout=60)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"harness: error: --port {port} on 127.0.0.1 is busy; choose another or leave --port out"
+    assert result.stderr.strip() == (
+        f"harness: error: --port {port} on 127.0.0.1 is busy; choose another or leave --port out"
+    )
 
 
 def test_a_scheduler_that_meets_a_busy_port_is_retried_on_a_fresh_one(tag):
@@ -195,7 +198,8 @@ def test_a_scheduler_that_meets_a_busy_port_is_retried_on_a_fresh_one(tag):
 
 @pytest.mark.parametrize("args, message", [
     (["--workers", "0"], "harness: error: --workers must be a positive integer, got 0"),
-    (["--workers", "2", "--kvstore", "dist"], "harness: error: unknown --kvstore 'dist'; valid: dist_sync, dist_async, dist_device_sync"),
+    (["--workers", "2", "--kvstore", "dist"],
+     "harness: error: unknown --kvstore 'dist'; valid: dist_sync, dist_async, dist_device_sync"),
     (["--workers", "2", "--placement", "servers"], "harness: error: optimizer 'scratch' does not take a kvstore"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
@@ -207,8 +211,9 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
 def test_bench_workers_prints_the_scaling_table(tag, tmp_path):
     out = tmp_path / "scaling.json"
     result = run_cli("bench", "--workers", "1,2", "--data", "scratch", "--model", "scratch", "--loss", "scratch",
-                     "--optimizer", "scratch", "--num-examples", "200", "--rounds", "2", "--warmup", "1", "--repeat", "2",
-                     "--timeout", "30", "--deadline", "120", "-q", "--json", str(out), "--csv", str(tmp_path / "s.csv"),
+                     "--optimizer", "scratch", "--num-examples", "200", "--rounds", "2", "--warmup", "1",
+                     "--repeat", "2", "--timeout", "30", "--deadline", "120", "-q", "--json", str(out),
+                     "--csv", str(tmp_path / "s.csv"),
                      timeout=240)
     assert result.returncode == 0, result.stderr
     header = result.stdout.splitlines()[0]
@@ -228,7 +233,8 @@ def test_bench_workers_prints_the_scaling_table(tag, tmp_path):
 
 
 def test_nodes_started_by_rank_as_srun_would(tag, tmp_path):
-    """``python -m harness.distributed.node`` on ranks 0..3 of an emulated ``srun -n 4``: scheduler, server, 2 workers."""
+    """``python -m harness.distributed.node`` on ranks 0..3 of an emulated ``srun -n 4``: scheduler, server,
+    2 workers."""
     import json
     import sys
 

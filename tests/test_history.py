@@ -55,10 +55,12 @@ def test_runs_are_stored_in_pytest_benchmarks_layout(saved):
 
 
 def test_pytest_benchmark_lists_and_compares_the_saved_runs(saved):
-    listed = subprocess.run([PYTEST_BENCHMARK, "--storage", str(saved), "list"], capture_output=True, text=True, timeout=120)
+    listed = subprocess.run([PYTEST_BENCHMARK, "--storage", str(saved), "list"], capture_output=True, text=True,
+                            timeout=120)
     assert listed.returncode == 0, listed.stderr
     assert [Path(line).name[:4] for line in listed.stdout.split()] == ["0001", "0002"]
-    compared = subprocess.run([PYTEST_BENCHMARK, "--storage", str(saved), "compare", "0001", "0002", "--columns", "min,median,rounds"],
+    compared = subprocess.run([PYTEST_BENCHMARK, "--storage", str(saved), "compare", "0001", "0002",
+                               "--columns", "min,median,rounds"],
                               capture_output=True, text=True, timeout=120)
     assert compared.returncode == 0, compared.stderr
     assert f"test_epoch[{CASE}] (0001_" in compared.stdout and f"test_epoch[{CASE}] (0002_" in compared.stdout

@@ -11,17 +11,25 @@ import warnings
 
 import pytest
 
+from harness.core.loader import PluginWarning, load
 from harness.errors import HarnessError, PluginError
 from harness.hookspecs import hookimpl
-from harness.core.loader import PluginWarning, load
 from harness.roles import Combination
 
 from .conftest import ROOT, run_cli
 
 BROKEN = {
-    "tests.plugins.broken_import": "import of 'tests.plugins.broken_import' failed: ImportError: No module named 'a_dependency_that_is_not_installed'",
-    "tests.plugins.bad_hookimpl_args": "Argument(s) {'context'} are declared in the hookimpl but can not be found in the hookspec",
-    "tests.plugins.unknown_hook": "unknown hook register_schedulers; hooks: register_algorithms, register_data, register_fused_steps, register_losses, register_models, register_optimizers, register_tasks",
+    "tests.plugins.broken_import": (
+        "import of 'tests.plugins.broken_import' failed: "
+        "ImportError: No module named 'a_dependency_that_is_not_installed'"
+    ),
+    "tests.plugins.bad_hookimpl_args": (
+        "Argument(s) {'context'} are declared in the hookimpl but can not be found in the hookspec"
+    ),
+    "tests.plugins.unknown_hook": (
+        "unknown hook register_schedulers; hooks: register_algorithms, register_data, register_fused_steps, "
+        "register_losses, register_models, register_optimizers, register_tasks"
+    ),
     "tests.plugins.raising_hook": "failed in register_optimizers: RuntimeError: optimizer table not found",
 }
 
@@ -51,7 +59,8 @@ def test_broken_plugins_are_named_in_one_line_and_skipped_by_every_command():
     assert run.stdout.startswith("epoch 1, loss ")
     assert len(_warnings(run.stderr)) == len(BROKEN)
 
-    verify = run_cli(*_p(*BROKEN), "verify", "--epochs", "1", "--data", "scratch", "--model", "gluon", "--loss", "scratch")
+    verify = run_cli(*_p(*BROKEN), "verify", "--epochs", "1", "--data", "scratch", "--model", "gluon",
+                     "--loss", "scratch")
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "all combinations agree" in verify.stdout
 
@@ -70,7 +79,9 @@ def test_a_broken_installed_package_is_skipped_and_can_be_blocked(tmp_path):
 
     pkg = tmp_path / "harness-brokenpkg"
     pkg.mkdir()
-    (pkg / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n')
+    (pkg / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
+    )
     (pkg / "setup.cfg").write_text(
         "[metadata]\nname = harness-brokenpkg\nversion = 0.0.1\n\n[options]\npy_modules = harness_brokenpkg\n\n"
         "[options.entry_points]\nharness =\n    brokenpkg = harness_brokenpkg\n"
@@ -86,7 +97,8 @@ def test_a_broken_installed_package_is_skipped_and_can_be_blocked(tmp_path):
         "ModuleNotFoundError: No module named 'a_dependency_that_is_not_installed'\n"
     )
     out, _ = _listing(env=env)
-    assert out["skipped"] == [{"name": "brokenpkg", "source": "entry point", "reason": proc.stderr.split(": ", 3)[-1].strip()}]
+    reason = proc.stderr.split(": ", 3)[-1].strip()
+    assert out["skipped"] == [{"name": "brokenpkg", "source": "entry point", "reason": reason}]
     assert run_cli("-p", "no:brokenpkg", "plugins", env=env).stderr == ""
     assert run_cli("plugins", env={**env, "HARNESS_LOAD_PLUGINS": "scratch,gluon"}).stderr == ""
     strict = run_cli("--strict-plugins", "run", env=env)
@@ -106,14 +118,16 @@ def test_duplicate_component_across_plugins_is_unselectable_with_a_warning():
     assert warned.startswith("harness: warning: duplicate optimizer 'sgd2' registered by plugins ")
     assert warned.endswith("; neither is selectable")
     assert "'tests.plugins.dup_sgd_a'" in warned and "'tests.plugins.dup_sgd_b'" in warned
-    (line,) = [l for l in proc.stdout.splitlines() if l.startswith("not selectable: optimizer 'sgd2' is registered by ")]
+    prefix = "not selectable: optimizer 'sgd2' is registered by "
+    (line,) = [l for l in proc.stdout.splitlines() if l.startswith(prefix)]
     assert "tests.plugins.dup_sgd_a" in line and "tests.plugins.dup_sgd_b" in line
 
     run = run_cli(*_p("tests.plugins.dup_sgd_a", "tests.plugins.dup_sgd_b"), "run", "--optimizer", "sgd2")
     assert run.returncode == 2
     assert "harness: error: ambiguous optimizer 'sgd2'" in run.stderr
 
-    blocked = run_cli(*_p("tests.plugins.dup_sgd_a", "tests.plugins.dup_sgd_b", "no:tests.plugins.dup_sgd_b"), "run", "--optimizer", "sgd2", "--epochs", "1")
+    blocked = run_cli(*_p("tests.plugins.dup_sgd_a", "tests.plugins.dup_sgd_b", "no:tests.plugins.dup_sgd_b"),
+                      "run", "--optimizer", "sgd2", "--epochs", "1")
     assert blocked.returncode == 0, blocked.stderr
 
     strict = run_cli(*_p("tests.plugins.dup_sgd_a", "tests.plugins.dup_sgd_b"), "--strict-plugins", "plugins")
@@ -154,7 +168,8 @@ def test_autoload_off_and_p_module_loads_an_uninstalled_plugin():
         ("mxnet_harness_plugins.scratch", "-p", None),
         ("tests.plugins.only_loss", "-p", None),
     ]
-    run = run_cli("-p", "mxnet_harness_plugins.scratch", "-p", "tests.plugins.only_loss", "run", "--loss", "half_squared", "--epochs", "1", env=env)
+    run = run_cli("-p", "mxnet_harness_plugins.scratch", "-p", "tests.plugins.only_loss",
+                  "run", "--loss", "half_squared", "--epochs", "1", env=env)
     assert run.returncode == 0, run.stderr
     assert "loss=half_squared" in run.stdout
 
@@ -179,9 +194,12 @@ def test_plugins_json_and_hook_filter():
     out, _ = _listing("-p", "tests.plugins.only_loss", "-p", "tests.plugins.broken_import")
     by_name = {p["name"]: p for p in out["plugins"]}
     scratch = by_name["scratch"]
-    assert (scratch["distribution"], scratch["source"], scratch["module"]) == ("mxnet-harness", "built-in", "mxnet_harness_plugins.scratch")
-    assert scratch["version"] and scratch["hooks"] == ["register_data", "register_losses", "register_models", "register_optimizers"]
-    assert scratch["provides"] == {"data": ["scratch"], "model": ["scratch"], "loss": ["scratch"], "optimizer": ["scratch"]}
+    assert (scratch["distribution"], scratch["source"], scratch["module"]) == (
+        "mxnet-harness", "built-in", "mxnet_harness_plugins.scratch")
+    assert scratch["version"]
+    assert scratch["hooks"] == ["register_data", "register_losses", "register_models", "register_optimizers"]
+    assert scratch["provides"] == {
+        "data": ["scratch"], "model": ["scratch"], "loss": ["scratch"], "optimizer": ["scratch"]}
     assert by_name["tests.plugins.only_loss"]["hooks"] == ["register_losses"]
     assert out["roles"]["loss"]["half_squared"] == "tests.plugins.only_loss"
     (skipped,) = out["skipped"]
@@ -193,7 +211,8 @@ def test_plugins_json_and_hook_filter():
     assert tasks["provides"] == {"task": ["linreg", "softmax", "mlp", "lenet"]}
     assert out["tasks"] == {"linreg": "tasks", "softmax": "tasks", "mlp": "tasks", "lenet": "tasks"}
     assert out["supports"]["loss"]["half_squared"] == ["linreg"]  # written for today's API: the seed's maths
-    assert out["supports"]["optimizer"]["scratch"] == ["*"] and out["supports"]["model"]["scratch"] == ["lenet", "linreg", "mlp", "softmax"]
+    assert out["supports"]["optimizer"]["scratch"] == ["*"]
+    assert out["supports"]["model"]["scratch"] == ["lenet", "linreg", "mlp", "softmax"]
 
 
 
@@ -226,14 +245,15 @@ def test_hook_filter(capsys):
 def test_table_shows_distribution_version_source_hooks_and_roles(capsys):
     _, out, _ = _main(capsys, "-p", "tests.plugins.only_loss", "plugins")
     header, _, *rows = out.splitlines()
-    assert header.split() == ["plugin", "distribution", "version", "source", "hooks", "data", "model", "loss", "optimizer",
-                              "fused", "(model/loss/optimizer)", "tasks"]
+    assert header.split() == ["plugin", "distribution", "version", "source", "hooks", "data", "model", "loss",
+                              "optimizer", "fused", "(model/loss/optimizer)", "tasks"]
     (row,) = [r for r in rows if r.startswith("tests.plugins.only_loss")]
     assert row.split() == ["tests.plugins.only_loss", "-p", "losses", "half_squared"]
     (row,) = [r for r in rows if r.startswith("scratch ")]
     assert row.split()[:4] == ["scratch", "mxnet-harness", "0.1.0", "built-in"]
     (row,) = [r for r in rows if r.startswith("tasks ")]
-    assert row.split() == ["tasks", "mxnet-harness", "0.1.0", "built-in", "tasks", "linreg,", "softmax,", "mlp,", "lenet"]
+    assert row.split() == ["tasks", "mxnet-harness", "0.1.0", "built-in", "tasks",
+                           "linreg,", "softmax,", "mlp,", "lenet"]
     assert row.index("linreg") == header.index("tasks")  # in the tasks column
 
 
@@ -292,7 +312,8 @@ def test_installed_example_is_listed_and_mixes_with_scratch_and_gluon():
     assert info["hooks"] == ["register_optimizers"]
     assert info["provides"] == {"optimizer": ["momentum", "adam"]}
 
-    run = run_cli("run", "--optimizer", "momentum", "--data", "gluon", "--model", "gluon", "--loss", "scratch", "--json")
+    run = run_cli("run", "--optimizer", "momentum", "--data", "gluon", "--model", "gluon", "--loss", "scratch",
+                  "--json")
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert result["combination"] == {"data": "gluon", "model": "gluon", "loss": "scratch", "optimizer": "momentum"}
@@ -305,8 +326,8 @@ def test_installed_example_is_listed_and_mixes_with_scratch_and_gluon():
 
 def test_verify_defaults_to_built_ins_and_compares_a_named_third_party_component_with_its_twin():
     _example_installed()
-    from harness.core.loader import load
     from harness.check.verify import default_combinations
+    from harness.core.loader import load
 
     registry = load()
     assert {"momentum", "adam"} <= set(registry.names("optimizer"))
@@ -314,13 +335,15 @@ def test_verify_defaults_to_built_ins_and_compares_a_named_third_party_component
     assert defaults and all(c.optimizer not in ("momentum", "adam") for c in defaults)
     assert {c.optimizer for c in default_combinations(registry, every=True)} >= {"momentum", "adam"}
 
-    named = run_cli("verify", "--epochs", "1", "--json", "--optimizer", "momentum", "--data", "scratch", "--data", "gluon", "--loss", "scratch")
+    named = run_cli("verify", "--epochs", "1", "--json", "--optimizer", "momentum", "--data", "scratch",
+                    "--data", "gluon", "--loss", "scratch")
     assert named.returncode == 0, named.stdout
     rows = json.loads(named.stdout)["rows"]
     assert {r["reference"]["optimizer"] for r in rows} == {"momentum"}
     assert all(r["ok"] for r in rows)
 
-    seed = run_cli("verify", "--epochs", "1", "--optimizer", "momentum", "--model", "scratch", "--data", "scratch", "--loss", "scratch", "--against-seed")
+    seed = run_cli("verify", "--epochs", "1", "--optimizer", "momentum", "--model", "scratch", "--data", "scratch",
+                   "--loss", "scratch", "--against-seed")
     assert seed.returncode == 1
     assert "DIFFERS" in seed.stdout and "reference: scratch/scratch/scratch/scratch" in seed.stdout
 
@@ -456,7 +479,8 @@ def test_a_name_two_plugins_register_is_selectable_by_neither_whatever_the_tasks
         with pytest.raises(HarnessError, match=r"^ambiguous model 'twin': registered by plugins 'TwinA' and 'TwinB'; "):
             reg.get("model", "twin", task)
     assert "toy" not in reg.task_names()
-    with pytest.raises(HarnessError, match=r"^ambiguous task 'toy': registered by plugins 'TwinA' and 'TwinB'; block one"):
+    with pytest.raises(HarnessError,
+                       match=r"^ambiguous task 'toy': registered by plugins 'TwinA' and 'TwinB'; block one"):
         reg.make_task("toy")
     assert reg.conflicts == {("model", "twin"): ["TwinA", "TwinB"], ("task", "toy"): ["TwinA", "TwinB"]}
 
@@ -468,11 +492,14 @@ def test_a_name_two_plugins_register_is_selectable_by_neither_whatever_the_tasks
         (["-p", "tests.plugins.only_loss", "--task", "mlp", "--loss", "half_squared"],
          r"loss 'half_squared' does not support task 'mlp'; it supports: linreg; losses for mlp: .*\bscratch\b"),
         (["-p", "tests.plugins.task_twoclass", "--task", "twoclass"],
-         r"model 'scratch' does not support task 'twoclass'; it supports: lenet, linreg, mlp, softmax; models for twoclass: twoclass$"),
+         r"model 'scratch' does not support task 'twoclass'; it supports: lenet, linreg, mlp, softmax; "
+         r"models for twoclass: twoclass$"),
         (["-p", "tests.plugins.task_twoclass", "--model", "twoclass"],
-         r"model 'twoclass' does not support task 'linreg'; it supports: twoclass; models for linreg: .*\bgluon, scratch$"),
+         r"model 'twoclass' does not support task 'linreg'; it supports: twoclass; "
+         r"models for linreg: .*\bgluon, scratch$"),
         (["--task", "nope"], r"unknown task 'nope'; available: lenet, linreg, mlp, softmax$"),
-        (["-p", "tests.plugins.task_twoclass", "--task", "nope"], r"unknown task 'nope'; available: lenet, linreg, mlp, softmax, twoclass$"),
+        (["-p", "tests.plugins.task_twoclass", "--task", "nope"],
+         r"unknown task 'nope'; available: lenet, linreg, mlp, softmax, twoclass$"),
         (["--task", "mlp", "--num-inputs", "5"],
          r"task 'mlp' does not take --num-inputs; its options: --dataset, --data-dir, --num-examples, --seed$"),
         (["-p", "tests.plugins.task_twoclass", "--task", "twoclass", "--dataset", "digits"],
@@ -589,7 +616,8 @@ def _harness_imports(deferred: bool = True) -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom):
                 base = node.module
                 if node.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([node.module] if node.module else []))
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(parts + ([node.module] if node.module else []))
                 deps |= {f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names}
         # the package itself only holds __version__ and a lazy API facade
         graph[name] = {d for d in deps if d in files and d not in (name, "harness")}

@@ -4,15 +4,14 @@ and per case the ratio B/A with its confidence interval and a verdict corrected 
 The unit of the test is the process pair, not the round: rounds of one process share its luck (on this
 machine whole processes run up to 60 % apart while their own rounds agree within 2 %), so pooling rounds
 calls that luck a change.  Per case, process ``k`` of A and process ``k`` of B run side by side; each pair
-gives ``log(fastest round of B_k) - log(fastest round of A_k)``.  The statistics are :mod:`harness.analysis.stats`: the exact
-sign test on those differences, ``exp`` of their median with its distribution-free interval, Holm's step-down
-correction across the rows (family-wise error), and a row is ``slower``/``faster`` only when its adjusted p
-is below alpha *and* the ratio is beyond the threshold.
+gives ``log(fastest round of B_k) - log(fastest round of A_k)``.  The statistics are
+:mod:`harness.analysis.stats`: the exact sign test on those differences, ``exp`` of their median with its
+distribution-free interval, Holm's step-down correction across the rows (family-wise error), and a row is
+``slower``/``faster`` only when its adjusted p is below alpha *and* the ratio is beyond the threshold.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 from harness.analysis import stats
@@ -73,13 +72,14 @@ def process_times(row: measuring.Row, clock: str = "wall") -> list[list[float]]:
     return [list(p) for p in row.metrics["process_seconds" if clock == "wall" else "process_cpu_seconds"]]
 
 
-def pair_up(rows_a: list[measuring.Row], rows_b: list[measuring.Row], alpha: float = ALPHA, threshold: float = THRESHOLD,
-            confidence: float = stats.CONFIDENCE, clock: str = "wall") -> list[Pair]:
+def pair_up(rows_a: list[measuring.Row], rows_b: list[measuring.Row], alpha: float = ALPHA,
+            threshold: float = THRESHOLD, confidence: float = stats.CONFIDENCE, clock: str = "wall") -> list[Pair]:
     """Pair the two sides' rows (same order), test every case both measured on its process pairs, Holm across them."""
     pairs = [Pair(a, b) for a, b in zip(rows_a, rows_b)]
     for p in pairs:
         if p.a.status == p.b.status == "ok":
-            p.change = stats.paired_change(p.case.name, process_times(p.a, clock), process_times(p.b, clock), confidence)
+            p.change = stats.paired_change(p.case.name, process_times(p.a, clock), process_times(p.b, clock),
+                                           confidence)
     stats.judge([p.change for p in pairs if p.change is not None], alpha, threshold)
     return pairs
 

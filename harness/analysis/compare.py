@@ -45,20 +45,26 @@ def load(path: str) -> dict[str, dict]:
         with open(path, encoding="utf8") as fh:
             doc = json.load(fh)
     except OSError as exc:
-        raise HarnessError(f"cannot read {path}: {exc.strerror or exc}")
+        raise HarnessError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"{path} is not valid JSON ({exc}); expected a file from harness bench --json or pytest --benchmark-json")
+        raise HarnessError(
+            f"{path} is not valid JSON ({exc}); expected a file from harness bench --json or pytest --benchmark-json"
+        ) from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
-        raise HarnessError(f"{path} is not a pytest-benchmark JSON (no 'benchmarks' list); expected harness bench --json output")
+        raise HarnessError(
+            f"{path} is not a pytest-benchmark JSON (no 'benchmarks' list); expected harness bench --json output"
+        )
     found = {}
     for i, bench in enumerate(doc["benchmarks"]):
         name = bench.get("name") if isinstance(bench, dict) else None
-        data = bench.get("stats", {}).get("data") if isinstance(bench, dict) and isinstance(bench.get("stats"), dict) else None
+        has_stats = isinstance(bench, dict) and isinstance(bench.get("stats"), dict)
+        data = bench.get("stats", {}).get("data") if has_stats else None
         if not isinstance(name, str):
             raise HarnessError(f"{path}: benchmarks[{i}] has no name")
         if not isinstance(data, list) or not data or not all(_is_time(x) for x in data):
             raise HarnessError(
-                f"{path}: {name} has no raw round times in stats.data; save with --benchmark-json or --benchmark-save-data"
+                f"{path}: {name} has no raw round times in stats.data; "
+                "save with --benchmark-json or --benchmark-save-data"
             )
         found[name] = {"data": [float(x) for x in data], "error": None}
     harness = doc.get("harness") if isinstance(doc.get("harness"), dict) else {}

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from harness.core.errors import HarnessError
 from harness.analysis.changepoints import ALPHA, THRESHOLD, Detection, detect
+from harness.core.errors import HarnessError
 
 DEFAULT_STORAGE = ".benchmarks"
 RUN_GLOB = "[0-9][0-9][0-9][0-9]_*"
@@ -256,7 +256,9 @@ def load_runs(storage: str | os.PathLike = DEFAULT_STORAGE, selectors: tuple[str
     if root.exists() and not root.is_dir() and len(explicit) < len(selectors or [None]):
         raise HarnessError(f"--storage {storage} is a file, not a directory of saved runs")
     if not root.is_dir() and len(explicit) < len(selectors or [None]):
-        raise HarnessError(f"no saved runs: {storage} does not exist; save runs with harness bench --save or --autosave")
+        raise HarnessError(
+            f"no saved runs: {storage} does not exist; save runs with harness bench --save or --autosave"
+        )
     logger = _Logger()
     store = FileStorage(root if root.is_dir() else tempfile.gettempdir(), logger=logger)
     files: list[Path] = []
@@ -281,7 +283,7 @@ def load_runs(storage: str | os.PathLike = DEFAULT_STORAGE, selectors: tuple[str
         if Path(f).resolve() not in loaded:
             raise HarnessError(f"{f} is not a run (expected harness bench --json output or a saved run)")
     for text in logger.warnings:  # a damaged file in the storage: named, skipped
-        warnings.warn(text)
+        warnings.warn(text, stacklevel=2)
     if not runs:
         raise HarnessError(f"no saved runs in {storage}; save runs with harness bench --save or --autosave")
     return sorted(runs, key=lambda r: (r.datetime, str(r.path)))

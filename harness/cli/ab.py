@@ -5,13 +5,10 @@ import sys
 
 from harness import api, options
 from harness.analysis import ab
-from harness.measure import environment
-from harness.measure import runner
-from harness.measure import threads
-from harness.measure import workloads
+from harness.cli.args import add_role_options
 from harness.core.files import to_json
 from harness.core.roles import ROLES
-from harness.cli.args import add_role_options
+from harness.measure import environment, runner, threads, workloads
 
 PROCESSES = api.AB_PROCESSES
 ROUNDS_PER_PROCESS = api.AB_ROUNDS_PER_PROCESS

@@ -23,9 +23,11 @@ def add_task_choice(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default=DEFAULT_TASK, metavar="NAME",
                         help=f"what to train: {task_help()}, or a plugin's (harness tasks; default %(default)s)")
     parser.add_argument("--dataset", metavar="NAME",
-                        help="image tasks: digits (bundled, the default), fashion-mnist (files) or synthetic (the book's scale)")
+                        help="image tasks: digits (bundled, the default), fashion-mnist (files) "
+                        "or synthetic (the book's scale)")
     parser.add_argument("--data-dir", metavar="DIR",
-                        help="fashion-mnist: the directory holding its four .gz files (default $MXNET_HOME/datasets/fashion-mnist)")
+                        help="fashion-mnist: the directory holding its four .gz files "
+                        "(default $MXNET_HOME/datasets/fashion-mnist)")
 
 
 def add_task_options(parser: argparse.ArgumentParser) -> None:
@@ -33,11 +35,14 @@ def add_task_options(parser: argparse.ArgumentParser) -> None:
     add_task_choice(parser)
     d, t = Settings(), next(cls for cls in TASKS if cls.name == DEFAULT_TASK)()
     parser.add_argument("--epochs", type=int, help=f"training epochs (default: the task's; {t.name} {d.epochs})")
-    parser.add_argument("--batch-size", type=int, help=f"examples per step (default: the task's; {t.name} {d.batch_size})")
+    parser.add_argument("--batch-size", type=int,
+                        help=f"examples per step (default: the task's; {t.name} {d.batch_size})")
     parser.add_argument("--lr", type=float, help=f"learning rate (default: the task's; {t.name} {d.lr})")
-    parser.add_argument("--num-examples", type=int, help=f"N ({t.name}, default {t.num_examples}; synthetic images, default 60000)")
+    parser.add_argument("--num-examples", type=int,
+                        help=f"N ({t.name}, default {t.num_examples}; synthetic images, default 60000)")
     parser.add_argument("--num-inputs", type=int, help=f"D ({t.name}, default {t.num_inputs})")
-    parser.add_argument("--seed", type=int, default=t.seed, help="data, initial parameters and shuffling (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=t.seed,
+                        help="data, initial parameters and shuffling (default %(default)s)")
     parser.add_argument("--divisor", choices=DIVISORS, default=None,
                         help="a step divides the summed gradient by: book (the fixed batch size, also on a short last "
                         "batch, as d2l's sgd/trainer.step; default) or exact (the batch's real length)")
@@ -61,7 +66,8 @@ def add_algorithm_option(parser: argparse.ArgumentParser, multiple: bool) -> Non
     """``--algorithm NAME``: the optimization algorithm the optimizer implementation runs (harness algorithms)."""
     if multiple:
         parser.add_argument("--algorithm", action="append", metavar="NAME",
-                            help="optimization algorithm (sgd, momentum, adagrad, rmsprop, adadelta, adam, a plugin's); "
+                            help="optimization algorithm (sgd, momentum, adagrad, rmsprop, adadelta, adam, "
+                            "a plugin's); "
                             "repeat to select several; each optimizer runs those it implements (default: sgd)")
     else:
         parser.add_argument("--algorithm", metavar="NAME",
@@ -73,6 +79,8 @@ def add_role_options(parser: argparse.ArgumentParser, multiple: bool) -> None:
     """``--data NAME`` etc.; repeatable when a command runs several combinations."""
     for role in ROLES:
         if multiple:
-            parser.add_argument(f"--{role}", action="append", metavar="NAME", help=f"{role} implementation; repeat to select several")
+            parser.add_argument(f"--{role}", action="append", metavar="NAME",
+                                help=f"{role} implementation; repeat to select several")
         else:
-            parser.add_argument(f"--{role}", metavar="NAME", help=f"{role} implementation (default: the task's, else scratch)")
+            parser.add_argument(f"--{role}", metavar="NAME",
+                                help=f"{role} implementation (default: the task's, else scratch)")

@@ -5,19 +5,15 @@ import sys
 from pathlib import Path
 
 from harness import api, options
-from harness.output import breakdown
-from harness.analysis import compare
-from harness.core import context
-from harness.measure import environment
-from harness.measure import threads
-from harness.analysis import history
-from harness.measure import planning
-from harness.measure import workloads
-from harness.core.errors import HarnessError
-from harness.tasks import DEFAULT_TASK
-from harness.core.roles import ROLES
-from harness.cli.args import add_algorithm_option, add_role_options, registry_from_args
+from harness.analysis import compare, history
 from harness.cli import distributed
+from harness.cli.args import add_algorithm_option, add_role_options, registry_from_args
+from harness.core import context
+from harness.core.errors import HarnessError
+from harness.core.roles import ROLES
+from harness.measure import environment, planning, threads, workloads
+from harness.output import breakdown
+from harness.tasks import DEFAULT_TASK
 
 PROCESSES = 0  # default of bench --processes (see docs/statistics.md for the measurements behind it)
 
@@ -76,7 +72,9 @@ def add_parser(sub, common) -> None:
     p.add_argument("old", metavar="OLD.json")
     p.add_argument("new", metavar="NEW.json")
     p.add_argument("--threshold", default="10%", help="smallest change that counts (default %(default)s)")
-    p.add_argument("--alpha", type=float, default=compare.ALPHA, help="family-wise significance level: Mann–Whitney U, Holm-corrected across the benchmarks (default %(default)s)")
+    p.add_argument("--alpha", type=float, default=compare.ALPHA,
+                   help="family-wise significance level: Mann–Whitney U, Holm-corrected across the benchmarks "
+                   "(default %(default)s)")
     p.add_argument("--fail-on-regression", metavar="PCT",
                    help="exit 1 on a significant slowdown beyond PCT (e.g. 5%%) or a newly failed combination")
     p.add_argument("--format", default="simple", metavar="TABLEFMT", help="any tabulate format (default %(default)s)")
@@ -124,7 +122,8 @@ def cmd_bench(args) -> int:
     if effects.analyses:  # the matrix is factorial enough: what each role choice costs
         print("\n" + effects.text())
     if saved:
-        print(f"saved as {saved} (harness history --storage {args.storage}; pytest-benchmark --storage {args.storage} list)")
+        print(f"saved as {saved} (harness history --storage {args.storage}; "
+              f"pytest-benchmark --storage {args.storage} list)")
     if result.broken_down:
         print("\nPer-phase breakdown (µs per step, median of the rounds):")
         print(breakdown.breakdown_table(result.broken_down, args.format))
@@ -142,10 +141,14 @@ def _overhead(registry, load, ctxs) -> int:
     from harness.measure.overhead import describe, describe_counts, measure_overhead
 
     if ctxs != ["cpu"]:
-        raise HarnessError(f"--overhead runs on cpu only (the seed's loop creates its indices there); got --ctx {','.join(ctxs)}")
+        raise HarnessError(
+            f"--overhead runs on cpu only (the seed's loop creates its indices there); got --ctx {','.join(ctxs)}"
+        )
     # the seed's loop is all-scratch by definition: role choices would not apply
     if load.task != DEFAULT_TASK:
-        raise HarnessError(f"--overhead compares the seed's linear-regression loop; it needs --task {DEFAULT_TASK}, got {load.task}")
+        raise HarnessError(
+            f"--overhead compares the seed's linear-regression loop; it needs --task {DEFAULT_TASK}, got {load.task}"
+        )
     task = load.build_task(registry)
     result = measure_overhead(registry, task, load.settings(task), context.resolve("cpu"), load.rounds, load.warmup)
     print(describe(result) + f"; workload {load.name}, {load.warmup} warm-up")
@@ -166,6 +169,9 @@ def cmd_compare(args) -> int:
     if result.fail_at is None:
         return 0
     for c in result.regressions:
-        detail = "now fails" if c.verdict == "failed" else f"{c.ratio:.2f}× slower (p = {c.p_value:.2g}, Holm p = {c.p_holm:.2g})"
+        if c.verdict == "failed":
+            detail = "now fails"
+        else:
+            detail = f"{c.ratio:.2f}× slower (p = {c.p_value:.2g}, Holm p = {c.p_holm:.2g})"
         print(f"regression: {c.name} {detail}", file=sys.stderr)
     return 1 if result.regressions else 0

@@ -4,14 +4,13 @@ from __future__ import annotations
 import sys
 
 from harness import api
-from harness.core.errors import HarnessError
-from harness.tasks import DEFAULT_TASK, reference
-from harness.core.files import to_json
-from harness.output.render import table
-from harness.core.roles import ROLES
+from harness.cli import distributed, newplugin
 from harness.cli.args import add_algorithm_option, add_role_options, add_task_options, registry_from_args, task_options
-from harness.cli import distributed
-from harness.cli import newplugin
+from harness.core.errors import HarnessError
+from harness.core.files import to_json
+from harness.core.roles import ROLES
+from harness.output.render import table
+from harness.tasks import DEFAULT_TASK, reference
 
 
 def add_parser(sub, common) -> None:
@@ -54,7 +53,8 @@ def add_parser(sub, common) -> None:
         "with a fused step is verified fused too.",
     )
     for role in ROLES:
-        p.add_argument(f"--{role}", action="append", metavar="NAME", help=f"{role} implementation(s) to verify (default: built-ins)")
+        p.add_argument(f"--{role}", action="append", metavar="NAME",
+                       help=f"{role} implementation(s) to verify (default: built-ins)")
     add_algorithm_option(p, multiple=True)
     p.add_argument("--all", action="store_true", help="every installed implementation of roles not named")
     p.add_argument(
@@ -140,7 +140,8 @@ def cmd_algorithms(args) -> int:
     for r in rows:
         if r["why"]:
             print(f"{r['algorithm']}: tolerance {r['tolerance']:g}: {r['why']}")
-    print("\nscratch Adam: harness run --optimizer scratch --algorithm adam; Gluon's: --optimizer gluon --algorithm adam")
+    print("\nscratch Adam: harness run --optimizer scratch --algorithm adam; "
+          "Gluon's: --optimizer gluon --algorithm adam")
     return 0
 
 
@@ -161,15 +162,18 @@ def cmd_run(args) -> int:
         print(f"harness: interrupted after {len(result.epochs)} finished epochs", file=sys.stderr)
         return 130
     if run.diverged:
-        print(f"harness: error: {combo.label} diverged at epoch {result.diverged_at} (loss not finite); try a smaller --lr",
-              file=sys.stderr)
+        print(f"harness: error: {combo.label} diverged at epoch {result.diverged_at} (loss not finite); "
+              "try a smaller --lr", file=sys.stderr)
         return 1
     if args.json:
         return 0
     fused = " as one fused step" if combo.fused else ""
-    where = f"; task {task.name}" + (f" on {task.dataset}" if getattr(task, "dataset", None) else "") if task.name != DEFAULT_TASK else ""
+    where = ""
+    if task.name != DEFAULT_TASK:
+        where = f"; task {task.name}" + (f" on {task.dataset}" if getattr(task, "dataset", None) else "")
     algorithm = f", algorithm={combo.algorithm} (lr {result.settings.lr:g})" if combo.algorithm != "sgd" else ""
-    print(f"combination: {', '.join(f'{r}={getattr(combo, r)}' for r in ROLES)}{algorithm}{fused} on {result.ctx}{where}")
+    roles = ", ".join(f"{r}={getattr(combo, r)}" for r in ROLES)
+    print(f"combination: {roles}{algorithm}{fused} on {result.ctx}{where}")
     for name, true in (task.truth() or {}).items():
         learned = result.params[name]
         if isinstance(true, list):

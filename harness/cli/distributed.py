@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import sys
 
+from harness.core.files import to_json
 from harness.core.roles import ROLES
 from harness.distributed.exchange import KVSTORES, PLACEMENTS
-from harness.core.files import to_json
 
 
 def add_options(parser, bench: bool = False) -> None:
@@ -87,8 +87,8 @@ def manual_commands(job, spec_path: str) -> str:
         lines.append(f"  {head} {cmd}")
     lines.append("or, under mpirun/srun (rank 0 scheduler, then servers, then workers; every rank but 0 needs "
                  "DMLC_NODE_HOST or DMLC_INTERFACE, see docs/distributed.md):")
-    lines.append(f"  srun -n {1 + job.servers + job.workers} python -m harness.distributed.node --scheduler {job.host}:{port} "
-                 f"--servers {job.servers} {spec_path}")
+    lines.append(f"  srun -n {1 + job.servers + job.workers} python -m harness.distributed.node "
+                 f"--scheduler {job.host}:{port} --servers {job.servers} {spec_path}")
     return "\n".join(lines)
 
 

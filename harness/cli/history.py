@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from harness import api
 from harness.analysis import history
+from harness.analysis.changepoints import THRESHOLD
 from harness.analysis.compare import ALPHA
 from harness.output.render import table
-from harness.analysis.changepoints import THRESHOLD
 
 
 def add_parser(sub, common) -> None:
@@ -138,7 +138,8 @@ def _trend(runs, s: history.Series, tablefmt: str) -> None:
             row["median (ms)"] = f"{p.status.upper()}: {p.error}"[:60]
         if p.run in steps:
             step = steps[p.run]
-            row["change"] = f"◆ ×{step.ratio:.3g} " + _verdict(step) + (f", p = {step.p_value:.2g}" if step.p_value is not None else "")
+            p_text = f", p = {step.p_value:.2g}" if step.p_value is not None else ""
+            row["change"] = f"◆ ×{step.ratio:.3g} " + _verdict(step) + p_text
         rows.append(row)
     columns = ["run", "date", "commit", "name", "median (ms)", "IQR (ms)", "rounds", "vs first", "fit (ms)", "change"]
     print(table(rows, columns, tablefmt=tablefmt, floatfmt=".4g") + "\n")

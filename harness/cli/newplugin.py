@@ -13,9 +13,9 @@ from pathlib import Path
 from string import Template
 
 from harness import options
+from harness.cli.args import registry_from_args
 from harness.core.errors import HarnessError
 from harness.core.roles import ROLE_HOOKS, ROLES
-from harness.cli.args import registry_from_args
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(-[a-z0-9_]+)*$")
 

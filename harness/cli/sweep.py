@@ -4,10 +4,10 @@ from __future__ import annotations
 import sys
 
 from harness import api, options
+from harness.cli.args import add_role_options, add_task_choice
 from harness.core.files import to_json
 from harness.core.roles import ROLES
 from harness.tasks import DEFAULT_TASK
-from harness.cli.args import add_role_options, add_task_choice
 
 
 def add_parser(sub, common) -> None:

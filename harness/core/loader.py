@@ -18,17 +18,29 @@ import importlib.util
 import os
 import sys
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import pluggy
 
 from harness import __version__
 from harness.core import hookspecs
 from harness.core.errors import HarnessError, PluginError
-from harness.core.registry import (ANY_TASK_ROLES, FUSED_HOOK, HOOKS, TASK_HOOK, Component, FusedStep, Policy, Registry,
-                                   Skipped, TaskEntry, registrar)
+from harness.core.registry import (
+    ANY_TASK_ROLES,
+    FUSED_HOOK,
+    HOOKS,
+    TASK_HOOK,
+    Component,
+    FusedStep,
+    Policy,
+    Registry,
+    Skipped,
+    TaskEntry,
+    registrar,
+)
 
 __all__ = [
     "ANY_TASK_ROLES", "BUILTIN_DISTRIBUTION", "ENTRY_POINT_GROUP", "FUSED_HOOK", "TASK_HOOK",
@@ -128,7 +140,8 @@ def _hooks_of(pm: pluggy.PluginManager, plugin) -> list[str]:
 def _unmarked_hooks(plugin) -> list[str]:
     """Functions named like a hook but lacking ``@hookimpl``: pluggy would ignore them silently."""
     names = [n for n in dir(hookspecs) if n.startswith("register_")]
-    return [n for n in names if callable(getattr(plugin, n, None)) and not hasattr(getattr(plugin, n), f"{hookspecs.PROJECT}_impl")]
+    marker = f"{hookspecs.PROJECT}_impl"
+    return [n for n in names if callable(getattr(plugin, n, None)) and not hasattr(getattr(plugin, n), marker)]
 
 
 def _trace(line: str) -> None:
@@ -282,7 +295,8 @@ def load(
             missing = sorted(set(only) - {ep.name for ep in eps} - {name for name, _ in DEFAULT_PLUGINS})
             if missing:
                 available = ", ".join(sorted({ep.name for ep in eps} | {n for n, _ in DEFAULT_PLUGINS}))
-                msg = f"HARNESS_LOAD_PLUGINS names {', '.join(missing)}, which no installed package provides; installed: {available}"
+                msg = (f"HARNESS_LOAD_PLUGINS names {', '.join(missing)}, which no installed package provides; "
+                       f"installed: {available}")
                 if strict:
                     raise PluginError(msg)
                 warnings.warn(msg, PluginWarning, stacklevel=2)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import inspect
 import itertools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Mapping, Protocol
+from typing import Callable, Protocol
 
 from harness.core.errors import HarnessError, PluginError
 from harness.core.roles import DEFAULT_ALGORITHM, FUSED_ROLES, ROLE_HOOKS, ROLES, Combination
@@ -306,7 +307,8 @@ class Registry:
         found = self.fused.get(combo.fused_key)
         if found is not None:
             if not found.supports(task):
-                raise HarnessError(f"fused step {found.label!r} does not support task {task!r}; it supports: {found.describe_tasks()}")
+                raise HarnessError(f"fused step {found.label!r} does not support task {task!r}; "
+                                   f"it supports: {found.describe_tasks()}")
             return found.for_task(task)
         label = "/".join(combo.fused_key)
         self._check_ambiguous("fused", label)
@@ -520,7 +522,8 @@ def _claim(registry: Registry, table: dict, kind: str, key, label: str, entry, p
             return
         overlap = sorted(set(existing.factories) & set(entry.factories))
         if overlap:
-            raise PluginError(f"plugin {entry.plugin!r} registered {kind} {label!r} twice for {', '.join('any task' if t == '*' else t for t in overlap)}")
+            tasks = ", ".join("any task" if t == "*" else t for t in overlap)
+            raise PluginError(f"plugin {entry.plugin!r} registered {kind} {label!r} twice for {tasks}")
         existing.factories.update(entry.factories)
         return
     existing = table.pop(key, None)

@@ -26,8 +26,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from harness.distributed.worker import PREFIX
 from harness.core.errors import HarnessError
+from harness.distributed.worker import PREFIX
 
 LOOPBACK = "127.0.0.1"
 #: After a fault: seconds between SIGTERM and SIGKILL to the process groups.
@@ -43,7 +43,8 @@ SERVE = "from harness.distributed.worker import die_with_parent; die_with_parent
 
 @dataclass
 class Job:
-    """What to run and how to watch it.  ``spec`` is what every worker trains (see :mod:`harness.distributed.worker`)."""
+    """What to run and how to watch it.  ``spec`` is what every worker trains
+    (see :mod:`harness.distributed.worker`)."""
 
     spec: dict
     workers: int
@@ -293,7 +294,7 @@ def _launch(job: Job, on_event, ports) -> JobResult:
     candidates = list(ports or ([job.port] if job.port else []))
     tried: list[int] = []
     started = time.monotonic()
-    for attempt in range(PORT_ATTEMPTS):
+    for _attempt in range(PORT_ATTEMPTS):
         if candidates:
             port = candidates.pop(0)
             if job.check_port and not port_is_free(job.host, port):
@@ -350,7 +351,8 @@ def _run(job: Job, port: int, on_event) -> JobResult:
         cleanup = time.monotonic()
         _kill_all(procs)
         timings["cleanup_s"] = time.monotonic() - cleanup
-    workers = {p.rank: {"epochs": p.epochs, "result": p.result} for p in procs if p.role == "worker" and p.rank is not None}
+    workers = {p.rank: {"epochs": p.epochs, "result": p.result}
+               for p in procs if p.role == "worker" and p.rank is not None}
     return JobResult(status, error, role, port, [], workers, timings)
 
 

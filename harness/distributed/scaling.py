@@ -15,15 +15,14 @@ import math
 import statistics
 from dataclasses import asdict, dataclass
 
-
-from harness.measure import environment
+from harness.core.roles import ROLES, Combination
 from harness.distributed.launch import Job, JobResult, launch
+from harness.distributed.sharding import steps_per_epoch
+from harness.measure import environment
 from harness.measure.measuring import Row, stats_of
 from harness.measure.planning import Case
-from harness.output.render import table
-from harness.core.roles import ROLES, Combination
-from harness.distributed.sharding import steps_per_epoch
 from harness.measure.workloads import Workload
+from harness.output.render import table
 
 
 @dataclass(frozen=True)

@@ -53,10 +53,10 @@ def read_spec(source: str) -> dict:
 
 def build(spec: dict):
     """The task, settings, registry and combination a spec names, each rebuilt from its dict."""
-    from harness.measure.workloads import Workload
     from harness.core.loader import load
     from harness.core.roles import Combination
     from harness.core.train import Settings
+    from harness.measure.workloads import Workload
 
     registry = load(extra=spec.get("plugins", []), blocked=spec.get("blocked", []), strict=spec.get("strict") or None)
     if "workload" in spec:  # bench: the workload carries task and settings
@@ -76,10 +76,10 @@ def run(spec: dict) -> None:
 
     from harness.core import context
     from harness.core.errors import Diverged
-    from harness.distributed.exchange import attach, check_placement, optimizer_options
     from harness.core.task import seed_everything
     from harness.core.timing import synced_clock
     from harness.core.train import Session
+    from harness.distributed.exchange import attach, check_placement, optimizer_options
 
     kv = mx.kv.create(spec["kvstore"])
     rank, num_workers = kv.rank, kv.num_workers  # from the scheduler, not the launch order
@@ -119,7 +119,8 @@ def run(spec: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m harness.distributed.worker SPEC.json|-   (with DMLC_* set, see docs/distributed.md)", file=sys.stderr)
+        print("usage: python -m harness.distributed.worker SPEC.json|-   (with DMLC_* set, see docs/distributed.md)",
+              file=sys.stderr)
         return 2
     die_with_parent()
     spec = read_spec(argv[0])

@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import statistics
-import select
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 
-from harness.measure import measuring
-from harness.measure import planning
 from harness.analysis import stats
 from harness.core.errors import HarnessError
+from harness.measure import measuring, planning
 from harness.measure.worker import MARK, case_to_dict
 
 TIMEOUT = 600.0  # seconds per worker process
@@ -46,10 +45,11 @@ class Environment:
     def check(self) -> None:
         """Fail before any run when the interpreter cannot import MXNet and ``harness`` (not installed there)."""
         try:
-            done = subprocess.run([self.python, "-c", "import mxnet, harness.measure.worker"], capture_output=True, text=True,
-                                  env=self.environ(), timeout=60)
+            done = subprocess.run([self.python, "-c", "import mxnet, harness.measure.worker"], capture_output=True,
+                                  text=True, env=self.environ(), timeout=60)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise HarnessError(f"{self._side}cannot run {self.python}: {getattr(exc, 'strerror', None) or exc}") from None
+            reason = getattr(exc, "strerror", None) or exc
+            raise HarnessError(f"{self._side}cannot run {self.python}: {reason}") from None
         if done.returncode != 0:
             lines = [line.strip() for line in done.stderr.strip().splitlines() if line.strip()] or ["no output"]
             last = ([line for line in lines if "Error" in line] or lines)[-1]  # the cause, not a trailing frame
@@ -86,7 +86,9 @@ def split_rounds(rounds: int, processes: int) -> list[int]:
     if processes < 1:
         raise HarnessError(f"--processes must be a positive integer, got {processes}")
     if rounds < processes:
-        raise HarnessError(f"--rounds {rounds} cannot be spread over --processes {processes}: each process needs a round")
+        raise HarnessError(
+            f"--rounds {rounds} cannot be spread over --processes {processes}: each process needs a round"
+        )
     return [rounds // processes + (k < rounds % processes) for k in range(processes)]
 
 
@@ -241,8 +243,8 @@ def measure(job: dict, sides: list[Environment], rounds: int, timeout: float = T
         raise
 
 
-def run(planned: list[tuple[planning.Case, str | None]], processes: int, sides: list[Environment], plugin_specs: list[str],
-        strict: bool = False, timeout: float = TIMEOUT, on_row=None, on_job=None,
+def run(planned: list[tuple[planning.Case, str | None]], processes: int, sides: list[Environment],
+        plugin_specs: list[str], strict: bool = False, timeout: float = TIMEOUT, on_row=None, on_job=None,
         per_case: bool = True) -> list[list[measuring.Row]]:
     """Every case of ``planned`` in ``processes`` fresh workers per side, slot by slot (process 1 of every case,
     then process 2 …); one list of rows per side, in ``planned`` order.
@@ -276,7 +278,8 @@ def run(planned: list[tuple[planning.Case, str | None]], processes: int, sides: 
             try:
                 for i in measured:
                     job = {"case": case_to_dict(planned[i][0]), "plugin_specs": list(plugin_specs), "strict": strict}
-                    done = measure(job, sides, per_process[i][slot], timeout, kept, b_first=not per_case and slot % 2 == 1)
+                    b_first = not per_case and slot % 2 == 1
+                    done = measure(job, sides, per_process[i][slot], timeout, kept, b_first=b_first)
                     for s, result in enumerate(done):
                         results.setdefault((s, i), []).append(result)
                     if on_job is not None:

@@ -14,7 +14,8 @@ printing on stdout cannot disturb them):
   case alone).  After ``finish`` the worker reads the next job (plugins stay loaded); at end of input it exits.
 
 Any failure (plugin, divergence, bad job) is answered with ``{"event": "done", "status": "failed", ...}``
-and the worker goes on to the next job; a hard crash leaves no answer and :mod:`harness.measure.runner` reports the exit status.
+and the worker goes on to the next job; a hard crash leaves no answer and :mod:`harness.measure.runner` reports the
+exit status.
 The runner can thereby alternate the rounds of two workers (A B B A) with neither paying start-up in between.
 """
 from __future__ import annotations
@@ -39,9 +40,9 @@ def case_to_dict(case) -> dict:
 
 
 def case_from_dict(data: dict):
+    from harness.core.roles import Combination
     from harness.measure.planning import Case
     from harness.measure.workloads import Workload
-    from harness.core.roles import Combination
 
     combo = Combination(**data["combination"]) if data.get("combination") is not None else None
     return Case(combo, data["ctx"], Workload(**data["workload"]), data.get("reference"))
@@ -65,10 +66,9 @@ def serve(lines, say=_say) -> None:
 
 def _case(job: dict, lines, say, registries: dict) -> bool:
     """One job: warm up, answer rounds, then the metrics; ``False`` when the input ended meanwhile."""
-    from harness.measure import measuring
-    from harness.measure import memory
     from harness.core.loader import load, parse_specs
     from harness.core.timing import EpochRunner
+    from harness.measure import measuring, memory
 
     case = runner = None
     more = False  # the runner asked for ``finish``, so another job may follow
@@ -103,7 +103,8 @@ def _case(job: dict, lines, say, registries: dict) -> bool:
         say({"event": "done", "status": "failed", "error": "no timed round was asked for", "metrics": {}})
         return more
     row = measuring.finished_row(case, runner)
-    say({"event": "done", "status": "ok", "error": "", "metrics": {**row.metrics, "epoch_cpu_seconds": runner.cpu_seconds}})
+    metrics = {**row.metrics, "epoch_cpu_seconds": runner.cpu_seconds}
+    say({"event": "done", "status": "ok", "error": "", "metrics": metrics})
     return more
 
 
