@@ -97,7 +97,8 @@ def test_image_task_unshuffled_trajectory_matches_scratch(image_scratch_run, ref
     for mine, theirs in zip(ref.arrays(), run.arrays):
         np.testing.assert_allclose(mine, theirs, rtol=0, atol=task.tolerance)
     # accuracies are the same counts: a 1e-4 difference in the parameters flips no prediction here
-    assert [(r["train_acc"], r["test_acc"]) for r in records] == [(e["eval_train_acc"], e["test_acc"]) for e in run.epochs]
+    evaluated = [(e["eval_train_acc"], e["test_acc"]) for e in run.epochs]
+    assert [(r["train_acc"], r["test_acc"]) for r in records] == evaluated
     # not vacuous: the parameters moved far beyond the tolerance, and the loss fell
     start = task.initial_params(mx.cpu())[0].asnumpy()
     assert np.max(np.abs(ref.arrays()[0] - start)) > 100 * task.tolerance
@@ -314,7 +315,8 @@ def test_a_binary_plugin_task_trains_its_own_loops_like_mxnet(logreg, ref_cls):
     np.testing.assert_allclose(losses, [e["eval_loss"] for e in run.epochs], rtol=0, atol=1e-5)
     for mine, theirs in zip(ref.arrays(), run.arrays):
         np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-5)
-    assert [(r["train_acc"], r["test_acc"]) for r in records] == [(e["eval_train_acc"], e["test_acc"]) for e in run.epochs]
+    evaluated = [(e["eval_train_acc"], e["test_acc"]) for e in run.epochs]
+    assert [(r["train_acc"], r["test_acc"]) for r in records] == evaluated
     # not vacuous: it learned (log 2 is the loss of a zero logit), and the weights moved far beyond the tolerance
     assert records[-1]["test_acc"] > 0.9 and losses[-1] < losses[0] < 0.1 * np.log(2)
     assert np.max(np.abs(ref.arrays()[0] - task.initial_params(mx.cpu())[0].asnumpy())) > 0.1

@@ -123,7 +123,9 @@ def test_ab_with_two_env_sets_detects_a_known_slowdown_and_gates(tmp_path):
     assert row["verdict"] == "slower" and row["ratio"] > 1.5 and row["ratio_ci"]["low"] > 1.2
     assert row["p"] == pytest.approx(2 / 64) and row["test"] == "sign test over process pairs"
     assert len(row["a"]["process_seconds"]) == 6 and doc["settings"]["correction"] == "holm"
-    assert doc["sides"]["B"]["env"] == {"HARNESS_SLOWDOWN": "3"}
+    # both sides also carry bench's thread setting (--threads auto): the same on both, recorded
+    a_env, b_env = doc["sides"]["A"]["env"], doc["sides"]["B"]["env"]
+    assert b_env.pop("HARNESS_SLOWDOWN") == "3" and "HARNESS_SLOWDOWN" not in a_env and a_env == b_env
 
 
 def test_ab_with_two_interpreters(tmp_path):
