@@ -130,7 +130,7 @@ def test_sweep_command_writes_table_json_and_png(tmp_path):
     [
         (["--num-examples", "10,x"], "--num-examples takes a comma-separated list of positive integers"),
         (["--batch-size", "0"], "--batch-size takes a comma-separated list of positive integers"),
-        (["--rounds", "0"], "--rounds must be >= 1"),
+        (["--rounds", "0"], "--rounds must be a positive integer, got 0"),  # the options table's words
         (["--data", "nope"], "unknown data 'nope'"),
     ],
 )
