@@ -125,7 +125,7 @@ def test_ab_with_two_env_sets_detects_a_known_slowdown_and_gates(tmp_path):
     assert len(row["a"]["process_seconds"]) == 6 and doc["settings"]["correction"] == "holm"
     # both sides also carry bench's thread setting (--threads auto): the same on both, recorded
     a_env, b_env = doc["sides"]["A"]["env"], doc["sides"]["B"]["env"]
-    assert b_env.pop("HARNESS_SLOWDOWN") == "3" and "HARNESS_SLOWDOWN" not in a_env and a_env == b_env
+    assert b_env.pop("HARNESS_SLOWDOWN") == "3" and a_env.pop("HARNESS_SLOWDOWN") == "0" and a_env == b_env
 
 
 def test_ab_with_two_interpreters(tmp_path):
