@@ -471,28 +471,26 @@ def registrar(registry: Registry, hookname: str, plugin: str, policy: Policy) ->
     return register
 
 
+def _names(given, default: tuple[str, ...], what: str, hint: str) -> tuple[str, ...]:
+    """A ``tasks=`` or ``algorithms=`` argument as a tuple of names: ``None`` is ``default``, one string is one
+    name; anything but a non-empty list of non-empty strings is a PluginError ``{what} {names!r}; {hint}``."""
+    if given is None:
+        return default
+    names = (given,) if isinstance(given, str) else tuple(given)
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise PluginError(f"{what} {names!r}; {hint}")
+    return names
+
+
 def _algorithm_list(plugin: str, name: str, algorithms) -> tuple[str, ...]:
-    if algorithms is None:
-        return (DEFAULT_ALGORITHM,)
-    if isinstance(algorithms, str):
-        algorithms = (algorithms,)
-    algorithms = tuple(algorithms)
-    if not algorithms or not all(isinstance(a, str) and a for a in algorithms):
-        raise PluginError(f"plugin {plugin!r} registered optimizer {name!r} with invalid algorithms {algorithms!r}; "
-                          "give algorithm names (harness algorithms)")
-    return algorithms
+    return _names(algorithms, (DEFAULT_ALGORITHM,), f"plugin {plugin!r} registered optimizer {name!r} with invalid "
+                  "algorithms", "give algorithm names (harness algorithms)")
 
 
 def _task_list(registry: Registry, plugin: str, role: str, name: str, tasks) -> tuple[str, ...]:
-    if tasks is None:
-        return ("*",) if role in ANY_TASK_ROLES else (registry.default_task,)
-    if isinstance(tasks, str):
-        tasks = (tasks,)
-    tasks = tuple(tasks)
-    if not tasks or not all(isinstance(t, str) and t for t in tasks):
-        raise PluginError(f"plugin {plugin!r} registered {role} {name!r} with invalid tasks {tasks!r}; "
-                          "give task names, or ['*'] for every task")
-    return tasks
+    default = ("*",) if role in ANY_TASK_ROLES else (registry.default_task,)
+    return _names(tasks, default, f"plugin {plugin!r} registered {role} {name!r} with invalid tasks",
+                  "give task names, or ['*'] for every task")
 
 
 def _claim(registry: Registry, table: dict, kind: str, key, label: str, entry, policy: Policy) -> None:
