@@ -11,7 +11,13 @@ short last batch kept.  Ways to train:
   hybridized with ``static_alloc``/``static_shape`` (``--no-hybridize``: as the book wrote it);
 - ``module``: MXNet's symbolic executor (what the Module API runs): the net ending in ``SoftmaxOutput`` bound
   once per batch shape, ``forward(is_train=True)``/``backward()`` with no gradient for the data, then every
-  parameter in one ``multi_sgd_update``.
+  parameter in one ``multi_sgd_update``;
+- ``manual`` (MLP only): no autograd, the gradient written out by hand in imperative ``nd`` calls (the score
+  gradient ``softmax - onehot`` scaled by ``lr / batch`` once, ``dot`` for the weight gradients, one subtraction
+  per parameter): the arithmetic of the harness's fused step (``--fused``), none of its code.
+
+``--first-channels 8`` (LeNet) computes the first layer on 8 channels: the cost of fast's LeNet, whose 6 channels
+are padded to oneDNN's AVX2 block of 8 (an 8-channel net here, not padded: the same kernels, other maths).
 
 ``--threads N`` sets ``OMP_NUM_THREADS`` and ``--engine naive`` ``MXNET_ENGINE_TYPE=NaiveEngine`` before MXNet
 is imported (MXNet reads both once, then).  An epoch is one shuffle (a gather) and the steps, with
@@ -28,14 +34,14 @@ import time
 import numpy as np
 
 
-def gluon_net(name, mx):
+def gluon_net(name, mx, first=6):
     from mxnet.gluon import nn
 
     net = nn.HybridSequential()
     if name == "mlp":
         net.add(nn.Dense(256, activation="relu"), nn.Dense(10))
     else:  # d2l 5.10, concise
-        net.add(nn.Conv2D(6, kernel_size=5), nn.BatchNorm(), nn.Activation("sigmoid"), nn.MaxPool2D(2, 2),
+        net.add(nn.Conv2D(first, kernel_size=5), nn.BatchNorm(), nn.Activation("sigmoid"), nn.MaxPool2D(2, 2),
                 nn.Conv2D(16, kernel_size=5), nn.BatchNorm(), nn.Activation("sigmoid"), nn.MaxPool2D(2, 2),
                 nn.Dense(120), nn.BatchNorm(), nn.Activation("sigmoid"),
                 nn.Dense(84), nn.BatchNorm(), nn.Activation("sigmoid"), nn.Dense(10))
@@ -43,14 +49,14 @@ def gluon_net(name, mx):
     return net
 
 
-def symbol_net(name, mx):
+def symbol_net(name, mx, first=6):
     s = mx.sym
     h = s.var("data")
     if name == "mlp":
         h = s.relu(s.FullyConnected(h, num_hidden=256, name="fc1"))
         h = s.FullyConnected(h, num_hidden=10, name="fc2")
     else:
-        for i, (channels, kind) in enumerate([(6, "conv"), (16, "conv"), (120, "fc"), (84, "fc")], 1):
+        for i, (channels, kind) in enumerate([(first, "conv"), (16, "conv"), (120, "fc"), (84, "fc")], 1):
             if kind == "conv":
                 h = s.Convolution(h, kernel=(5, 5), num_filter=channels, name=f"conv{i}")
             else:
@@ -65,7 +71,7 @@ def symbol_net(name, mx):
 def train_gluon(args, mx, X, y):
     from mxnet import autograd, gluon
 
-    net = gluon_net(args.net, mx)
+    net = gluon_net(args.net, mx, args.first_channels)
     if not args.no_hybridize:
         net.hybridize(static_alloc=True, static_shape=True)
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
@@ -81,7 +87,7 @@ def train_gluon(args, mx, X, y):
 
 
 def train_module(args, mx, X, y):
-    sym = symbol_net(args.net, mx)
+    sym = symbol_net(args.net, mx, args.first_channels)
     executors, params, grads = {}, {}, {}
 
     def bind(n):
@@ -120,6 +126,28 @@ def train_module(args, mx, X, y):
     return step
 
 
+def train_manual(args, mx, X, y):
+    if args.net != "mlp":
+        raise SystemExit("mxnet_loop.py: --way manual is written for --net mlp only")
+    nd = mx.nd
+    rng = np.random.default_rng(2)
+    W1 = nd.array(rng.normal(0, 0.01, (256, 784)), dtype="float32")
+    W2 = nd.array(rng.normal(0, 0.01, (10, 256)), dtype="float32")
+    b1, b2 = nd.zeros(256), nd.zeros(10)
+
+    def step(Xb, yb):
+        Xf = Xb.reshape((Xb.shape[0], -1))
+        H = nd.relu(nd.FullyConnected(Xf, W1, b1, num_hidden=256))
+        G = (nd.softmax(nd.FullyConnected(H, W2, b2, num_hidden=10)) - nd.one_hot(yb, 10)) * (
+            args.lr / args.batch_size)
+        GH = nd.dot(G, W2) * (H > 0)
+        for w, g in ((W2, nd.dot(G, H, transpose_a=True)), (b2, G.sum(axis=0)),
+                     (W1, nd.dot(GH, Xf, transpose_a=True)), (b1, GH.sum(axis=0))):
+            nd.elemwise_sub(w, g, out=w)
+
+    return step
+
+
 def summarize(times) -> dict:
     """ms per epoch: wall min and median, and the least CPU time (all threads): on a busy machine
     one thread's CPU time moves far less than the wall clock (spinning OpenMP threads inflate it)."""
@@ -131,10 +159,11 @@ def summarize(times) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--net", choices=("mlp", "lenet"), default="mlp")
-    p.add_argument("--way", nargs="+", choices=("gluon", "module"), default=["gluon", "module"])
+    p.add_argument("--way", nargs="+", choices=("gluon", "module", "manual"), default=["gluon", "module"])
     p.add_argument("--threads", help="OMP_NUM_THREADS for MXNet (default: as the environment has it)")
     p.add_argument("--engine", choices=("threaded", "naive"), default="threaded")
     p.add_argument("--no-hybridize", action="store_true")
+    p.add_argument("--first-channels", type=int, default=6, help="LeNet's first conv (default 6, the book's)")
     p.add_argument("--epochs", type=int, default=3, help="timed epochs per way (default %(default)s)")
     p.add_argument("--num-examples", type=int, default=60000)
     p.add_argument("--batch-size", type=int, default=256)
@@ -154,7 +183,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     for way in args.way:
         mx.random.seed(0)
-        step = {"gluon": train_gluon, "module": train_module}[way](args, mx, X, y)
+        step = {"gluon": train_gluon, "module": train_module, "manual": train_manual}[way](args, mx, X, y)
         times, order_rng = [], np.random.default_rng(1)
         for epoch in range(args.epochs + 1):  # the first is the warm-up
             start, cpu = time.perf_counter(), time.process_time()
@@ -169,6 +198,8 @@ def main() -> None:
         results[way] = summarize(times)
     load = [load_before, os.getloadavg()[0]]
     setting = f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, engine {args.engine}"
+    if args.net == "lenet":
+        setting += f", first conv {args.first_channels} channels"
     for way, r in results.items():
         print(f"mxnet {mx.__version__} {args.net} {way}: {r['min_ms']:.0f} ms/epoch min, {r['median_ms']:.0f} median "
               f"of {args.epochs}; CPU {r['cpu_ms']:.0f} ms/epoch (min) ({setting})")

@@ -367,26 +367,90 @@ def dense_fused_step(net, lr):
 # Gluon's layers hybridized into one cached graph (static_alloc, static_shape): a forward is one engine call, and the
 # BatchNorm operator updates its running mean/var inside it.  Training mode comes from autograd.record, as for
 # Gluon's own BatchNorm.  fast's loss and optimizer follow (3.6.5's cross-entropy graph, one multi_sgd_update).
+#
+# The first layer's 6 channels are computed as 8, the last 2 held at zero.  oneDNN 2.4.4's AVX2 kernels block
+# channels by 8: a conv output with 6 stays in plain NCHW, where its batch norm, its max pooling (the generic
+# ``simple_nchw`` kernel) and the second conv's gemm run slower than the whole layer does in the blocked layout.
+# The parameters, their gradients and the moving statistics are the 6-channel ones (docs/performance.md).
 
-class MaxPoolNHWC(nn.HybridBlock):
-    """``MaxPool2D(2, 2)`` on NCHW through MXNet's own NHWC pooling: the same values and gradients, bit for bit.
+#: Channels oneDNN's AVX2 kernels block by (``aBcd8b``).
+CHANNEL_BLOCK = 8
 
-    After the first convolution (6 channels, which oneDNN keeps in plain NCHW) oneDNN's max pooling runs its
-    generic ``simple_nchw`` kernel: 19.7 ms of CPU for forward and backward on 256×6×24×24 at one thread, against
-    12.0 ms for two transposes (oneDNN ``jit:uni`` reorders) around MXNet's own kernel (docs/performance.md).
-    """
 
-    def hybrid_forward(self, F, x):
-        y = F.Pooling(F.transpose(x, axes=(0, 2, 3, 1)), kernel=(2, 2), stride=(2, 2), pool_type="max", layout="NHWC")
-        return F.transpose(y, axes=(0, 3, 1, 2))
+def _whole_blocks(channels):
+    return -(-channels // CHANNEL_BLOCK) * CHANNEL_BLOCK
+
+
+def _constant(F, like, shape, value):
+    """A constant beside ``like``: in a graph the cached op places it; imperatively it needs the context."""
+    if F is nd:
+        return nd.full(shape, value, ctx=like.context)
+    return F.full(shape=shape, val=value)
+
+
+class PaddedConv2D(nn.HybridBlock):
+    """``Conv2D(channels, kernel_size)`` with its output channels, and optionally the input's, padded with zero
+    filters to whole blocks.  Its weight and bias are the unpadded ones, so their gradients are too."""
+
+    def __init__(self, channels, kernel_size, in_channels, pad_in=False, **kwargs):
+        super().__init__(**kwargs)
+        self.channels, self.in_channels, self.kernel = channels, in_channels, kernel_size
+        self.in_pad = _whole_blocks(in_channels) - in_channels if pad_in else 0
+        self.out_pad = _whole_blocks(channels) - channels
+        with self.name_scope():
+            self.weight = self.params.get("weight", shape=(channels, in_channels, kernel_size, kernel_size))
+            self.bias = self.params.get("bias", shape=(channels,), init="zeros")
+
+    def hybrid_forward(self, F, x, weight, bias):
+        k = self.kernel
+        if self.in_pad:  # the previous layer's zero channels meet zero weights
+            weight = F.concat(weight, _constant(F, x, (self.channels, self.in_pad, k, k), 0), dim=1)
+        if self.out_pad:
+            inputs = self.in_channels + self.in_pad
+            weight = F.concat(weight, _constant(F, x, (self.out_pad, inputs, k, k), 0), dim=0)
+            bias = F.concat(bias, _constant(F, x, (self.out_pad,), 0), dim=0)
+        return F.Convolution(x, weight, bias, kernel=(k, k), num_filter=self.channels + self.out_pad)
+
+
+class PaddedBatchNorm(nn.HybridBlock):
+    """``nn.BatchNorm(in_channels=channels)`` over a padded conv output: the zero channels normalise to
+    ``beta = 0``.  ``moving_mean``/``moving_var`` are the real channels' statistics (views)."""
+
+    def __init__(self, channels, momentum=0.9, epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.channels, self.pad = channels, _whole_blocks(channels) - channels
+        self.momentum, self.epsilon = momentum, epsilon
+        padded = (channels + self.pad,)
+        with self.name_scope():
+            self.gamma = self.params.get("gamma", shape=(channels,), init="ones")
+            self.beta = self.params.get("beta", shape=(channels,), init="zeros")
+            self.padded_mean = self.params.get("padded_mean", grad_req="null", shape=padded, init="zeros",
+                                               differentiable=False)
+            self.padded_var = self.params.get("padded_var", grad_req="null", shape=padded, init="ones",
+                                              differentiable=False)
+
+    @property
+    def moving_mean(self):
+        return self.padded_mean.data()[:self.channels]
+
+    @property
+    def moving_var(self):
+        return self.padded_var.data()[:self.channels]
+
+    def hybrid_forward(self, F, x, gamma, beta, padded_mean, padded_var):
+        if self.pad:
+            gamma = F.concat(gamma, _constant(F, x, (self.pad,), 1), dim=0)
+            beta = F.concat(beta, _constant(F, x, (self.pad,), 0), dim=0)
+        return F.BatchNorm(x, gamma, beta, padded_mean, padded_var, eps=self.epsilon, momentum=self.momentum,
+                           fix_gamma=False, use_global_stats=False, name="fwd")
 
 
 # 5.10.3 简洁实现, hybridized
 def lenet_model(*params):
     net = nn.HybridSequential()
-    net.add(nn.Conv2D(6, kernel_size=5, in_channels=params[0].shape[1]), nn.BatchNorm(in_channels=6),
-            nn.Activation('sigmoid'), MaxPoolNHWC(),
-            nn.Conv2D(16, kernel_size=5, in_channels=6), nn.BatchNorm(in_channels=16),
+    net.add(PaddedConv2D(6, 5, in_channels=params[0].shape[1]), PaddedBatchNorm(6),
+            nn.Activation('sigmoid'), nn.MaxPool2D(pool_size=2, strides=2),
+            PaddedConv2D(16, 5, in_channels=6, pad_in=True), nn.BatchNorm(in_channels=16),
             nn.Activation('sigmoid'), nn.MaxPool2D(pool_size=2, strides=2),
             nn.Dense(120, in_units=params[8].shape[1]), nn.BatchNorm(in_channels=120), nn.Activation('sigmoid'),
             nn.Dense(84, in_units=120), nn.BatchNorm(in_channels=84), nn.Activation('sigmoid'),

@@ -391,23 +391,29 @@ def test_pytest_benchmarks_take_the_task_its_combinations_fused_variants_and_ref
     assert bad.returncode != 0 and "UsageError" in bad.stdout and "task 'nope'" in bad.stdout
 
 
-def test_lenet_first_pool_through_nhwc_is_maxpool2d_bit_for_bit():
-    from mxnet import autograd
+def test_lenet_padded_first_layer_is_gluons_lenet():
+    """fast computes the first layer on 8 channels (2 held at zero) so oneDNN runs it blocked: the outputs,
+    the 6-channel parameters' gradients and the moving statistics are Gluon's unpadded LeNet's."""
+    from harness.tasks.lenet import LeNet, moving_stats
 
-    rng = np.random.default_rng(0)
-    a = rng.random((4, 6, 24, 24), dtype=np.float32)
-    a[:, :, :8, :8] = 0.5  # flat windows: ties, where a pooling's gradient picks one element
-    head = mx.nd.array(rng.random((4, 6, 12, 12), dtype=np.float32))
-    results = []
-    for pool in (fast.MaxPoolNHWC(), mx.gluon.nn.MaxPool2D(pool_size=2, strides=2)):
-        pool.hybridize()
-        x = mx.nd.array(a)
-        x.attach_grad()
+    task = LeNet.create("digits")
+    x = mx.nd.array(np.random.default_rng(0).random((16, 1, 28, 28), dtype=np.float32))
+    runs = []
+    for make in (fast.lenet_model, gluon_plugin.lenet_model):
+        net = make(*task.initial_params(mx.cpu()))
+        trainable = [p for p in net.collect_params().values() if p.grad_req != "null"]
         with autograd.record():
-            y = pool(x)
-        y.backward(head)
-        results.append((y.asnumpy(), x.grad.asnumpy()))
-    (y1, g1), (y2, g2) = results
-    np.testing.assert_array_equal(y1, y2)
-    np.testing.assert_array_equal(g1, g2)
-    assert (g1 != 0).sum() == head.size  # one element per window took the gradient
+            y = net(x)
+        y.backward(mx.nd.ones_like(y))
+        runs.append((y.asnumpy(), [p.grad().asnumpy() for p in trainable], [a.asnumpy() for a in moving_stats(net)],
+                     net(x).asnumpy()))  # inference: the moving statistics
+    (y1, g1, m1, e1), (y2, g2, m2, e2) = runs
+    assert [g.shape for g in g1] == [tuple(s) for s in task.param_shapes]
+    assert [m.shape for m in m1] == [m.shape for m in m2] and m1[0].shape == (6,)
+    np.testing.assert_allclose(y1, y2, rtol=1e-5, atol=1e-6)
+    for name, a, b in zip(task.param_names, g1, g2):
+        # conv biases before a batch norm have a gradient of rounding noise only
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * max(1.0, np.abs(b).max()), err_msg=name)
+    for a, b in zip(m1, m2):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(e1, e2, rtol=1e-5, atol=1e-6)
