@@ -25,7 +25,7 @@ from typing import Callable
 
 from harness import options as _options
 from harness.core.errors import Diverged, HarnessError
-from harness.core.files import to_json
+from harness.core.files import read_json, to_json
 from harness.core.roles import ROLES, Combination, role_columns
 from harness.output.render import table
 from harness.tasks import DEFAULT_TASK
@@ -1385,15 +1385,7 @@ def history(runs: Iterable[str] = (), *, storage: str | None = None, threshold: 
 
 
 def _read_verify(path: str) -> dict:
-    import json
-
-    try:
-        with open(path, encoding="utf8") as fh:
-            doc = json.load(fh)
-    except OSError as exc:
-        raise HarnessError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"{path} is not valid JSON ({exc}); expected harness verify --json output") from None
+    doc = read_json(path, "expected harness verify --json output")
     if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list) or "ok" not in doc:
         raise HarnessError(f"{path} is not harness verify --json output (no 'ok' and 'rows')")
     return {"path": path, **doc}

@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import replace
 
 import mxnet as mx
@@ -24,7 +23,7 @@ from harness.measure import measuring, planning, workloads
 from harness.output import bench_csv, bench_json, bench_table
 from harness.roles import Combination
 from tests.conftest import ROOT, run_cli
-from tests.helpers import weights
+from tests.helpers import wait_for_bytes, weights
 from tests.plugins import slow
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
@@ -247,12 +246,7 @@ def _step_log(tmp_path) -> dict:
 
 def _wait_for_steps(proc, tmp_path, steps: int, timeout: float = 120) -> None:
     """Until the slow optimizer has finished ``steps`` steps (it logs one byte per step)."""
-    log, deadline = tmp_path / "steps", time.monotonic() + timeout
-    while not (log.exists() and log.stat().st_size >= steps):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"the slow case did not reach {steps} steps (exit {proc.poll()})")
-        time.sleep(0.05)
+    wait_for_bytes(tmp_path / "steps", proc, steps, timeout, f"the slow case did not reach {steps} steps")
 
 
 def test_real_sigint_while_a_case_runs(tmp_path):

@@ -6,7 +6,6 @@ import math
 import os
 import signal
 import subprocess
-import time
 import warnings
 
 import pytest
@@ -16,7 +15,7 @@ from harness.cli import main
 from harness.core.errors import HarnessError
 
 from .conftest import HARNESS, ROOT
-from .helpers import interruptible
+from .helpers import interruptible, wait_for_bytes
 
 FAULTS = "tests.plugins.faults_under_run"
 STATS = {"min": 0.009, "max": 0.011, "mean": 0.01, "stddev": 0.001, "rounds": 3, "median": 0.01, "iqr": 0.002,
@@ -207,15 +206,6 @@ def test_new_plugin_dir_that_is_a_file(capsys, tmp_path):
     assert "is a file" in one_line_error(code, err)
 
 
-def _wait_for(path, proc, timeout=180):
-    deadline = time.monotonic() + timeout
-    while not (path.exists() and path.stat().st_size):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"never got {path} (exit {proc.poll()})")
-        time.sleep(0.05)
-
-
 def test_sigterm_during_bench_keeps_the_finished_rows(tmp_path):
     """SIGTERM is Ctrl-C: the rows done are written, the exit code is 128 + 15."""
     out = tmp_path / "run.json"
@@ -227,7 +217,7 @@ def test_sigterm_during_bench_keeps_the_finished_rows(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, preexec_fn=interruptible,
         env={**os.environ, "HARNESS_TEST_STEP_LOG": str(marker)})
     try:
-        _wait_for(marker, proc)  # the slow (second) case has started
+        wait_for_bytes(marker, proc, 1, 180, f"never got {marker}")  # the slow (second) case has started
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=120)
     finally:
@@ -245,10 +235,7 @@ def test_ctrl_c_in_run_json_prints_the_finished_epochs(tmp_path):
          "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, preexec_fn=interruptible,
         env={**os.environ, "HARNESS_TEST_STEP_LOG": str(marker)})
     try:
-        deadline = time.monotonic() + 180
-        while not (marker.exists() and marker.stat().st_size > 45):  # 20 steps an epoch: past epoch 2
-            assert proc.poll() is None and time.monotonic() < deadline, proc.poll()
-            time.sleep(0.05)
+        wait_for_bytes(marker, proc, 46, 180, "the run never passed epoch 2")  # 20 steps an epoch
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=120)
     finally:

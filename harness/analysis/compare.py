@@ -7,13 +7,13 @@ Two separate runs drift apart on a shared machine; ``harness ab`` runs both side
 session, alternated, and is the trustworthy way to compare two environments."""
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from dataclasses import dataclass
 
 from harness.analysis import stats
 from harness.core.errors import HarnessError
+from harness.core.files import read_json
 
 ALPHA = 0.002  # asv's default
 THRESHOLD = 0.10
@@ -41,15 +41,7 @@ class Comparison:
 
 def load(path: str) -> dict[str, dict]:
     """``name -> {"data": [...], "error": str|None}`` from a pytest-benchmark JSON (ours or pytest's)."""
-    try:
-        with open(path, encoding="utf8") as fh:
-            doc = json.load(fh)
-    except OSError as exc:
-        raise HarnessError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HarnessError(
-            f"{path} is not valid JSON ({exc}); expected a file from harness bench --json or pytest --benchmark-json"
-        ) from exc
+    doc = read_json(path, "expected a file from harness bench --json or pytest --benchmark-json")
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
         raise HarnessError(
             f"{path} is not a pytest-benchmark JSON (no 'benchmarks' list); expected harness bench --json output"

@@ -1,5 +1,6 @@
 """Files every room writes: JSON any reader can parse (NaN and inf as null) and atomic writes (readers never
-see half a file).  In core because measure/, analysis/ and output/ all write with them."""
+see half a file), and the one reader of a user's JSON file.  In core because measure/, analysis/ and output/ all
+write with them."""
 from __future__ import annotations
 
 import json
@@ -8,10 +9,24 @@ import os
 import tempfile
 from pathlib import Path
 
+from harness.core.errors import HarnessError
+
 
 def to_json(obj) -> str:
     """JSON with NaN/inf written as ``null`` so any reader can parse it."""
     return json.dumps(finite(obj), indent=2, sort_keys=False)
+
+
+def read_json(path: str, expected: str):
+    """The JSON document in ``path``; an unreadable file or invalid JSON is one :class:`HarnessError` line that
+    ends with ``expected`` (what the file should have been)."""
+    try:
+        with open(path, encoding="utf8") as fh:
+            return json.load(fh)
+    except OSError as exc:
+        raise HarnessError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HarnessError(f"{path} is not valid JSON ({exc}); {expected}") from exc
 
 
 def finite(obj):
